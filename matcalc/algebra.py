@@ -1,0 +1,305 @@
+"""Constructors that keep expressions in one canonical form.
+
+Every derived expression is built through these functions, never by calling `Node` directly, so
+that trivial algebra happens once, silently and everywhere: sums and products are flattened, numbers
+folded, zeros and identities dropped, like terms collected (`x + x` → `2*x`), scalar factors moved to
+the front of a product, equal bases of a Hadamard product merged (`w.*w` → `w.^2`), `(A')'` → `A`.
+These are the identities no derivation step needs to name; everything with a name lives in rules/.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .errors import ShapeError
+from .ops import (NARY, SCALAR, Node, Shape, ShapeMismatch, const_value, fmt_shape, infer_shape,
+                  leaf, number)
+
+ONE = number(1)
+ZERO = number(0)
+
+
+def _strict(a: object, b: object) -> None:
+    if a != b:
+        raise ShapeMismatch(f"{a} ≠ {b}")
+
+
+def _shape(op: str, args: tuple[Node, ...], value: object = None) -> Shape:
+    try:
+        return infer_shape(op, [a.shape for a in args], _strict, value)
+    except ShapeMismatch as exc:
+        shapes = ", ".join(fmt_shape(a.shape) for a in args)
+        raise ShapeError(f"internal shape error building {op}({shapes}): {exc}") from None
+
+
+def zero(shape: Shape) -> Node:
+    return ZERO if shape == SCALAR else leaf("zero", shape)
+
+
+def fill(value: Node, shape: Shape) -> Node:
+    """A matrix of the given shape with every entry `value` (a scalar)."""
+    if shape == SCALAR:
+        return value
+    if is_zero(value):
+        return zero(shape)
+    return Node("fill", (value,), shape, shape)
+
+
+def eye(n: object) -> Node:
+    return leaf("eye", (n, n))
+
+
+def is_zero(node: Node) -> bool:
+    return node.op == "zero" or const_value(node) == 0 or (node.op == "fill" and is_zero(node.args[0]))
+
+
+def is_one(node: Node) -> bool:
+    return const_value(node) == 1
+
+
+def sort_key(node: Node) -> tuple:
+    """A total order on nodes, used to print commutative operands in one stable order."""
+    if node.op == "const":
+        return ("const", float(node.value))
+    return (node.op, str(node.value) if node.value is not None else "",
+            tuple(sort_key(a) for a in node.args))
+
+
+def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
+    """`3*A` → (3, A); `A` → (1, A); a number → (number, 1)."""
+    if node.op == "const":
+        return node.value, ONE
+    if node.op == "matmul" and node.args[0].op == "const":
+        rest = node.args[1:]
+        return node.args[0].value, rest[0] if len(rest) == 1 else Node("matmul", rest, node.shape)
+    return Fraction(1), node
+
+
+def scale(coefficient: Fraction | float, node: Node) -> Node:
+    return mul(number(coefficient), node) if coefficient != 1 else node
+
+
+# -- sums -----------------------------------------------------------------------------------------
+
+def add(*terms: Node) -> Node:
+    shape = _shape("add", terms)
+    flat: list[Node] = []
+    for t in terms:
+        flat.extend(t.args if t.op == "add" else (t,))
+    collected: dict[Node, Fraction | float] = {}
+    for t in flat:
+        if is_zero(t):
+            continue
+        if t.shape != shape:            # a scalar broadcast over a matrix
+            t = fill(t, shape)
+        if t.op == "fill" and t.args[0].op == "const":
+            coefficient, monomial = t.args[0].value, fill(ONE, shape)
+        else:
+            coefficient, monomial = split_coefficient(t)
+        collected[monomial] = collected.get(monomial, 0) + coefficient
+    out = [scale_term(c, m) for m, c in collected.items() if c != 0]
+    if not out:
+        return zero(shape)
+    if len(out) == 1:
+        return out[0]
+    out.sort(key=lambda t: (split_coefficient(t)[0] < 0, sort_key(split_coefficient(t)[1])))
+    return Node("add", tuple(out), shape)
+
+
+def scale_term(coefficient: Fraction | float, monomial: Node) -> Node:
+    if monomial.op == "fill" and is_one(monomial.args[0]):
+        return fill(number(coefficient), monomial.shape)
+    return scale(coefficient, monomial)
+
+
+def neg(node: Node) -> Node:
+    return mul(number(-1), node)
+
+
+def sub(a: Node, b: Node) -> Node:
+    return add(a, neg(b))
+
+
+# -- products -------------------------------------------------------------------------------------
+
+def mul(*factors: Node) -> Node:
+    """Matrix product; 1×1 factors scale, and are gathered in front of the chain."""
+    shape = _shape("matmul", factors)
+    coefficient: Fraction | float = Fraction(1)
+    scalars: list[Node] = []
+    chain: list[Node] = []
+    pending = list(factors)
+    while pending:
+        f = pending.pop(0)
+        if is_zero(f):
+            return zero(shape)
+        if f.op == "const":
+            coefficient *= f.value
+        elif f.op == "matmul" and (not f.is_scalar or not _is_chain(f)):
+            pending[:0] = f.args
+        elif f.is_scalar:
+            scalars.append(f)
+        elif f.op == "eye":
+            continue
+        else:
+            chain.append(f)
+    if coefficient == 0:
+        return zero(shape)
+    if not chain and shape != SCALAR:    # only identities were left in the chain
+        chain = [eye(shape[0])]
+    scalars = _merge_powers(scalars)
+    chain = _merge_matrix_powers(chain)
+    out = ([number(coefficient)] if coefficient != 1 else []) + scalars + chain
+    if not out:
+        return ONE
+    if len(out) == 1:
+        return out[0]
+    return Node("matmul", tuple(out), shape)
+
+
+def _merge_matrix_powers(chain: list[Node]) -> list[Node]:
+    """Adjacent equal square factors become a matrix power: X*X → X^2, X*X^2 → X^3."""
+    out: list[tuple[Node, Node]] = []
+    for f in chain:
+        base, k = (f.args[0], f.args[1]) if f.op == "matpow" else (f, ONE)
+        if out and out[-1][0] == base and base.is_square:
+            out[-1] = (base, add(out[-1][1], k))
+        else:
+            out.append((base, k))
+    return [b if is_one(k) else apply("matpow", b, k) for b, k in out]
+
+
+def _is_chain(node: Node) -> bool:
+    """A 1×1 product of non-scalar factors (`a'*X*b`): a unit inside a larger product."""
+    return any(not a.is_scalar for a in node.args)
+
+
+def _merge_powers(factors: list[Node]) -> list[Node]:
+    """Merge equal bases of commuting factors (`s*s` → `s^2`) and sort them."""
+    exponents: dict[Node, list[Node]] = {}
+    for f in factors:
+        base, exponent = (f.args[0], f.args[1]) if f.op == "power" else (f, ONE)
+        exponents.setdefault(base, []).append(exponent)
+    merged = [power(base, add(*exps)) if len(exps) > 1 else power(base, exps[0])
+              for base, exps in exponents.items()]
+    merged = [m for m in merged if not (is_one(m) or (m.op == "fill" and is_one(m.args[0])))]
+    return sorted(merged, key=sort_key)
+
+
+def hadamard(*factors: Node) -> Node:
+    shape = _shape("hadamard", factors)
+    if shape == SCALAR:
+        return mul(*factors)
+    flat: list[Node] = []
+    for f in factors:
+        flat.extend(f.args if f.op == "hadamard" else (f,))
+    scalars, rest = [], []
+    for f in flat:
+        if is_zero(f):
+            return zero(shape)
+        if f.is_scalar:
+            scalars.append(f)
+        elif f.op == "fill":
+            scalars.append(f.args[0])
+        elif f.op == "matmul" and f.args[0].is_scalar:
+            # pull a product's scalar factors out: (2*A).*B → 2*(A.*B)
+            k = next(i for i, a in enumerate(f.args) if not a.is_scalar)
+            scalars.extend(f.args[:k])
+            rest.append(mul(*f.args[k:]))
+        else:
+            rest.append(f)
+    rest = _merge_powers(rest)
+    if not rest:
+        body = fill(ONE, shape)
+    elif len(rest) == 1:
+        body = rest[0]
+    else:
+        body = Node("hadamard", tuple(rest), shape)
+    return mul(*scalars, body) if scalars else body
+
+
+def power(base: Node, exponent: Node) -> Node:
+    """Elementwise power `base.^exponent` (for a scalar base, the ordinary power)."""
+    shape = _shape("power", (base, exponent))
+    p = const_value(exponent)
+    if p == 1:
+        return base
+    if p == 0:
+        return fill(ONE, shape)
+    b = const_value(base)
+    if b is not None and p is not None:
+        if isinstance(p, Fraction) and p.denominator == 1 and (b != 0 or p > 0):
+            return number(Fraction(b) ** int(p))
+        if b > 0:
+            return number(float(b) ** float(p))
+    if base.op == "power" and p is not None and isinstance(p, Fraction) and p.denominator == 1:
+        return power(base.args[0], mul(base.args[1], exponent))
+    if base.op == "fill":
+        return fill(power(base.args[0], exponent), shape)
+    return Node("power", (base, exponent), shape)
+
+
+def divide(a: Node, b: Node) -> Node:
+    """`a./b` (elementwise) — also `a/s` for a scalar s."""
+    return hadamard(a, power(b, number(-1))) if not b.is_scalar else mul(power(b, number(-1)), a)
+
+
+# -- other operators ------------------------------------------------------------------------------
+
+def transpose(a: Node) -> Node:
+    if a.is_scalar:
+        return a
+    if a.op == "transpose":
+        return a.args[0]
+    if a.op in ("eye", "diagm"):
+        return a
+    if a.op == "zero":
+        return zero((a.shape[1], a.shape[0]))
+    if a.op == "fill":
+        return fill(a.args[0], (a.shape[1], a.shape[0]))
+    return Node("transpose", (a,), (a.shape[1], a.shape[0]))
+
+
+def apply(op: str, *args: Node, value: object = None) -> Node:
+    """Any other operator, with the few simplifications that are always right."""
+    if op in NARY:
+        return {"add": add, "matmul": mul, "hadamard": hadamard}[op](*args)
+    if op == "power":
+        return power(*args)
+    if op == "transpose":
+        return transpose(args[0])
+    if op == "fill":
+        return fill(args[0], value)  # type: ignore[arg-type]
+    a = args[0] if args else None
+    if op == "inv" and a is not None and a.op == "inv":
+        return a.args[0]
+    if op == "inv" and a is not None and a.op == "eye":
+        return a
+    if op in ("tr", "sum") and a is not None and a.is_scalar:
+        return a
+    if op == "matpow" and a is not None and a.op == "transpose":
+        return transpose(apply("matpow", a.args[0], args[1]))
+    if op == "matpow" and const_value(args[1]) == 1:
+        return a
+    if op == "matpow" and const_value(args[1]) == 0:
+        return eye(a.shape[0])
+    if op == "tr" and a is not None and a.op == "eye":
+        return Node("tr", (a,), SCALAR)
+    if op == "diagv" and a is not None and a.op == "diagm":
+        return a.args[0]
+    if op == "d" and a is not None and a.op != "var" and not a.has_d and not a.deps:
+        return zero(a.shape)
+    if op == "frob" and (is_zero(args[0]) or is_zero(args[1])):
+        return ZERO
+    shape = _shape(op, args, value)
+    if a is not None and (is_zero(a) and op in ("tr", "sum", "diagm", "diagv", "d")):
+        return zero(shape)
+    return Node(op, args, shape, value)
+
+
+def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
+    """`node` with new children, re-canonicalised."""
+    if args == node.args:
+        return node
+    if node.op in ("fill",):
+        return fill(args[0], node.shape)
+    return apply(node.op, *args, value=node.value)

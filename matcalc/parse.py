@@ -1,0 +1,288 @@
+"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
+
+The grammar (lowest precedence first; MATLAB's conventions):
+
+    program   :=  { NAME "=" expr ";" } expr [ "where" NAME "=" expr { "," NAME "=" expr } ] [";"]
+    expr      :=  frob { ("+" | "-") frob }
+    frob      :=  term { ":" term }                      (rules only: the Frobenius product)
+    term      :=  unary { ("*" | "/" | ".*" | "./") unary }
+    unary     :=  ("-" | "+") unary | power
+    power     :=  postfix { ("^" | ".^") exponent }       exponent := ("-" | "+") exponent | postfix
+    postfix   :=  primary { "'" }
+    primary   :=  NUMBER | NAME | NAME "(" [expr {"," expr}] ")" | NAME "'" "(" expr ")" | "(" expr ")"
+
+`NAME'(` — the derivative of a function — is accepted only in rules (pattern mode). Nothing here
+knows what any function means; shapes.py and rules.py give the names their meaning.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import ParseError
+
+MAX_LENGTH = 20_000   # characters of input accepted
+MAX_DEPTH = 200       # nesting depth of parentheses and operators
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=:])
+""", re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str      # "number", "name", "op", "end"
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + max(1, len(self.text))
+
+
+@dataclass(frozen=True)
+class Ast:
+    """A syntax-tree node. kind: number, name, call, fprime, binop, neg, transpose."""
+    kind: str
+    value: object
+    children: tuple[Ast, ...] = ()
+    start: int = 0
+    end: int = 0
+
+
+@dataclass
+class Program:
+    """A parsed input: the bindings in the order written, and the function itself."""
+    bindings: list[tuple[str, Ast]] = field(default_factory=list)
+    body: Ast | None = None
+    text: str = ""
+
+
+def tokenize(text: str, pattern: bool = False) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or (m.lastgroup == "op" and m.group() == ":" and not pattern):
+            ch = text[pos]
+            hint = ""
+            if ch == '"':
+                hint = " (write the expression without quotes)"
+            elif not ch.isascii():
+                hint = " (only ASCII names and operators are part of the language)"
+            raise ParseError(f"unexpected character {ch!r} at column {pos + 1}{hint}", text, pos)
+        kind = m.lastgroup
+        if kind not in ("ws", "comment"):
+            tokens.append(Token(kind, m.group(), pos))  # type: ignore[arg-type]
+        pos = m.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str, pattern: bool):
+        if len(text) > MAX_LENGTH:
+            raise ParseError(f"input of {len(text)} characters is longer than the limit of "
+                             f"{MAX_LENGTH}")
+        self.text = text
+        self.pattern = pattern
+        self.tokens = tokenize(text, pattern)
+        self.i = 0
+        self.depth = 0
+
+    # -- token helpers --------------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+
+    def at(self, *texts: str) -> bool:
+        return self.tok.kind in ("op", "name") and self.tok.text in texts
+
+    def take(self) -> Token:
+        t = self.tok
+        self.i += 1
+        return t
+
+    def expect(self, text: str, what: str) -> Token:
+        if not self.at(text):
+            self.fail(f"expected {what}")
+        return self.take()
+
+    def fail(self, message: str, token: Token | None = None) -> None:
+        t = token or self.tok
+        found = "the end of the input" if t.kind == "end" else repr(t.text)
+        raise ParseError(f"{message}, found {found} at column {t.start + 1}", self.text, t.start,
+                         t.end)
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError(f"expression nested deeper than the limit of {MAX_DEPTH}", self.text,
+                             self.tok.start)
+
+    # -- grammar ----------------------------------------------------------------------------------
+    def program(self) -> Program:
+        prog = Program(text=self.text)
+        if self.tok.kind == "end":
+            raise ParseError("empty expression: write a function such as w'*w where w = "
+                             "sigmoid(X'*a)")
+        while self.tok.kind == "name" and self.peek().text == "=" and self.peek().kind == "op":
+            name = self.take()
+            self.take()
+            prog.bindings.append((self._binding_name(name), self.expr()))
+            self.expect(";", "';' after a binding")
+        prog.body = self.expr()
+        if self.at("where"):
+            self.take()
+            while True:
+                if self.tok.kind != "name":
+                    self.fail("expected a name to bind after 'where'")
+                name = self.take()
+                self.expect("=", "'=' after the bound name")
+                prog.bindings.append((self._binding_name(name), self.expr()))
+                if not self.at(","):
+                    break
+                self.take()
+        if self.at(";"):
+            self.take()
+        if self.tok.kind != "end":
+            self.fail("expected an operator or the end of the expression")
+        return prog
+
+    def _binding_name(self, token: Token) -> str:
+        if token.text == "where":
+            self.fail("'where' cannot be bound", token)
+        return token.text
+
+    def expr(self) -> Ast:
+        self._enter()
+        left = self.frob()
+        while self.at("+", "-"):
+            op = self.take()
+            right = self.frob()
+            left = Ast("binop", op.text, (left, right), left.start, right.end)
+        self.depth -= 1
+        return left
+
+    def frob(self) -> Ast:
+        left = self.term()
+        while self.pattern and self.at(":"):
+            self.take()
+            right = self.term()
+            left = Ast("binop", ":", (left, right), left.start, right.end)
+        return left
+
+    def term(self) -> Ast:
+        left = self.unary()
+        while self.at("*", "/", ".*", "./"):
+            op = self.take()
+            right = self.unary()
+            left = Ast("binop", op.text, (left, right), left.start, right.end)
+        return left
+
+    def unary(self) -> Ast:
+        if self.at("-", "+"):
+            op = self.take()
+            self._enter()
+            operand = self.unary()
+            self.depth -= 1
+            if op.text == "+":
+                return operand
+            return Ast("neg", None, (operand,), op.start, operand.end)
+        return self.power()
+
+    def power(self) -> Ast:
+        base = self.postfix()
+        while self.at("^", ".^"):
+            op = self.take()
+            exponent = self.exponent()
+            base = Ast("binop", op.text, (base, exponent), base.start, exponent.end)
+        return base
+
+    def exponent(self) -> Ast:
+        if self.at("-", "+"):
+            op = self.take()
+            self._enter()
+            operand = self.exponent()
+            self.depth -= 1
+            return operand if op.text == "+" else Ast("neg", None, (operand,), op.start,
+                                                      operand.end)
+        return self.postfix()
+
+    def postfix(self) -> Ast:
+        node = self.primary()
+        while self.at("'"):
+            t = self.take()
+            node = Ast("transpose", None, (node,), node.start, t.end)
+        return node
+
+    def primary(self) -> Ast:
+        t = self.tok
+        if t.kind == "number":
+            self.take()
+            return Ast("number", t.text, (), t.start, t.end)
+        if t.kind == "name":
+            if t.text == "where":
+                self.fail("expected an expression before 'where'")
+            self.take()
+            if self.pattern and self.at("'") and self.peek().text == "(":
+                self.take()
+                self.take()
+                arg = self.expr()
+                close = self.expect(")", "')'")
+                return Ast("fprime", t.text, (arg,), t.start, close.end)
+            if self.at("("):
+                self.take()
+                args: list[Ast] = []
+                if not self.at(")"):
+                    args.append(self.expr())
+                    while self.at(","):
+                        self.take()
+                        args.append(self.expr())
+                close = self.expect(")", f"')' to close the call of {t.text}")
+                return Ast("call", t.text, tuple(args), t.start, close.end)
+            return Ast("name", t.text, (), t.start, t.end)
+        if self.at("("):
+            self.take()
+            inner = self.expr()
+            self.expect(")", "')'")
+            return inner
+        self.fail("expected a number, a name or '('")
+        raise AssertionError("unreachable")
+
+
+def parse(text: str) -> Program:
+    """Parse user input.
+
+    >>> p = parse("w'*w where w = sigmoid(X'*a)")
+    >>> [name for name, _ in p.bindings], p.body.kind
+    (['w'], 'binop')
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected the expression as a string, got {type(text).__name__}")
+    return _Parser(text, pattern=False).program()
+
+
+def parse_pattern(text: str) -> tuple[Ast, Ast]:
+    """Parse `lhs = rhs` of a rule line (pattern mode: `:` and `f'(x)` allowed)."""
+    p = _Parser(text, pattern=True)
+    lhs = p.expr()
+    p.expect("=", "'=' between the two sides of the rule")
+    rhs = p.expr()
+    if p.tok.kind != "end":
+        p.fail("expected the end of the rule")
+    return lhs, rhs
+
+
+def parse_expression(text: str, pattern: bool = True) -> Ast:
+    p = _Parser(text, pattern=pattern)
+    node = p.expr()
+    if p.tok.kind != "end":
+        p.fail("expected the end of the expression")
+    return node

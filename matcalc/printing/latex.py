@@ -1,0 +1,184 @@
+"""Expression → LaTeX: Hadamard product as ∘, Frobenius product as :, transpose as ^\\top."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ops import Node, const_value
+from .text import ADD, ATOM, FROB, MUL, NEG, POSTFIX, POW, Printer, _negate, format_number
+
+if TYPE_CHECKING:
+    from ..api import Derivation
+
+FUNCTION_NAMES = {
+    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
+    "tanh": r"\tanh", "sigmoid": r"\sigma", "det": r"\det", "logdet": r"\log\det",
+    "tr": r"\operatorname{tr}", "sum": r"\operatorname{sum}", "diagm": r"\operatorname{diag}",
+    "diagv": r"\operatorname{diag}", "sign": r"\operatorname{sign}",
+}
+
+
+def _name(name: str) -> str:
+    greek = {"lambda", "alpha", "beta", "gamma", "delta", "epsilon", "mu", "sigma", "theta", "tau",
+             "rho", "eta", "kappa", "nu", "xi", "pi", "phi", "chi", "psi", "omega", "zeta", "iota"}
+    if name in greek:
+        return "\\" + name
+    if len(name) == 1:
+        return name
+    base, _, sub = name.partition("_")
+    if sub and base:
+        return f"{_name(base)}_{{{sub}}}"
+    return rf"\mathrm{{{name}}}" if len(name) > 1 else name
+
+
+class LatexPrinter(Printer):
+    def wrap(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def _print_var(self, node: Node) -> tuple[str, int]:
+        return _name(str(node.value)), ATOM
+
+    _print_ref = _print_var
+
+    def _print_const(self, node: Node) -> tuple[str, int]:
+        value = node.value
+        text = format_number(value)  # type: ignore[arg-type]
+        if "/" in text:
+            sign = "-" if value < 0 else ""  # type: ignore[operator]
+            num, den = text.lstrip("-").split("/")
+            return rf"{sign}\frac{{{num}}}{{{den}}}", NEG if sign else ATOM
+        return text, NEG if value < 0 else ATOM  # type: ignore[operator]
+
+    def _print_eye(self, node: Node) -> tuple[str, int]:
+        return "I", ATOM
+
+    def _print_zero(self, node: Node) -> tuple[str, int]:
+        return r"\mathbf{0}", ATOM
+
+    def _print_fill(self, node: Node) -> tuple[str, int]:
+        c = node.args[0]
+        ones = r"\mathbf{1}" + (r"^\top" if node.is_row else "")
+        if const_value(c) == 1:
+            return ones, ATOM
+        return f"{self.paren(c, MUL)} {ones}", MUL
+
+    def _print_add(self, node: Node) -> tuple[str, int]:
+        parts = []
+        for i, term in enumerate(node.args):
+            coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
+            if i > 0 and coefficient is not None and coefficient < 0:
+                parts.append(" - " + self.paren(_negate(term), ADD + 1))
+            else:
+                parts.append(("" if i == 0 else " + ") + self.paren(term, ADD))
+        return "".join(parts), ADD
+
+    def _product(self, node: Node, sep: str) -> tuple[str, int]:
+        factors = node.args
+        sign = ""
+        if const_value(factors[0]) == -1 and len(factors) > 1:
+            sign, factors = "-", factors[1:]
+        num, den = [], []
+        for f in factors:
+            p = const_value(f.args[1]) if f.op == "power" else None
+            if p is not None and p < 0:
+                den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
+            else:
+                num.append(f)
+        text = sep.join(self.paren(f, ATOM if f.op in ("matmul", "hadamard") else MUL)
+                        for f in num) if num else "1"
+        if den:
+            bottom = sep.join(self.paren(d, MUL + 1) for d in den)
+            text = rf"{text} \oslash {bottom}" if node.op == "hadamard" else \
+                rf"\frac{{{text}}}{{{bottom}}}"
+        return sign + text, NEG if sign else MUL
+
+    def _print_matmul(self, node: Node) -> tuple[str, int]:
+        return self._product(node, " ")
+
+    def _print_hadamard(self, node: Node) -> tuple[str, int]:
+        return self._product(node, r" \circ ")
+
+    def _print_power(self, node: Node) -> tuple[str, int]:
+        base, exponent = node.args
+        exp = self.doprint(exponent)
+        if base.is_scalar:
+            return f"{self.paren(base, POSTFIX)}^{{{exp}}}", POW
+        return rf"{self.paren(base, POSTFIX)}^{{\circ {exp}}}", POW
+
+    def _print_matpow(self, node: Node) -> tuple[str, int]:
+        return f"{self.paren(node.args[0], POSTFIX)}^{{{self.doprint(node.args[1])}}}", POW
+
+    def _print_transpose(self, node: Node) -> tuple[str, int]:
+        inner = node.args[0]
+        if inner.op == "inv":
+            return rf"{self.paren(inner.args[0], POSTFIX)}^{{-\top}}", POSTFIX
+        return rf"{self.paren(inner, POSTFIX)}^\top", POSTFIX
+
+    def _print_inv(self, node: Node) -> tuple[str, int]:
+        return f"{self.paren(node.args[0], POSTFIX)}^{{-1}}", POSTFIX
+
+    def _print_d(self, node: Node) -> tuple[str, int]:
+        inner, prec = self.print_with(node.args[0])
+        return (rf"\mathrm{{d}}{inner}" if prec >= ATOM else rf"\mathrm{{d}}\left({inner}\right)",
+                ATOM)
+
+    def _print_fprime(self, node: Node) -> tuple[str, int]:
+        name = FUNCTION_NAMES.get(str(node.value), rf"\operatorname{{{node.value}}}")
+        return rf"{name}'\left({self.doprint(node.args[0])}\right)", ATOM
+
+    def _print_frob(self, node: Node) -> tuple[str, int]:
+        left, right = node.args
+        if const_value(left) == 1:
+            return self.print_with(right)
+        return f"{self.paren(left, POSTFIX)} : {self.paren(right, POSTFIX)}", FROB
+
+    def _print_norm2(self, node: Node) -> tuple[str, int]:
+        return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_2", ATOM
+
+    def _print_norm1(self, node: Node) -> tuple[str, int]:
+        return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_1", ATOM
+
+    def _print_function(self, node: Node) -> tuple[str, int]:
+        name = FUNCTION_NAMES.get(node.op, rf"\operatorname{{{node.op}}}")
+        return rf"{name}\left({', '.join(self.doprint(a) for a in node.args)}\right)", ATOM
+
+
+def _num(value):
+    from ..ops import number
+    return number(value)
+
+
+def to_latex(node: Node) -> str:
+    return LatexPrinter().doprint(node)
+
+
+def _lhs(label: str) -> str:
+    if label.startswith("∂f/∂"):
+        return rf"\frac{{\partial f}}{{\partial {_name(label[4:])}}}"
+    if label == "df":
+        return r"\mathrm{d}f"
+    return label
+
+
+def _rule(name: str) -> str:
+    return rf"\text{{{name.replace('_', chr(92) + '_')}}}"
+
+
+def result_latex(d: "Derivation") -> str:
+    text = f"{_lhs('∂f/∂' + d.wrt)} = {to_latex(d.result)}"
+    where = [f"{_name(n)} = {to_latex(d.problem.bindings[n])}" for n in d.binding_names]
+    if where:
+        text += r", \quad \text{where } " + ", ".join(where)
+    return text
+
+
+def derivation_latex(d: "Derivation") -> str:
+    lines = [r"\begin{align*}"]
+    for s in d.steps:
+        lhs = _lhs(s.lhs) if isinstance(s.lhs, str) else to_latex(s.lhs)
+        lines.append(rf"  {lhs} &= {to_latex(s.rhs)} && {_rule(s.rule)} \\")
+    where = [f"{_name(n)} &= {to_latex(d.problem.bindings[n])} && \\text{{where}} \\\\"
+             for n in d.binding_names]
+    lines.extend("  " + w for w in where)
+    lines[-1] = lines[-1].rstrip(" \\")
+    lines.append(r"\end{align*}")
+    return "\n".join(lines)

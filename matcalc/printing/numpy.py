@@ -1,0 +1,459 @@
+"""Expression → a NumPy module a person would be glad to have written.
+
+Vectors are 1-D arrays and scalars are Python floats (or 0-d arrays); matrices are 2-D. The printer
+chooses the operation each product really needs, so nothing larger than the result is formed:
+
+- common subexpressions are computed once (the user's bindings keep their names);
+- `diag(v)*M` is `v[:, None] * M`, never a materialised diagonal; `vector(c)` broadcasts as `c`;
+- a column times a row is `np.outer`, scalars are folded into its smaller side;
+- `inv(A)*B` is `np.linalg.solve(A, B)`, `logdet` goes through `slogdet`, `tr(A*B)` is an einsum;
+- matrix chains are multiplied in the cheapest order for their shapes (unknown dimensions are
+  assumed large and equal, so vectors are reduced first).
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+from fractions import Fraction
+from itertools import count
+
+from ..ops import Node, const_value
+from .text import ADD, ATOM, MUL, NEG, POW, to_text
+
+FUNCTIONS = {"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu", "abs": "np.abs",
+             "logsumexp": "_logsumexp", "softmax": "_softmax"}
+HELPERS = {
+    "_sigmoid": '''def _sigmoid(x):
+    """Logistic sigmoid without overflow: exp(-log(1 + exp(-x)))."""
+    return np.exp(-np.logaddexp(0.0, -x))''',
+    "_softplus": '''def _softplus(x):
+    """log(1 + exp(x)) without overflow."""
+    return np.logaddexp(0.0, x)''',
+    "_relu": '''def _relu(x):
+    return np.maximum(x, 0.0)''',
+    "_logsumexp": '''def _logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))''',
+    "_softmax": '''def _softmax(x):
+    e = np.exp(x - np.max(x))
+    return e / np.sum(e)''',
+}
+RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np"}
+
+LARGE = 1000   # the weight of an unknown dimension when ordering a matrix chain
+
+
+def safe_name(name: str, taken: set[str]) -> str:
+    """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
+    out = name
+    if out in RESERVED or out.startswith("_") or keyword.issoftkeyword(out):
+        out = f"{name.lstrip('_') or 'v'}_"
+    while out in taken or out in RESERVED:
+        out += "_"
+    taken.add(out)
+    return out
+
+
+def _literal(value: Fraction | float) -> tuple[str, int]:
+    if isinstance(value, Fraction) and value.denominator == 1:
+        text = str(value.numerator)
+    else:
+        text = repr(float(value))
+    return text, NEG if value < 0 else ATOM
+
+
+class NumpyPrinter:
+    """Prints one expression; `names` maps nodes already computed (bindings, temporaries)."""
+
+    def __init__(self, names: dict[Node, str], dims: dict[object, str], helpers: set[str]):
+        self.names = names
+        self.dims = dims
+        self.helpers = helpers
+
+    # -- dispatch ---------------------------------------------------------------------------------
+    def doprint(self, node: Node) -> str:
+        return self.print_with(node)[0]
+
+    def print_with(self, node: Node) -> tuple[str, int]:
+        if node in self.names:
+            return self.names[node], ATOM
+        method = getattr(self, f"_print_{node.op}", None)
+        if method is None:
+            return self._print_function(node)
+        return method(node)
+
+    def paren(self, node: Node, need: int) -> str:
+        text, prec = self.print_with(node)
+        return f"({text})" if prec < need else text
+
+    def dim(self, d: object) -> str:
+        return str(d) if isinstance(d, int) else self.dims[d]
+
+    def shape_text(self, node: Node) -> str:
+        if node.is_column or node.is_row:
+            return f"({self.dim(node.shape[0] if node.is_column else node.shape[1])},)"
+        return f"({self.dim(node.shape[0])}, {self.dim(node.shape[1])})"
+
+    def broadcast(self, node: Node, need: int) -> str:
+        """An operand of an elementwise operation: a fill is just its scalar."""
+        if node.op == "fill":
+            return self.paren(node.args[0], need)
+        return self.paren(node, need)
+
+    # -- leaves -----------------------------------------------------------------------------------
+    def _print_var(self, node: Node) -> tuple[str, int]:
+        return self.names[node], ATOM
+
+    _print_ref = _print_var
+
+    def _print_const(self, node: Node) -> tuple[str, int]:
+        return _literal(node.value)  # type: ignore[arg-type]
+
+    def _print_eye(self, node: Node) -> tuple[str, int]:
+        return f"np.eye({self.dim(node.shape[0])})", ATOM
+
+    def _print_zero(self, node: Node) -> tuple[str, int]:
+        return f"np.zeros({self.shape_text(node)})", ATOM
+
+    def _print_fill(self, node: Node) -> tuple[str, int]:
+        return f"np.full({self.shape_text(node)}, {self.doprint(node.args[0])})", ATOM
+
+    # -- elementwise ------------------------------------------------------------------------------
+    def _print_add(self, node: Node) -> tuple[str, int]:
+        parts = []
+        for i, term in enumerate(node.args):
+            coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
+            if i > 0 and coefficient is not None and coefficient < 0:
+                from .. import algebra
+                parts.append(" - " + self.broadcast(algebra.neg(term), ADD + 1))
+            else:
+                parts.append(("" if i == 0 else " + ") + self.broadcast(term, ADD))
+        return "".join(parts), ADD
+
+    def _print_hadamard(self, node: Node) -> tuple[str, int]:
+        num, den = [], []
+        for f in node.args:
+            p = const_value(f.args[1]) if f.op == "power" else None
+            if p is not None and p < 0:
+                den.append(f.args[0] if p == -1 else _power(f.args[0], -p))
+            else:
+                num.append(f)
+        text = " * ".join(self.broadcast(f, MUL) for f in num) if num else "1.0"
+        for d in den:
+            text += " / " + self.broadcast(d, POW)
+        return text, MUL
+
+    def _print_power(self, node: Node) -> tuple[str, int]:
+        base, exponent = node.args
+        p = const_value(exponent)
+        if p == Fraction(1, 2):
+            return f"np.sqrt({self.doprint(base)})", ATOM
+        if p == -1:
+            return f"1.0 / {self.paren(base, POW)}", MUL
+        return f"{self.paren(base, POW + 1)} ** {self.paren(exponent, POW + 1)}", POW
+
+    # -- products ---------------------------------------------------------------------------------
+    def _print_matmul(self, node: Node) -> tuple[str, int]:
+        k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
+        scalars, chain = node.args[:k], node.args[k:]
+        scale = None
+        if scalars:
+            from .. import algebra
+            scale = algebra.mul(*scalars)
+        if not chain:
+            return self._scalar_product(scalars)
+        text, prec = self._chain(list(chain), scale)
+        return text, prec
+
+    def _scalar_product(self, factors: tuple[Node, ...]) -> tuple[str, int]:
+        sign = ""
+        if const_value(factors[0]) == -1 and len(factors) > 1:
+            sign, factors = "-", factors[1:]
+        num, den = [], []
+        for f in factors:
+            p = const_value(f.args[1]) if f.op == "power" else None
+            if p is not None and p < 0:
+                den.append(f.args[0] if p == -1 else _power(f.args[0], -p))
+            else:
+                num.append(f)
+        text = " * ".join(self.paren(f, MUL) for f in num) if num else "1.0"
+        for d in den:
+            text += " / " + self.paren(d, POW)
+        return sign + text, NEG if sign else MUL
+
+    def _chain(self, chain: list[Node], scale: Node | None) -> tuple[str, int]:
+        """Multiply a matrix chain in its cheapest order; `scale` is absorbed where cheapest."""
+        order = _cheapest_order(chain)
+        text, prec, absorbed = self._emit(order, chain, scale)
+        if scale is not None and not absorbed:
+            text = f"{self.paren(scale, MUL)} * {text if prec >= MUL else f'({text})'}"
+            prec = MUL
+        return text, prec
+
+    def _emit(self, tree: object, chain: list[Node], scale: Node | None) -> tuple[str, int, bool]:
+        """Code for a subtree of the chain order: (code, precedence, scale absorbed?)."""
+        if isinstance(tree, int):
+            return (*self.print_with(chain[tree]), False)
+        left_tree, right_tree = tree  # type: ignore[misc]
+        left = _span_node(left_tree, chain)
+        right = _span_node(right_tree, chain)
+        if isinstance(left_tree, int) and chain[left_tree].op == "diagm":
+            v = self.paren(chain[left_tree].args[0], ATOM)
+            r, _, _ = self._emit(right_tree, chain, None)
+            return (f"{v}[:, None] * {_wrap(r, MUL)}" if not right.is_vector
+                    else f"{v} * {_wrap(r, MUL)}", MUL, False)
+        if isinstance(right_tree, int) and chain[right_tree].op == "diagm":
+            v = self.paren(chain[right_tree].args[0], ATOM)
+            lt, _, _ = self._emit(left_tree, chain, None)
+            return f"{_wrap(lt, MUL)} * {v}", MUL, False
+        if isinstance(left_tree, int) and chain[left_tree].op == "inv":
+            a = self.doprint(chain[left_tree].args[0])
+            r, _, _ = self._emit(right_tree, chain, None)
+            return f"np.linalg.solve({a}, {r})", ATOM, False
+        if isinstance(right_tree, int) and chain[right_tree].op == "inv":
+            a = self.paren(chain[right_tree].args[0], ATOM)
+            lt, _, _ = self._emit(left_tree, chain, None)
+            if left.is_row:
+                return f"np.linalg.solve({a}.T, {lt})", ATOM, False
+            return f"np.linalg.solve({a}.T, {_wrap(lt, ATOM)}.T).T", ATOM, False
+        if left.is_column and right.is_row:
+            lt, _, _ = self._emit(left_tree, chain, None)
+            rt, rprec, _ = self._emit(right_tree, chain, None)
+            if scale is not None:
+                rt = f"{self.paren(scale, MUL)} * {_wrap(rt, MUL + 1) if rprec <= MUL else rt}"
+            return f"np.outer({lt}, {rt})", ATOM, scale is not None
+        if isinstance(left_tree, int) and chain[left_tree].op == "fill" and left.is_row:
+            rt, _, _ = self._emit(right_tree, chain, None)
+            c = self.paren(chain[left_tree].args[0], MUL)
+            return f"{c} * np.sum({rt}, axis=0)", MUL, False
+        if isinstance(right_tree, int) and chain[right_tree].op == "fill" and right.is_column:
+            lt, _, _ = self._emit(left_tree, chain, None)
+            c = self.paren(chain[right_tree].args[0], MUL)
+            return f"{c} * np.sum({lt}, axis={1 if not left.is_row else 0})", MUL, False
+        lt, lprec, _ = self._emit(left_tree, chain, None)
+        rt, rprec, _ = self._emit(right_tree, chain, None)
+        if isinstance(left_tree, int) and chain[left_tree].op == "fill":
+            lt = self._print_fill(chain[left_tree])[0]
+        if isinstance(right_tree, int) and chain[right_tree].op == "fill":
+            rt = self._print_fill(chain[right_tree])[0]
+        return f"{_wrap(lt, MUL) if lprec < MUL else lt} @ {_wrap(rt, POW) if rprec < POW else rt}", \
+            MUL, False
+
+    def _print_transpose(self, node: Node) -> tuple[str, int]:
+        inner = node.args[0]
+        if inner.is_vector:
+            return self.print_with(inner)
+        return f"{self.paren(inner, ATOM)}.T", ATOM
+
+    def _print_matpow(self, node: Node) -> tuple[str, int]:
+        return (f"np.linalg.matrix_power({self.doprint(node.args[0])}, "
+                f"{self.doprint(node.args[1])})", ATOM)
+
+    # -- matrix functions -------------------------------------------------------------------------
+    def _print_tr(self, node: Node) -> tuple[str, int]:
+        a = node.args[0]
+        if a.op == "matmul" and not a.args[0].is_scalar and len(a.args) >= 2:
+            from .. import algebra
+            left = algebra.mul(*a.args[:-1])
+            right = a.args[-1]
+            if left.is_column:
+                return f"np.dot({self.doprint(left)}, {self.doprint(right)})", ATOM
+            return f'np.einsum("ij,ji->", {self.doprint(left)}, {self.doprint(right)})', ATOM
+        if a.op == "eye":
+            return self.dim(a.shape[0]), ATOM
+        return f"np.trace({self.doprint(a)})", ATOM
+
+    def _print_det(self, node: Node) -> tuple[str, int]:
+        return f"np.linalg.det({self.doprint(node.args[0])})", ATOM
+
+    def _print_logdet(self, node: Node) -> tuple[str, int]:
+        return f"np.linalg.slogdet({self.doprint(node.args[0])})[1]", ATOM
+
+    def _print_inv(self, node: Node) -> tuple[str, int]:
+        return f"np.linalg.inv({self.doprint(node.args[0])})", ATOM
+
+    def _print_sum(self, node: Node) -> tuple[str, int]:
+        return f"np.sum({self.doprint(node.args[0])})", ATOM
+
+    def _print_diagm(self, node: Node) -> tuple[str, int]:
+        return f"np.diag({self.doprint(node.args[0])})", ATOM
+
+    def _print_diagv(self, node: Node) -> tuple[str, int]:
+        return f"np.diagonal({self.doprint(node.args[0])})", ATOM
+
+    def _print_norm2(self, node: Node) -> tuple[str, int]:
+        return f"np.linalg.norm({self.doprint(node.args[0])})", ATOM
+
+    def _print_norm1(self, node: Node) -> tuple[str, int]:
+        return f"np.sum(np.abs({self.doprint(node.args[0])}))", ATOM
+
+    def _print_frob(self, node: Node) -> tuple[str, int]:
+        return f"np.sum({self.paren(node.args[0], MUL)} * {self.paren(node.args[1], MUL)})", ATOM
+
+    def _print_function(self, node: Node) -> tuple[str, int]:
+        name = FUNCTIONS.get(node.op, f"np.{node.op}")
+        if name in HELPERS:
+            self.helpers.add(name)
+        return f"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
+
+
+def _wrap(text: str, _prec: int) -> str:
+    return f"({text})"
+
+
+def _power(base: Node, p: Fraction | float) -> Node:
+    from .. import algebra
+    from ..ops import number
+    return algebra.power(base, number(p))
+
+
+def _weight(d: object) -> int:
+    if d == 1:
+        return 1
+    return d if isinstance(d, int) else LARGE
+
+
+def _cheapest_order(chain: list[Node]) -> object:
+    """Matrix-chain order by dynamic programming: a nested pair tree of chain indices.
+
+    A diagonal factor costs as a scaling (rows × cols), not as a product.
+    """
+    n = len(chain)
+    dims = [_weight(chain[0].shape[0])] + [_weight(f.shape[1]) for f in chain]
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i][j] = None  # type: ignore[call-overload]
+            for k in range(i, j):
+                step = dims[i] * dims[k + 1] * dims[j + 1]
+                if (k == i and chain[i].op == "diagm") or (k + 1 == j and chain[j].op == "diagm"):
+                    step = dims[i] * dims[j + 1]
+                c = cost[i][k] + cost[k + 1][j] + step
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def tree(i: int, j: int) -> object:
+        if i == j:
+            return i
+        k = split[i][j]
+        return (tree(i, k), tree(k + 1, j))
+
+    return tree(0, n - 1)
+
+
+def _span_node(tree: object, chain: list[Node]) -> Node:
+    """A node standing for a subtree of the chain (only its shape is used)."""
+    idx = sorted(_leaves(tree))
+    if len(idx) == 1:
+        return chain[idx[0]]
+    first, last = chain[idx[0]], chain[idx[-1]]
+    return Node("span", (), (first.shape[0], last.shape[1]))
+
+
+def _leaves(tree: object) -> list[int]:
+    if isinstance(tree, int):
+        return [tree]
+    return _leaves(tree[0]) + _leaves(tree[1])  # type: ignore[index]
+
+
+# -- modules ----------------------------------------------------------------------------------------
+
+def _worth_naming(node: Node) -> bool:
+    if node.op in ("var", "ref", "const", "eye", "zero"):
+        return False
+    if node.op in ("transpose", "fill") and not node.args[0].args:
+        return False
+    if node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const" \
+            and not node.args[1].args:
+        return False
+    return True
+
+
+def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
+                    outputs: list[tuple[str, Node]], function_name: str, doc: str) -> tuple[str, dict[str, str]]:
+    """Source of a module defining `function_name(<variables>)` that returns the outputs.
+
+    Returns the source and the map from user names to the Python parameter names.
+    """
+    taken: set[str] = set()
+    params = {name: safe_name(name, taken) for name in variables}
+    dims: dict[object, str] = {}
+    for name, shape in variables.items():
+        for axis, d in enumerate(shape):
+            if d != 1 and not isinstance(d, int) and d not in dims:
+                is_vector = shape[1] == 1
+                dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
+    names: dict[Node, str] = {}
+    from ..ops import var
+    for name, shape in variables.items():
+        names[var(name, shape)] = params[name]
+
+    # Which bindings are used, and which subexpressions occur more than once.
+    used: dict[str, Node] = {}
+
+    def visit_refs(node: Node) -> None:
+        for n in node.walk():
+            if n.op == "ref" and n.value not in used:
+                visit_refs(bindings[str(n.value)])
+                used[str(n.value)] = bindings[str(n.value)]
+
+    for _, out in outputs:
+        visit_refs(out)
+    counts: dict[Node, int] = {}
+
+    def count_nodes(node: Node) -> None:
+        counts[node] = counts.get(node, 0) + 1
+        if counts[node] == 1:
+            for a in node.args:
+                count_nodes(a)
+
+    for body in list(used.values()) + [o for _, o in outputs]:
+        count_nodes(body)
+    shared = {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
+
+    helpers: set[str] = set()
+    printer = NumpyPrinter(names, dims, helpers)
+    lines: list[str] = []
+    temp = count(1)
+    emitted: set[Node] = set()
+
+    def emit(node: Node) -> None:
+        """Emit assignments for every named subexpression `node` needs, children first."""
+        if node in emitted:
+            return
+        for a in node.args:
+            emit(a)
+        if node.op == "ref":
+            name = str(node.value)
+            emit(used[name])
+            target = safe_name(name, taken)
+            lines.append(f"    {target} = {printer.doprint(used[name])}")
+            names[node] = target
+        elif node in shared:
+            target = safe_name(f"t{next(temp)}", taken)
+            lines.append(f"    {target} = {printer.doprint(node)}")
+            names[node] = target
+        emitted.add(node)
+
+    returns = []
+    for _, out in outputs:
+        emit(out)
+        text = printer.doprint(out)
+        if out.op == "fill" or (out in names and out.op == "fill"):
+            text = printer._print_fill(out)[0]
+        returns.append(text)
+    body = "\n".join(lines)
+    signature = ", ".join(params[n] for n in variables)
+    helper_src = "\n\n\n".join(HELPERS[h] for h in sorted(helpers))
+    result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
+    doc_lines = doc.replace('"""', "'''")
+    source = (f'"""Generated by matcalc."""\nimport numpy as np\n\n\n'
+              + (helper_src + "\n\n\n" if helper_src else "")
+              + f'def {function_name}({signature}):\n    """{doc_lines}"""\n'
+              + (body + "\n" if body else "") + f"    return {result}\n")
+    return source, params
+
+
+__all__ = ["generate_module", "safe_name", "to_text"]

@@ -1,0 +1,133 @@
+"""Expression → SymPy matrix expression (what `Derivation.expr` returns).
+
+Variables become `MatrixSymbol`s (scalars `Symbol`s) with the same names and dimensions; a 1×1 matrix
+product used as a scalar becomes its `[0, 0]` element, so SymPy's shape checks accept it.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import sympy
+from sympy.matrices import expressions as sm
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from ..ops import Node
+
+_t = sympy.Symbol("t")
+SCALAR_FUNCTIONS = {
+    "exp": sympy.exp, "log": sympy.log, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
+    "tanh": sympy.tanh, "sqrt": sympy.sqrt, "abs": sympy.Abs, "sign": sympy.sign,
+    "sigmoid": lambda x: 1 / (1 + sympy.exp(-x)), "softplus": lambda x: sympy.log(1 + sympy.exp(x)),
+    "relu": lambda x: sympy.Max(x, 0),
+}
+
+
+def _dim(d: object) -> sympy.Expr:
+    return sympy.Integer(d) if isinstance(d, int) else sympy.Symbol(str(d), integer=True,
+                                                                   positive=True)
+
+
+def _scalar(x: sympy.Basic) -> sympy.Expr:
+    """A 1×1 matrix expression as a scalar."""
+    if isinstance(x, sm.MatrixExpr):
+        return x[0, 0]
+    return x
+
+
+def _apply_function(name: str, arg: sympy.Basic, shape) -> sympy.Basic:
+    f = SCALAR_FUNCTIONS.get(name) or sympy.Function(name)
+    if shape == (1, 1):
+        return f(_scalar(arg))
+    return ElementwiseApplyFunction(sympy.Lambda(_t, f(_t)), arg)
+
+
+def _ones(r: object, c: object) -> sm.MatrixExpr:
+    return sm.OneMatrix(_dim(r), _dim(c))
+
+
+def _sum_entries(x: sympy.Basic, shape) -> sympy.Expr:
+    if shape == (1, 1):
+        return _scalar(x)
+    return (_ones(1, shape[0]) * x * _ones(shape[1], 1))[0, 0]
+
+
+def to_sympy(node: Node) -> sympy.Basic:
+    """The SymPy form of an expression tree."""
+    op = node.op
+    args = [to_sympy(a) for a in node.args]
+    scalar = node.shape == (1, 1)
+    if op in ("var", "ref"):
+        if scalar:
+            return sympy.Symbol(str(node.value))
+        return sm.MatrixSymbol(str(node.value), _dim(node.shape[0]), _dim(node.shape[1]))
+    if op == "const":
+        v = node.value
+        return sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) \
+            else sympy.Float(v)
+    if op == "eye":
+        return sm.Identity(_dim(node.shape[0]))
+    if op == "zero":
+        return sm.ZeroMatrix(_dim(node.shape[0]), _dim(node.shape[1]))
+    if op == "fill":
+        return _scalar(args[0]) * _ones(*node.shape)
+    if op == "add":
+        return sympy.Add(*map(_scalar, args)) if scalar else sm.MatAdd(*args)
+    if op == "matmul":
+        scalars = [_scalar(a) for a, n in zip(args, node.args) if n.is_scalar]
+        chain = [a for a, n in zip(args, node.args) if not n.is_scalar]
+        coefficient = sympy.Mul(*scalars)
+        if not chain:
+            return coefficient
+        product = chain[0] if len(chain) == 1 else sm.MatMul(*chain)
+        return coefficient * product[0, 0] if scalar else coefficient * product
+    if op == "hadamard":
+        return sm.HadamardProduct(*args)
+    if op == "power":
+        if scalar:
+            return sympy.Pow(_scalar(args[0]), _scalar(args[1]))
+        return sm.HadamardPower(args[0], _scalar(args[1]))
+    if op == "matpow":
+        return sm.MatPow(args[0], _scalar(args[1]))
+    if op == "transpose":
+        return sm.Transpose(args[0])
+    if op == "inv":
+        return sm.Inverse(args[0])
+    if op == "det":
+        return sm.Determinant(args[0])
+    if op == "logdet":
+        return sympy.log(sm.Determinant(args[0]))
+    if op == "tr":
+        return sm.Trace(args[0])
+    if op == "sum":
+        return _sum_entries(args[0], node.args[0].shape)
+    if op == "diagm":
+        return sm.DiagMatrix(args[0])
+    if op == "diagv":
+        return sm.DiagonalOf(args[0])
+    if op == "norm2":
+        a = node.args[0]
+        return sympy.sqrt(_sum_entries(sm.HadamardPower(args[0], 2), a.shape)) \
+            if a.shape != (1, 1) else sympy.Abs(_scalar(args[0]))
+    if op == "norm1":
+        return _sum_entries(_apply_function("abs", args[0], node.args[0].shape),
+                            node.args[0].shape)
+    if op == "logsumexp":
+        return sympy.log(_sum_entries(_apply_function("exp", args[0], node.args[0].shape),
+                                      node.args[0].shape))
+    if op == "softmax":
+        e = _apply_function("exp", args[0], node.shape)
+        return e / _sum_entries(e, node.shape)
+    if op == "frob":
+        a, b = node.args
+        if a.shape == (1, 1) and b.shape == (1, 1):
+            return _scalar(args[0]) * _scalar(args[1])
+        return sm.Trace(sm.Transpose(args[0]) * args[1])
+    if op == "d":
+        inner = node.args[0]
+        name = f"d{inner.value}" if inner.op == "var" else f"d({inner})"
+        if scalar:
+            return sympy.Symbol(name)
+        return sm.MatrixSymbol(name, _dim(node.shape[0]), _dim(node.shape[1]))
+    if op == "fprime":
+        return _apply_function(f"{node.value}'", args[0], node.shape)
+    return _apply_function(op, args[0], node.shape)

@@ -1,0 +1,184 @@
+"""Expression → the input language (what `str(d)` shows); parse(to_text(e)) reads it back.
+
+A printer per target shares this module's skeleton: `Printer.doprint` dispatches on the operator to
+`_print_<op>`, and `paren` wraps an operand whose precedence is lower than its context needs.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..ops import Node, const_value
+
+# Precedence, lowest first.
+ADD, FROB, MUL, NEG, POW, POSTFIX, ATOM = 10, 15, 20, 25, 30, 40, 50
+
+CALL_NAMES = {"diagm": "diag", "diagv": "diag"}
+
+
+def format_number(value: Fraction | float) -> str:
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return str(value.numerator)
+        d = value.denominator
+        while d % 2 == 0:
+            d //= 2
+        while d % 5 == 0:
+            d //= 5
+        if d == 1:
+            return repr(float(value))
+        return f"{value.numerator}/{value.denominator}"
+    return repr(float(value))
+
+
+def number_precedence(value: Fraction | float) -> int:
+    if value < 0:
+        return NEG
+    if isinstance(value, Fraction) and value.denominator != 1 and "/" in format_number(value):
+        return MUL
+    return ATOM
+
+
+class Printer:
+    """Base: dispatch and parenthesisation. Subclasses give the spelling of each operator."""
+
+    def doprint(self, node: Node) -> str:
+        return self.print_with(node)[0]
+
+    def print_with(self, node: Node) -> tuple[str, int]:
+        """(text, precedence of its outermost operator)."""
+        method = getattr(self, f"_print_{node.op}", None)
+        if method is None:
+            return self._print_function(node)
+        return method(node)
+
+    def paren(self, node: Node, need: int) -> str:
+        text, prec = self.print_with(node)
+        return self.wrap(text) if prec < need else text
+
+    def wrap(self, text: str) -> str:
+        return f"({text})"
+
+
+class TextPrinter(Printer):
+    def _print_var(self, node: Node) -> tuple[str, int]:
+        return str(node.value), ATOM
+
+    _print_ref = _print_var
+
+    def _print_const(self, node: Node) -> tuple[str, int]:
+        return format_number(node.value), number_precedence(node.value)  # type: ignore[arg-type]
+
+    def _print_eye(self, node: Node) -> tuple[str, int]:
+        return "eye", ATOM
+
+    def _print_zero(self, node: Node) -> tuple[str, int]:
+        return self._fill_text("0", node)
+
+    def _print_fill(self, node: Node) -> tuple[str, int]:
+        return self._fill_text(self.doprint(node.args[0]), node)
+
+    def _fill_text(self, value: str, node: Node) -> tuple[str, int]:
+        if node.is_column:
+            return f"vector({value})", ATOM
+        if node.is_row:
+            return f"vector({value})'", POSTFIX
+        return f"matrix({value})", ATOM
+
+    def _print_add(self, node: Node) -> tuple[str, int]:
+        parts: list[str] = []
+        for i, term in enumerate(node.args):
+            coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
+            if i > 0 and coefficient is not None and coefficient < 0:
+                text = self.paren(_negate(term), ADD + 1)
+                parts.append(f" - {text}")
+            else:
+                text = self.paren(term, ADD)
+                parts.append(text if i == 0 else f" + {text}")
+        return "".join(parts), ADD
+
+    def _split_product(self, factors: tuple[Node, ...]) -> tuple[list[Node], list[Node]]:
+        """Numerator and denominator factors: s^-p goes below the line."""
+        num, den = [], []
+        for f in factors:
+            p = const_value(f.args[1]) if f.op == "power" else None
+            if p is not None and p < 0:
+                den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
+            else:
+                num.append(f)
+        return num, den
+
+    def _product(self, node: Node, times: str, over: str) -> tuple[str, int]:
+        factors = node.args
+        sign = ""
+        if factors and const_value(factors[0]) == -1 and len(factors) > 1:
+            sign, factors = "-", factors[1:]
+        num, den = self._split_product(factors)
+        text = times.join(self._factor(f, node.op) for f in num) if num else "1"
+        for d in den:
+            text += over + self.paren(d, MUL + 1)
+        return sign + text, NEG if sign else MUL
+
+    def _factor(self, f: Node, op: str) -> str:
+        """A factor of a product; `*` and `.*` never mix without parentheses."""
+        mixed = f.op in ("matmul", "hadamard") and f.op != op
+        return self.paren(f, ATOM if mixed else MUL)
+
+    def _print_matmul(self, node: Node) -> tuple[str, int]:
+        return self._product(node, "*", "/")
+
+    def _print_hadamard(self, node: Node) -> tuple[str, int]:
+        return self._product(node, ".*", "./")
+
+    def _print_power(self, node: Node) -> tuple[str, int]:
+        base, exponent = node.args
+        op = "^" if base.is_scalar else ".^"
+        return f"{self.paren(base, POSTFIX)}{op}{self._exponent(exponent)}", POW
+
+    def _exponent(self, exponent: Node) -> str:
+        value = const_value(exponent)
+        if value is not None and value < 0:
+            return "-" + self.paren(_num(-value), POSTFIX)
+        return self.paren(exponent, POSTFIX)
+
+    def _print_matpow(self, node: Node) -> tuple[str, int]:
+        return f"{self.paren(node.args[0], POSTFIX)}^{self._exponent(node.args[1])}", POW
+
+    def _print_transpose(self, node: Node) -> tuple[str, int]:
+        return f"{self.paren(node.args[0], POSTFIX)}'", POSTFIX
+
+    def _print_d(self, node: Node) -> tuple[str, int]:
+        return f"d({self.doprint(node.args[0])})", ATOM
+
+    def _print_fprime(self, node: Node) -> tuple[str, int]:
+        return f"{node.value}'({self.doprint(node.args[0])})", ATOM
+
+    def _print_frob(self, node: Node) -> tuple[str, int]:
+        left, right = node.args
+        if const_value(left) == 1:
+            return self.print_with(right)
+        return f"{self.paren(left, POSTFIX)} : {self.paren(right, POSTFIX)}", FROB
+
+    def _print_function(self, node: Node) -> tuple[str, int]:
+        name = CALL_NAMES.get(node.op, node.op)
+        return f"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
+
+
+def _num(value: Fraction | float) -> Node:
+    from ..ops import number
+    return number(value)
+
+
+def _negate(term: Node) -> Node:
+    from .. import algebra
+    return algebra.neg(term)
+
+
+def to_text(node: Node) -> str:
+    """The expression in the input language.
+
+    >>> from matcalc.ops import var
+    >>> from matcalc import algebra
+    >>> to_text(algebra.mul(algebra.transpose(var("X", ("m", "n"))), var("a", ("m", 1))))
+    "X'*a"
+    """
+    return TextPrinter().doprint(node)

@@ -1,0 +1,216 @@
+"""Load rules/*.rules: each line a named rewrite, written in the input language.
+
+    name:  lhs = rhs  [if guard, guard]  [# why]
+
+Lines are parsed by parse.py in pattern mode and turned into `Pattern` trees (match.py matches and
+instantiates them). A malformed line raises RuleError with file:line and a caret under the column.
+The rules ship inside the installed package (matcalc/rules); in a source checkout they are read from
+the repository's top-level rules/ folder.
+"""
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import MatcalcError, RuleError
+from .ops import BUILTIN_FUNCTIONS, ELEMENTWISE
+from .parse import Ast, parse_expression, parse_pattern
+
+RULE_FILES = ("elementwise", "differentials", "frobenius", "simplify")
+
+# Pattern variables by the letter that names them: what each may match.
+ANY = "any"
+SCALAR = "scalar"
+FUNCTION = "function"
+VARIABLE_KINDS = {**{c: ANY for c in "ABCDEFGH"}, "s": SCALAR, "t": SCALAR, "p": SCALAR,
+                  "q": SCALAR, "x": ANY, "f": FUNCTION, "g": FUNCTION}
+
+GUARDS = {"const", "has_d", "scalar", "not_scalar", "column", "square", "integer", "positive",
+          "negative", "almost_everywhere", "not_larger"}
+
+# Input-language operator → tree operator; "lifted" is how elementwise.rules reads a scalar formula.
+BINARY_OPS = {"+": "add", "-": "sub", "*": "matmul", ".*": "hadamard", "/": "div", "./": "div",
+              "^": "matpow", ".^": "power", ":": "frob"}
+LIFTED_OPS = {**BINARY_OPS, "*": "hadamard", "^": "power"}
+CALL_OPS = {"tr": "tr", "det": "det", "logdet": "logdet", "inv": "inv", "sum": "sum",
+            "diag": "diag", "norm2": "norm2", "norm1": "norm1", "logsumexp": "logsumexp",
+            "softmax": "softmax", "vector": "fill", "matrix": "fill", "d": "d"}
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A rule side: kind is var, num, op, call-f (f(A) for a function variable), fprime, or eye."""
+    kind: str
+    value: object = None
+    args: tuple[Pattern, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    lhs: Pattern
+    rhs: Pattern
+    guards: tuple[tuple[str, tuple[str, ...]], ...]
+    why: str
+    file: str
+    line: int
+    text: str = field(compare=False)
+
+    @property
+    def almost_everywhere(self) -> bool:
+        return any(g == "almost_everywhere" for g, _ in self.guards)
+
+
+@dataclass
+class RuleSet:
+    files: dict[str, list[Rule]]
+    sections: dict[str, list[tuple[str, list[Rule]]]]
+
+    @property
+    def differentials(self) -> list[Rule]:
+        return self.files["differentials"]
+
+    @property
+    def elementwise(self) -> dict[str, Rule]:
+        return {r.lhs.value: r for r in self.files["elementwise"]}  # type: ignore[misc]
+
+    @property
+    def frobenius(self) -> list[Rule]:
+        return self.files["frobenius"]
+
+    @property
+    def simplify(self) -> list[Rule]:
+        return self.files["simplify"]
+
+    def find(self, name: str) -> Rule:
+        for rules in self.files.values():
+            for r in rules:
+                if r.name == name:
+                    return r
+        raise KeyError(name)
+
+
+def rules_dir() -> Path:
+    """Where the rules live: inside the installed package, else the source checkout's rules/."""
+    packaged = importlib.resources.files("matcalc") / "rules"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> RuleSet:
+    """Read and check every rules file (cached: the files are read once per process)."""
+    folder = rules_dir()
+    files: dict[str, list[Rule]] = {}
+    sections: dict[str, list[tuple[str, list[Rule]]]] = {}
+    names: dict[str, str] = {}
+    for stem in RULE_FILES:
+        path = folder / f"{stem}.rules"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MatcalcError(f"cannot read rules file {path}: {exc}") from None
+        files[stem], sections[stem] = [], [("", [])]
+        for number, line in enumerate(text.splitlines(), start=1):
+            stripped = line.strip()
+            if stripped.startswith("##"):
+                sections[stem].append((stripped.lstrip("#").strip(), []))
+                continue
+            if not stripped or stripped.startswith("#"):
+                continue
+            rule = _parse_rule_line(line, f"{path.name}", number, lifted=stem == "elementwise")
+            if rule.name in names:
+                raise RuleError(f"{path.name}:{number}: rule name {rule.name!r} is already used "
+                                f"in {names[rule.name]}")
+            names[rule.name] = f"{path.name}:{number}"
+            files[stem].append(rule)
+            sections[stem][-1][1].append(rule)
+            if stem == "elementwise":
+                ELEMENTWISE[rule.lhs.value] = rule  # type: ignore[index]
+        sections[stem] = [(title, rs) for title, rs in sections[stem] if rs]
+    return RuleSet(files, sections)
+
+
+def _parse_rule_line(line: str, file: str, number: int, lifted: bool) -> Rule:
+    where = f"{file}:{number}"
+    name, sep, rest = line.partition(":")
+    name = name.strip()
+    if not sep or not name or not all(c.isalnum() or c in "-'_" for c in name):
+        raise RuleError(f"{where}: a rule line starts with its name and a colon, as in "
+                        f"'product: d(A*B) = d(A)*B + A*d(B)'", line, 0)
+    offset = len(name) + 1 + (len(rest) - len(rest.lstrip()))
+    body = rest.strip()
+    why = ""
+    if " #" in body:
+        body, _, why = body.partition(" #")
+        why = why.strip()
+    guards_text = ""
+    if " if " in body:
+        body, _, guards_text = body.partition(" if ")
+    try:
+        lhs_ast, rhs_ast = parse_pattern(body)
+    except MatcalcError as exc:
+        start = None if exc.start is None else exc.start + offset
+        raise RuleError(f"{where}: {exc.message}", line, start, None) from None
+    guards = []
+    for g in filter(None, (s.strip() for s in guards_text.split(","))):
+        head, _, arglist = g.partition("(")
+        if head not in GUARDS:
+            raise RuleError(f"{where}: unknown guard {head!r} (known: {', '.join(sorted(GUARDS))})",
+                            line, line.find(g))
+        guards.append((head, tuple(a.strip() for a in arglist.rstrip(")").split(",") if a.strip())))
+    try:
+        lhs = to_pattern(lhs_ast, lifted)
+        rhs = to_pattern(rhs_ast, lifted)
+    except RuleError as exc:
+        raise RuleError(f"{where}: {exc.message}", line,
+                        None if exc.start is None else exc.start + offset) from None
+    return Rule(name, lhs, rhs, tuple(guards), why, file, number, line.strip())
+
+
+def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
+    """Syntax tree of a rule side → Pattern."""
+    ops = LIFTED_OPS if lifted else BINARY_OPS
+    if node.kind == "number":
+        return Pattern("num", node.value)
+    if node.kind == "name":
+        name = str(node.value)
+        if name in VARIABLE_KINDS:
+            return Pattern("var", name)
+        if name == "eye":
+            return Pattern("eye")
+        raise RuleError(f"unknown name {name!r}: pattern variables are A-H, s, t, p, q, x, f, g",
+                        start=node.start)
+    if node.kind == "neg":
+        return Pattern("op", "neg", (to_pattern(node.children[0], lifted),))
+    if node.kind == "transpose":
+        return Pattern("op", "transpose", (to_pattern(node.children[0], lifted),))
+    if node.kind == "binop":
+        return Pattern("op", ops[str(node.value)], tuple(to_pattern(c, lifted)
+                                                           for c in node.children))
+    if node.kind == "fprime":
+        return Pattern("fprime", node.value, (to_pattern(node.children[0], lifted),))
+    if node.kind == "call":
+        name = str(node.value)
+        args = tuple(to_pattern(c, lifted) for c in node.children)
+        if VARIABLE_KINDS.get(name) == FUNCTION:
+            return Pattern("call-f", name, args)
+        if name in CALL_OPS:
+            return Pattern("op", CALL_OPS[name], args)
+        if name in ELEMENTWISE or lifted:
+            return Pattern("op", name, args)
+        raise RuleError(f"unknown function {name!r} in a rule", start=node.start)
+    raise RuleError(f"cannot use {node.kind} in a rule", start=node.start)
+
+
+def known_functions() -> set[str]:
+    load_rules()
+    return set(BUILTIN_FUNCTIONS) | set(ELEMENTWISE)
+
+
+def parse_rule_expression(text: str) -> Pattern:
+    """A single pattern expression (used by tests)."""
+    return to_pattern(parse_expression(text))

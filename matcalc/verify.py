@@ -1,0 +1,203 @@
+"""Numeric checks: evaluate expressions with NumPy and compare gradients with central differences.
+
+`evaluate` is a plain interpreter over expression trees (2-D arrays throughout, no cleverness), kept
+apart from the code generator so that one checks the other. `gradient_error` compares a gradient
+function with central differences of the function along random directions:
+
+    (f(X + hV) - f(X - hV)) / 2h  ≈  sum(G .* V)
+
+at random inputs. Inputs are drawn where the usual functions are defined: entries in [0.5, 1.5]
+(positive for log and sqrt), and square matrices shifted by n·I (invertible, det > 0).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .ops import Node
+
+SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
+
+
+def _sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+KERNELS: dict[str, Callable] = {
+    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
+    "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign, "sigmoid": _sigmoid,
+    "softplus": lambda x: np.logaddexp(0.0, x), "relu": lambda x: np.maximum(x, 0.0),
+}
+
+
+def evaluate(node: Node, env: dict[str, np.ndarray], bindings: dict[str, Node],
+             memo: dict | None = None) -> np.ndarray:
+    """Value of `node` as a 2-D array; `env` maps variable names to 2-D arrays."""
+    memo = {} if memo is None else memo
+    if node in memo:
+        return memo[node]
+    op = node.op
+    if op == "ref":
+        value = evaluate(bindings[str(node.value)], env, bindings, memo)
+    elif op == "var":
+        value = env[str(node.value)]
+    else:
+        value = _apply(node, [evaluate(a, env, bindings, memo) for a in node.args], env)
+    memo[node] = value
+    return value
+
+
+def _dims(node: Node, env: dict[str, np.ndarray]) -> tuple[int, int]:
+    sizes = env["__dims__"]  # type: ignore[index]
+    return tuple(d if isinstance(d, int) else sizes[d] for d in node.shape)  # type: ignore[return-value]
+
+
+def _scalar(x: np.ndarray) -> float:
+    return x.reshape(()) if x.shape == (1, 1) else x
+
+
+def _apply(node: Node, args: list[np.ndarray], env: dict) -> np.ndarray:
+    op = node.op
+    if op == "const":
+        return np.array([[float(node.value)]])  # type: ignore[arg-type]
+    if op == "eye":
+        return np.eye(_dims(node, env)[0])
+    if op == "zero":
+        return np.zeros(_dims(node, env))
+    if op == "fill":
+        return np.full(_dims(node, env), float(args[0].reshape(())))
+    if op == "add":
+        return sum(args[1:], args[0])
+    if op == "hadamard":
+        out = args[0]
+        for a in args[1:]:
+            out = out * a
+        return out
+    if op == "matmul":
+        out = args[0]
+        for a in args[1:]:
+            out = out * a if (out.shape == (1, 1) or a.shape == (1, 1)) else out @ a
+        return out
+    if op == "power":
+        return args[0] ** _scalar(args[1])
+    if op == "matpow":
+        return np.linalg.matrix_power(args[0], int(args[1].reshape(())))
+    if op == "transpose":
+        return args[0].T
+    if op == "inv":
+        return np.linalg.inv(args[0])
+    if op == "det":
+        return np.array([[np.linalg.det(args[0])]])
+    if op == "logdet":
+        sign, logabs = np.linalg.slogdet(args[0])
+        return np.array([[logabs if sign > 0 else np.nan]])
+    if op == "tr":
+        return np.array([[np.trace(args[0])]])
+    if op == "sum":
+        return np.array([[np.sum(args[0])]])
+    if op == "diagm":
+        return np.diag(args[0].ravel())
+    if op == "diagv":
+        return np.diag(args[0]).reshape(-1, 1)
+    if op == "norm2":
+        return np.array([[np.linalg.norm(args[0])]])
+    if op == "norm1":
+        return np.array([[np.sum(np.abs(args[0]))]])
+    if op == "logsumexp":
+        m = np.max(args[0])
+        return np.array([[m + np.log(np.sum(np.exp(args[0] - m)))]])
+    if op == "softmax":
+        e = np.exp(args[0] - np.max(args[0]))
+        return e / np.sum(e)
+    if op == "frob":
+        return np.array([[np.sum(args[0] * args[1])]])
+    if op in KERNELS:
+        return KERNELS[op](args[0])
+    if hasattr(np, op):    # an elementwise function added by a rules file, named as in NumPy
+        return getattr(np, op)(args[0])
+    raise NotImplementedError(f"no numeric evaluation for {op!r}")
+
+
+def dimension_sizes(variables: dict[str, tuple], rng: np.random.Generator | None = None,
+                    base: int = 0) -> dict[str, int]:
+    """A size for each unknown dimension, distinct where possible."""
+    sizes: dict[str, int] = {}
+    for shape in variables.values():
+        for d in shape:
+            if not isinstance(d, int) and d not in sizes:
+                sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
+    return sizes
+
+
+def sample_inputs(variables: dict[str, tuple], sizes: dict[str, int], rng: np.random.Generator,
+                  spread: float = 0.5) -> dict[str, np.ndarray]:
+    """Random 2-D inputs: entries in [1 - spread, 1 + spread], square matrices made dominant."""
+    env: dict[str, np.ndarray] = {}
+    for name, shape in variables.items():
+        r, c = (d if isinstance(d, int) else sizes[d] for d in shape)
+        x = rng.uniform(1 - spread, 1 + spread, size=(r, c))
+        if r == c and r > 1:
+            x = x + r * np.eye(r)
+        env[name] = x
+    return env
+
+
+def to_user(x: np.ndarray, shape: tuple) -> np.ndarray | float:
+    """2-D interpreter value → the calling convention of generated code (1-D vectors, floats)."""
+    if shape == (1, 1):
+        return float(x.reshape(()))
+    if shape[1] == 1:
+        return x[:, 0].copy()
+    return x
+
+
+def from_user(x, r: int, c: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, dtype=float), (r, c)) if np.ndim(x) == 0 \
+        else np.asarray(x, dtype=float).reshape(r, c)
+
+
+def gradient_error(f: Node, bindings: dict[str, Node], variables: dict[str, tuple], wrt: str,
+                   gradient: Callable[..., np.ndarray], params: dict[str, str], trials: int = 3,
+                   seed: int = 0, symmetric: bool = False) -> float:
+    """Largest relative error between `gradient` and central differences of `f` (nan if no
+    point of the domain was found)."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    found = 0
+    for trial in range(trials * 4):
+        if found == trials:
+            break
+        sizes = dimension_sizes(variables, base=trial)
+        env = sample_inputs(variables, sizes, rng, spread=0.5 if trial % 2 == 0 else 0.9)
+        env["__dims__"] = sizes  # type: ignore[assignment]
+        try:
+            with np.errstate(all="ignore"):
+                g = gradient(**{params[n]: to_user(env[n], variables[n]) for n in variables})
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+            continue
+        r, c = env[wrt].shape
+        g = from_user(g, r, c)
+        if not np.all(np.isfinite(g)):
+            continue
+        direction = rng.standard_normal((r, c))
+        if symmetric:
+            direction = (direction + direction.T) / 2
+        scale = max(1.0, float(np.max(np.abs(env[wrt]))))
+        h = 1e-5 * scale
+
+        def f_at(x: np.ndarray) -> float:
+            shifted = dict(env)
+            shifted[wrt] = x
+            with np.errstate(all="ignore"):
+                return float(evaluate(f, shifted, bindings).reshape(()))
+
+        plus, minus = f_at(env[wrt] + h * direction), f_at(env[wrt] - h * direction)
+        if not (np.isfinite(plus) and np.isfinite(minus)):
+            continue
+        numeric = (plus - minus) / (2 * h)
+        analytic = float(np.sum(g * direction))
+        size = max(abs(numeric), abs(analytic), float(np.sum(np.abs(g) * np.abs(direction))), 1e-8)
+        worst = max(worst, abs(numeric - analytic) / size)
+        found += 1
+    return worst if found else float("nan")
