@@ -1,7 +1,7 @@
 """Expression → SymPy matrix expression (what `Derivation.expr` returns).
 
 Variables become `MatrixSymbol`s (scalars `Symbol`s) with the same names and dimensions; a 1×1 matrix
-product used as a scalar becomes its `[0, 0]` element, so SymPy's shape checks accept it.
+product used as a scalar becomes its trace, so SymPy's shape checks accept it.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _dim(d: object) -> sympy.Expr:
 def _scalar(x: sympy.Basic) -> sympy.Expr:
     """A 1×1 matrix expression as a scalar."""
     if isinstance(x, sm.MatrixExpr):
-        return x[0, 0]
+        return sm.Trace(x)
     return x
 
 
@@ -48,7 +48,7 @@ def _ones(r: object, c: object) -> sm.MatrixExpr:
 def _sum_entries(x: sympy.Basic, shape) -> sympy.Expr:
     if shape == (1, 1):
         return _scalar(x)
-    return (_ones(1, shape[0]) * x * _ones(shape[1], 1))[0, 0]
+    return sm.Trace(_ones(1, shape[0]) * x * _ones(shape[1], 1))
 
 
 def to_sympy(node: Node) -> sympy.Basic:
@@ -79,7 +79,7 @@ def to_sympy(node: Node) -> sympy.Basic:
         if not chain:
             return coefficient
         product = chain[0] if len(chain) == 1 else sm.MatMul(*chain)
-        return coefficient * product[0, 0] if scalar else coefficient * product
+        return coefficient * sm.Trace(product) if scalar else coefficient * product
     if op == "hadamard":
         return sm.HadamardProduct(*args)
     if op == "power":
@@ -124,7 +124,8 @@ def to_sympy(node: Node) -> sympy.Basic:
         return sm.Trace(sm.Transpose(args[0]) * args[1])
     if op == "d":
         inner = node.args[0]
-        name = f"d{inner.value}" if inner.op == "var" else f"d({inner})"
+        from .text import to_text
+        name = f"d{inner.value}" if inner.op == "var" else f"d({to_text(inner)})"
         if scalar:
             return sympy.Symbol(name)
         return sm.MatrixSymbol(name, _dim(node.shape[0]), _dim(node.shape[1]))
