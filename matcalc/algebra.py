@@ -148,6 +148,12 @@ def mul(*factors: Node) -> Node:
         chain = [eye(shape[0])]
     scalars = _merge_powers(scalars)
     chain = _merge_matrix_powers(chain)
+    if shape == SCALAR and len(chain) == 2 and chain[0].op == "transpose" \
+            and chain[0].args[0].is_column and chain[1].is_column:
+        # u'*v = v'*u: one order for inner products, a differential on the right
+        u, v = chain[0].args[0], chain[1]
+        if (u.has_d, sort_key(u)) > (v.has_d, sort_key(v)):
+            chain = [transpose(v), u]
     out = ([number(coefficient)] if coefficient != 1 else []) + scalars + chain
     if not out:
         return ONE
@@ -254,6 +260,9 @@ def transpose(a: Node) -> Node:
         return a
     if a.op == "zero":
         return zero((a.shape[1], a.shape[0]))
+    if a.op == "matmul" and a.args[0].is_scalar:    # (2*A)' = 2*A'
+        k = next(i for i, f in enumerate(a.args) if not f.is_scalar)
+        return mul(*a.args[:k], transpose(mul(*a.args[k:])))
     if a.op == "fill":
         return fill(a.args[0], (a.shape[1], a.shape[0]))
     return Node("transpose", (a,), (a.shape[1], a.shape[0]))

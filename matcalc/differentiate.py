@@ -130,8 +130,11 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step]) -> 
                 f"Frobenius identity applies (operator {term.args[1].op!r}); the differential may "
                 f"not be linear in d({variable.value})")
         rule, new = result
+        before = _sum_of_terms(terms)
         terms[pending:pending + 1] = frobenius_terms(new)
-        steps.append(Step(rule.name, "df", _sum_of_terms(terms)))
+        after = _sum_of_terms(terms)
+        if to_text(after) != to_text(before):    # 1 : (A + B) → 1 : A + 1 : B reads the same
+            steps.append(Step(rule.name, "df", after))
         if len(steps) > MAX_STEPS:
             raise DifferentiationError(f"the derivation exceeded {MAX_STEPS} steps")
     gradient = algebra.add(*(t.args[0] for t in terms)) if terms else algebra.zero(variable.shape)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .errors import ParseError
 
 MAX_LENGTH = 20_000   # characters of input accepted
-MAX_DEPTH = 200       # nesting depth of parentheses and operators
+MAX_DEPTH = 64        # nesting depth of parentheses and operators
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*)

@@ -14,6 +14,7 @@ from .derivation import Step
 from .errors import DifferentiationError
 from .match import Context, instantiate, rewrite_once
 from .ops import Node, leaf
+from .printing.text import to_text
 from .rules import Rule, RuleSet
 
 MAX_REWRITES = 500
@@ -28,7 +29,7 @@ class Simplifier:
         self.lifted = Context(lifted=True)
         self.plain = Context()
         # Fold the latest binding first: later bindings contain the earlier ones.
-        self.folds = [(body, leaf("ref", body.shape, name, body.deps))
+        self.folds = [(body, leaf("ref", body.shape, name, body.deps), f"{name} = {to_text(body)}")
                       for name, body in reversed(list(bindings.items()))]
 
     def run(self, expr: Node) -> Node:
@@ -59,9 +60,9 @@ class Simplifier:
             self.used.append(rule)
             env = {"x": node.args[0]}
             return rule.name, instantiate(rule.rhs, env, self.lifted, node.shape), ""
-        for body, ref in self.folds:
+        for body, ref, note in self.folds:
             if node == body:
-                return "binding", ref, f"{ref.value} = …"
+                return "binding", ref, note
         result = rewrite_once(self.rules.simplify, node, self.plain)
         if result is None:
             return None

@@ -156,6 +156,8 @@ class TextPrinter(Printer):
         left, right = node.args
         if const_value(left) == 1:
             return self.print_with(right)
+        if left.is_scalar and right.is_scalar:    # s : t is the product s*t
+            return f"{self.paren(left, MUL)}*{self.paren(right, MUL)}", MUL
         return f"{self.paren(left, POSTFIX)} : {self.paren(right, POSTFIX)}", FROB
 
     def _print_function(self, node: Node) -> tuple[str, int]:

@@ -1,0 +1,37 @@
+"""The README's examples are executed, so the README cannot rot."""
+import doctest
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from matcalc.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+CONSOLE = re.findall(r"```console\n\$ (.*?)\n(.*?)```", TEXT, re.S)
+
+
+def test_python_examples():
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(TEXT, {}, "README.md", str(README), 0)
+    assert test.examples, "the README has no >>> examples"
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0
+
+
+@pytest.mark.parametrize("command, expected", CONSOLE, ids=[c[:40] for c, _ in CONSOLE])
+def test_console_examples(command, expected):
+    args = shlex.split(command)
+    assert args[0] == "matcalc"
+    result = CliRunner().invoke(main, args[1:])
+    assert result.output == expected
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    command = re.search(r"Install with the test extra.*?```\n(.*?)\n```", TEXT, re.S).group(1)
+    assert command in ci
