@@ -117,7 +117,7 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step]) -> 
         raise DifferentiationError("only scalar functions have a gradient")
     terminal = marker(variable)
     ctx = Context(wrt=variable.value)  # type: ignore[arg-type]
-    terms = [Node("frob", (algebra.ONE, df), SCALAR)]
+    terms = [Node("frob", (algebra.ONE, df), SCALAR)] if not algebra.is_zero(df) else []
     while True:
         pending = next((i for i, t in enumerate(terms) if t.args[1] != terminal), None)
         if pending is None:

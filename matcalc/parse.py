@@ -26,7 +26,7 @@ MAX_DEPTH = 64        # nesting depth of parentheses and operators
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<number>(?:\d+(?:\.(?![*/^'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)   # 3./x is 3 ./ x
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=:])
 """, re.VERBOSE)

@@ -138,7 +138,8 @@ class NumpyPrinter:
                 den.append(f.args[0] if p == -1 else _power(f.args[0], -p))
             else:
                 num.append(f)
-        text = " * ".join(self.broadcast(f, MUL) for f in num) if num else "1.0"
+        # MUL + 1: a matrix product among the factors needs parentheses (`*` and `@` associate)
+        text = " * ".join(self.broadcast(f, MUL + 1) for f in num) if num else "1.0"
         for d in den:
             text += " / " + self.broadcast(d, POW)
         return text, MUL
@@ -176,7 +177,7 @@ class NumpyPrinter:
                 den.append(f.args[0] if p == -1 else _power(f.args[0], -p))
             else:
                 num.append(f)
-        text = " * ".join(self.paren(f, MUL) for f in num) if num else "1.0"
+        text = " * ".join(self.paren(f, MUL + 1) for f in num) if num else "1.0"
         for d in den:
             text += " / " + self.paren(d, POW)
         return sign + text, NEG if sign else MUL
@@ -404,6 +405,10 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
     counts: dict[Node, int] = {}
 
     def count_nodes(node: Node) -> None:
+        p = const_value(node.args[1]) if node.op == "power" else None
+        if p is not None and p < 0:     # printed as a division by its base
+            count_nodes(node.args[0])
+            return
         counts[node] = counts.get(node, 0) + 1
         if counts[node] == 1:
             for a in node.args:

@@ -1,0 +1,150 @@
+"""Random well-shaped expressions of the whole language, as text, for property-based tests.
+
+Types are shapes over three dimensions m, n, k (`"mn"` is m×n, `"m"` a vector of length m, `"s"` a
+scalar). `expressions(draw, type, depth)` builds an expression of that type; every function's
+argument is drawn from its domain (log and sqrt of positive expressions, inv/det/logdet of
+diagonally dominant square leaves), so a derivative that fails its check is a bug, not bad luck.
+"""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+VARIABLES = {
+    "X": "mn", "Y": "mn", "A": "nm", "S": "nn", "T": "mm", "B": "nk", "C": "mk", "D": "km",
+    "E": "kn", "K": "kk", "a": "m", "b": "m", "x": "n", "y": "n", "z": "k", "alpha": "s",
+    "beta": "s",
+}
+SHAPES = {name: (tuple(t) if t != "s" else ()) for name, t in VARIABLES.items()}
+SMOOTH = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus"]
+SQUARE_LEAVES = {"nn": ["S", "S'"], "mm": ["T", "T'"], "kk": ["K", "K'"]}
+
+
+def _vars_of(t: str) -> list[str]:
+    return [n for n, tt in VARIABLES.items() if tt == t]
+
+
+def _transpose_type(t: str) -> str | None:
+    if len(t) == 2:
+        return t[::-1]
+    return None
+
+
+@st.composite
+def expression(draw, t: str, depth: int) -> str:
+    """Text of an expression of type t."""
+    if depth <= 0 or draw(st.integers(0, 9)) == 0:
+        return draw(_leaf(t))
+    choices = ["unary", "add", "hadamard", "scale", "product", "transpose", "divide", "power"]
+    if t == "s":
+        choices += ["reduce", "reduce", "inner", "function"]
+    if t in ("nn", "mm"):
+        choices += ["inverse", "diag", "matpow"]
+    if t in ("m", "n"):
+        choices += ["softmax", "diagv"]
+    kind = draw(st.sampled_from(choices))
+    sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
+    if kind == "unary":
+        f = draw(st.sampled_from(SMOOTH + ["neg", "abs_smooth"]))
+        if f == "neg":
+            return f"-({sub(t)})"
+        if f == "abs_smooth":
+            return f"sqrt(softplus({sub(t)}))"
+        return f"{f}({sub(t)})"
+    if kind == "add":
+        fill = {1: "vector(0.5)", 2: "matrix(0.5)"}.get(len(t), "0.5") if t != "s" else "0.5"
+        other = draw(st.sampled_from([sub(t), sub(t), fill]))
+        return f"({sub(t)} {draw(st.sampled_from(['+', '-']))} {other})"
+    if kind == "hadamard":
+        op = "*" if t == "s" else ".*"
+        return f"(({sub(t)}){op}({sub(t)}))"
+    if kind == "scale":
+        return f"(({sub('s')})*({sub(t)}))"
+    if kind == "divide":
+        op = "/" if t == "s" else "./"
+        return f"(({sub(t)}){op}(1 + exp({sub(t)})))"
+    if kind == "power":
+        p = draw(st.sampled_from(["2", "3", "0.5", "-1"]))
+        op = "^" if t == "s" else ".^"
+        base = f"softplus({sub(t)})" if p in ("0.5", "-1") else sub(t)
+        return f"({base}){op}{p}"
+    if kind == "transpose":
+        tt = _transpose_type(t)
+        if tt is None:
+            return draw(_leaf(t))
+        return f"({sub(tt)})'"
+    if kind == "product":
+        return draw(_product(t, depth))
+    if kind == "reduce":
+        inner = draw(st.sampled_from(["mn", "nm", "nn", "m", "n"]))
+        r = draw(st.sampled_from(["sum", "norm2", "tr", "logsumexp", "norm1sq"]))
+        if r == "tr":
+            inner = draw(st.sampled_from(["nn", "mm", "kk"]))
+        if r == "logsumexp":
+            inner = draw(st.sampled_from(["m", "n"]))
+        if r == "norm1sq":
+            return f"norm2({sub(inner)})^2"
+        return f"{r}({sub(inner)})"
+    if kind == "inner":
+        v = draw(st.sampled_from(["m", "n"]))
+        return f"(({sub(v)})'*({sub(v)}))"
+    if kind == "function":
+        f = draw(st.sampled_from(["log", "sqrt", "det", "logdet"]))
+        if f in ("log", "sqrt"):
+            return f"{f}(1 + {sub('s')}^2)"
+        leaf = draw(st.sampled_from(sum(SQUARE_LEAVES.values(), [])))
+        return f"{f}({leaf})"
+    if kind == "inverse":
+        leaf = draw(st.sampled_from(SQUARE_LEAVES[t]))
+        return f"inv({leaf})"
+    if kind == "matpow":
+        return f"({sub(t)})^{draw(st.sampled_from(['2', '3']))}"
+    if kind == "diag":
+        return f"diag({sub(t[0])})"
+    if kind == "diagv":
+        return f"diag({sub(t + t)})"
+    if kind == "softmax":
+        return f"softmax({sub(t)})"
+    raise AssertionError(kind)
+
+
+@st.composite
+def _product(draw, t: str, depth: int) -> str:
+    """A matrix product whose result has type t, through a random inner dimension."""
+    sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
+    if t == "s":
+        v = draw(st.sampled_from(["m", "n"]))
+        return f"(({sub(v)})'*({sub(v)}))"
+    rows = t[0]
+    cols = t[1] if len(t) == 2 else ""
+    inner = draw(st.sampled_from(["m", "n", "k"]))
+    left = rows + inner
+    right = inner + cols if cols else inner
+    return f"(({sub(left)})*({sub(right)}))"
+
+
+@st.composite
+def _leaf(draw, t: str) -> str:
+    names = _vars_of(t)
+    if t == "s":
+        return draw(st.sampled_from(names + ["2", "0.5"]))
+    if len(t) == 2 and t[0] != t[1] and draw(st.booleans()):
+        names = names + [f"{n}'" for n in _vars_of(t[::-1])]
+    return draw(st.sampled_from(names))
+
+
+@st.composite
+def problems(draw, max_depth: int = 4) -> tuple[str, str]:
+    """(expression text, variable) with the variable appearing in the expression."""
+    depth = draw(st.integers(2, max_depth))
+    text = draw(expression("s", depth))
+    present = [n for n in VARIABLES if _mentions(text, n)]
+    if not present:
+        text = f"{text} + sum(X)"
+        present = ["X"]
+    wrt = draw(st.sampled_from(present))
+    return text, wrt
+
+
+def _mentions(text: str, name: str) -> bool:
+    import re
+    return re.search(rf"(?<![A-Za-z_]){name}(?![A-Za-z0-9_(])", text) is not None

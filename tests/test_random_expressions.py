@@ -1,0 +1,51 @@
+"""Random well-shaped expressions from the whole language, differentiated and checked numerically.
+
+The CI profile runs 2,000 derandomized examples; `MATCALC_HYPOTHESIS_PROFILE=long python -m pytest
+tests/test_random_expressions.py` runs 50,000 random ones.
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import matcalc
+from expression_strategy import SHAPES, problems
+from numeric import check_gradient
+
+settings.register_profile("ci", max_examples=2000, derandomize=True, deadline=None,
+                          suppress_health_check=list(HealthCheck), database=None)
+settings.register_profile("long", max_examples=50_000, deadline=None,
+                          suppress_health_check=list(HealthCheck), database=None)
+PROFILE = os.environ.get("MATCALC_HYPOTHESIS_PROFILE", "ci")
+
+
+@settings(settings.get_profile(PROFILE))
+@given(problems(max_depth=5))
+def test_random_expression_gradients_match_finite_differences(problem):
+    text, wrt = problem
+    try:
+        d = matcalc.derive(text, wrt=wrt, shapes=SHAPES)
+    except matcalc.DifferentiationError as exc:
+        # a refusal is allowed; a result that failed its own check is a wrong derivative
+        assert "failed its numeric check" not in str(exc), f"{text} d/d{wrt}: {exc}"
+        return
+    if np.isnan(d.error):
+        return  # no point of the domain found for the self-check
+    assert d.error < 1e-6, f"{text} d/d{wrt} = {d}: error {d.error:.2e}"
+    check = d.check(trials=1, seed=7)
+    assert np.isnan(check) or check < 1e-5, f"{text} d/d{wrt} = {d}: error {check:.2e}"
+
+
+# Shrunk examples that were once wrong, kept as regressions.
+REGRESSIONS = [
+    ("tr((K*S)./exp(K'))", "K"),            # '*' inside '.*' printed without parentheses
+    ("sum(softmax(x))", "x"),               # zero gradient judged against a relative error
+    ("(3./(1 + exp(x)))'*y", "x"),          # '3./x' tokenized as '3.' '/' 'x'
+    ("tr(exp(K))*0", "K"),                  # a zero differential had no Frobenius form
+]
+
+
+@pytest.mark.parametrize("text, wrt", REGRESSIONS)
+def test_regressions(text, wrt):
+    check_gradient(text, wrt)
