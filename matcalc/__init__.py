@@ -5,10 +5,10 @@
 >>> print(d)
 2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)
 """
-from .api import Derivation, derive
+from .api import Derivation, DerivationSet, derive, hessian
 from .derivation import Step
 from .errors import DifferentiationError, MatcalcError, ParseError, RuleError, ShapeError
 
 __version__ = "0.1.0"
-__all__ = ["derive", "Derivation", "Step", "MatcalcError", "ParseError", "ShapeError",
+__all__ = ["derive", "hessian", "Derivation", "DerivationSet", "Step", "MatcalcError", "ParseError", "ShapeError",
            "RuleError", "DifferentiationError", "__version__"]

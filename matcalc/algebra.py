@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from .errors import ShapeError
 from .ops import (NARY, SCALAR, Node, Shape, ShapeMismatch, const_value, fmt_shape, infer_shape,
-                  leaf, number)
+                  is_symmetric, leaf, number)
 
 ONE = number(1)
 ZERO = number(0)
@@ -45,7 +45,7 @@ def fill(value: Node, shape: Shape) -> Node:
 
 
 def eye(n: object) -> Node:
-    return leaf("eye", (n, n))
+    return ONE if n == 1 else leaf("eye", (n, n))
 
 
 def is_zero(node: Node) -> bool:
@@ -85,6 +85,11 @@ def add(*terms: Node) -> Node:
     flat: list[Node] = []
     for t in terms:
         flat.extend(t.args if t.op == "add" else (t,))
+    diagonals = [t for t in flat if split_coefficient(t)[1].op == "diagm"]
+    if len(diagonals) > 1:     # diag(a) + 2*diag(b) → diag(a + 2*b)
+        merged = apply("diagm", add(*(scale(c, m.args[0])
+                                      for c, m in map(split_coefficient, diagonals))))
+        flat = [t for t in flat if t not in diagonals] + [merged]
     collected: dict[Node, Fraction | float] = {}
     for t in flat:
         if is_zero(t):
@@ -148,6 +153,8 @@ def mul(*factors: Node) -> Node:
         chain = [eye(shape[0])]
     scalars = _merge_powers(scalars)
     chain = _merge_matrix_powers(chain)
+    if coefficient == -1 and not scalars and len(chain) == 1 and chain[0].op == "add":
+        return add(*(neg(t) for t in chain[0].args))     # -(A - B) → B - A
     if shape == SCALAR and len(chain) == 2 and chain[0].op == "transpose" \
             and chain[0].args[0].is_column and chain[1].is_column:
         # u'*v = v'*u: one order for inner products, a differential on the right
@@ -163,7 +170,16 @@ def mul(*factors: Node) -> Node:
 
 
 def _merge_matrix_powers(chain: list[Node]) -> list[Node]:
-    """Adjacent equal square factors become a matrix power: X*X → X^2, X*X^2 → X^3."""
+    """Adjacent equal square factors become a matrix power: X*X → X^2, X*X^2 → X^3; adjacent
+    diagonal matrices multiply entrywise: diag(a)*diag(b) → diag(a.*b)."""
+    merged_diagonals: list[Node] = []
+    for f in chain:
+        if f.op == "matpow" and f.args[0].op == "diagm":
+            f = apply("diagm", power(f.args[0].args[0], f.args[1]))
+        if f.op == "diagm" and merged_diagonals and merged_diagonals[-1].op == "diagm":
+            f = apply("diagm", hadamard(merged_diagonals.pop().args[0], f.args[0]))
+        merged_diagonals.append(f)
+    chain = merged_diagonals
     out: list[tuple[Node, Node]] = []
     for f in chain:
         base, k = (f.args[0], f.args[1]) if f.op == "matpow" else (f, ONE)
@@ -256,13 +272,16 @@ def transpose(a: Node) -> Node:
         return a
     if a.op == "transpose":
         return a.args[0]
-    if a.op in ("eye", "diagm"):
+    if is_symmetric(a):
         return a
     if a.op == "zero":
         return zero((a.shape[1], a.shape[0]))
     if a.op == "matmul" and a.args[0].is_scalar:    # (2*A)' = 2*A'
         k = next(i for i, f in enumerate(a.args) if not f.is_scalar)
         return mul(*a.args[:k], transpose(mul(*a.args[k:])))
+    if a.op == "matmul" and len(a.args) <= 8 and \
+            mul(*(transpose(f) for f in reversed(a.args))) == a:
+        return a    # a symmetric product such as inv(S)*x*x'*inv(S) for symmetric S
     if a.op == "fill":
         return fill(a.args[0], (a.shape[1], a.shape[0]))
     return Node("transpose", (a,), (a.shape[1], a.shape[0]))

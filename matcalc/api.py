@@ -1,41 +1,64 @@
-"""The public entry points: parse → shapes → differentiate → simplify → verify → Derivation."""
+"""The public entry points: parse → shapes → differentiate → simplify → verify → Derivation.
+
+What a derivative is depends on the shapes (README, "Layout of results"):
+
+- scalar f: the gradient, shaped like the variable (df = G : dX);
+- column-vector f and a vector (or scalar) variable: the Jacobian J, J_ij = ∂f_i/∂x_j (df = J*dx);
+- anything else: the linear map dX ↦ dF, an expression in d(X);
+- `hessian`: the derivative of the gradient — an n×n matrix for a vector variable, the linear map
+  dX ↦ d(∂f/∂X) for a matrix variable.
+"""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import algebra
 from .derivation import Step
-from .differentiate import Differentiator, to_gradient
+from .differentiate import Differentiator, JacobianPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
-from .ops import Node, fmt_shape, var
+from .ops import Node, fmt_shape, number, var
 from .parse import parse
 from .printing.numpy import generate_module
 from .printing.text import to_text
-from .rules import load_rules
+from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
 from .simplify import simplify
-from .verify import gradient_error
+from .verify import derivative_error, from_user
 
 TOLERANCE = 1e-4   # relative error above which a derivative is refused
+
+LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
+          "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})"}
 
 
 class Derivation:
     """A derivative with its derivation: the result, the steps, LaTeX, and generated code."""
 
     def __init__(self, problem: Problem, wrt: str, result: Node, steps: list[Step],
-                 notes: list[str], kind: str = "gradient"):
+                 notes: list[str], kind: str, function: Node):
         self.problem = problem
         self.wrt = wrt
         self.result = result
         self.steps = steps
         self.notes = notes
         self.kind = kind
+        self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
         self.error: float | None = None
 
     # -- the result ---------------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return LABELS[self.kind].format(x=self.wrt)
+
+    @property
+    def is_linear_map(self) -> bool:
+        return self.kind in ("linear-map", "hessian-map")
+
     @cached_property
     def expr(self):
         """The result as a SymPy expression."""
@@ -81,7 +104,7 @@ class Derivation:
         return text
 
     def __repr__(self) -> str:
-        return f"<Derivation d/d{self.wrt}: {self}>"
+        return f"<Derivation {self.label}: {self}>"
 
     # -- printers -----------------------------------------------------------------------------------
     def latex(self, steps: bool = False) -> str:
@@ -99,49 +122,75 @@ class Derivation:
         return "\n".join(lines)
 
     @cached_property
+    def direction(self) -> str | None:
+        """For a linear map: the name of the argument that holds d(X) in generated code."""
+        if not self.is_linear_map:
+            return None
+        name = f"d{self.wrt}"
+        while name in self.problem.variables:
+            name += "_"
+        return name
+
+    def _code_outputs(self) -> tuple[dict[str, tuple], Node]:
+        """The generated function's variables and output (d(X) becomes an argument)."""
+        variables = dict(self.problem.variables)
+        result = self.result
+        if self.direction is not None:
+            shape = self.problem.variables[self.wrt]
+            variables[self.direction] = shape
+            result = _replace(result, algebra.apply("d", self.problem.variable(self.wrt)),
+                              var(self.direction, shape))
+        return variables, result
+
+    @cached_property
     def _module(self) -> tuple[str, dict[str, str]]:
-        name = f"d_d{self.wrt}" if self.wrt.isidentifier() else "derivative"
-        doc = (f"∂f/∂{self.wrt} of f = {self.problem.text.strip()}\n\n"
+        variables, result = self._code_outputs()
+        name = _function_name(self.kind, self.wrt)
+        doc = (f"{self.label} of f = {self.problem.text.strip()}\n\n"
                f"    Result: {self}\n    Vectors are 1-D arrays, scalars floats.\n    ")
-        return generate_module(self.problem.variables, self.problem.bindings,
-                               [(self.wrt, self.result)], name, doc)
+        return generate_module(variables, self.problem.bindings, [(self.wrt, result)], name, doc)
 
     @property
     def source(self) -> str:
         """The generated Python/NumPy module."""
         return self._module[0]
 
-    def numpy(self) -> Callable[..., np.ndarray]:
+    def numpy(self) -> Callable[..., Any]:
         """The generated code as a callable taking every variable by its name (keywords).
 
         >>> d = derive("x'*x", wrt="x")
         >>> d.numpy()(x=np.array([1.0, 2.0]))
         array([2., 4.])
         """
-        source, params = self._module
-        namespace: dict[str, Any] = {}
-        exec(compile(source, f"<matcalc d/d{self.wrt}>", "exec"), namespace)  # noqa: S102 — our own code
-        function = namespace[[k for k in namespace if k.startswith("d_d") or k == "derivative"][0]]
-        names = dict(params)
+        return _compile(*self._module, _function_name(self.kind, self.wrt))
 
-        def call(**arrays: Any) -> np.ndarray:
-            missing = [n for n in names if n not in arrays]
-            unknown = [n for n in arrays if n not in names]
-            if missing or unknown:
-                raise TypeError(f"expected the variables {', '.join(names)}"
-                                + (f"; missing {', '.join(missing)}" if missing else "")
-                                + (f"; unknown {', '.join(unknown)}" if unknown else ""))
-            return function(**{names[n]: v for n, v in arrays.items()})
+    def _directional(self) -> Callable:
+        """The derivative along V, computed from the generated code (for the numeric check)."""
+        code = self.numpy().__wrapped__
+        params = self._module[1]
+        shape = self.problem.variables[self.wrt]
+        rows = shape[0]
 
-        call.__doc__ = function.__doc__
-        call.__wrapped__ = function  # type: ignore[attr-defined]
-        return call
+        def along(inputs: dict, v: np.ndarray):
+            args = {params[n]: x for n, x in inputs.items()}
+            if self.direction is not None:
+                args[params[self.direction]] = _to_user(v, shape)
+                return code(**args)
+            out = np.asarray(code(**args), dtype=float)
+            if self.kind == "gradient":
+                g = from_user(out, *v.shape)
+                return float(np.sum(g * v)), float(np.sum(np.abs(g) * np.abs(v)))
+            # a Jacobian or a Hessian: a matrix times the direction (a column)
+            m = out.reshape(-1, v.shape[0]) if out.ndim == 2 else out.reshape(-1, 1)
+            return m @ v if rows != 1 else m * float(v.reshape(()))
+
+        return along
 
     def check(self, trials: int = 5, seed: int = 1) -> float:
         """Largest relative error against central finite differences at random inputs."""
-        _, params = self._module
-        return gradient_error(self.problem.expr, self.problem.bindings, self.problem.variables,
-                              self.wrt, self.numpy().__wrapped__, params, trials=trials, seed=seed)
+        return derivative_error(self.function, self.problem.bindings, self.problem.variables,
+                                self.wrt, self._directional(), trials=trials, seed=seed,
+                                symmetric=self.problem.symmetric)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (documented in README, 'JSON output')."""
@@ -151,7 +200,7 @@ class Derivation:
             "wrt": self.wrt,
             "kind": self.kind,
             "variables": {n: [str(d) for d in s] for n, s in self.problem.variables.items()},
-            "result": to_text(self.result),
+            "result": self.result_text(),
             "shape": [str(d) for d in self.result.shape],
             "where": dict(self.where()),
             "text": str(self),
@@ -167,52 +216,224 @@ class Derivation:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
 
 
+class DerivationSet:
+    """Gradients with respect to several variables, sharing one generated function."""
+
+    def __init__(self, derivations: list[Derivation]):
+        self.derivations = derivations
+        self.problem = derivations[0].problem
+
+    def __getitem__(self, wrt: str) -> Derivation:
+        return next(d for d in self.derivations if d.wrt == wrt)
+
+    def __iter__(self):
+        return iter(self.derivations)
+
+    def __len__(self) -> int:
+        return len(self.derivations)
+
+    @property
+    def wrt(self) -> list[str]:
+        return [d.wrt for d in self.derivations]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{d.label} = {d}" for d in self.derivations)
+
+    @cached_property
+    def _module(self) -> tuple[str, dict[str, str]]:
+        doc = (f"Gradients of f = {self.problem.text.strip()} with respect to "
+               f"{', '.join(self.wrt)}, in that order.\n    ")
+        return generate_module(self.problem.variables, self.problem.bindings,
+                               [(d.wrt, d.result) for d in self.derivations], "gradients", doc)
+
+    @property
+    def source(self) -> str:
+        return self._module[0]
+
+    def numpy(self) -> Callable[..., tuple]:
+        """One callable returning every gradient (a tuple, in the order of `wrt`)."""
+        return _compile(*self._module, "gradients")
+
+    def check(self, trials: int = 5, seed: int = 1) -> float:
+        return max(d.check(trials, seed) for d in self.derivations)
+
+    def latex(self, steps: bool = False) -> str:
+        return "\n".join(d.latex(steps) for d in self.derivations)
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+def _function_name(kind: str, wrt: str) -> str:
+    stem = {"gradient": "grad", "jacobian": "jacobian", "linear-map": "differential",
+            "hessian": "hessian", "hessian-map": "hessian_map"}[kind]
+    return f"{stem}_{wrt}" if wrt.isidentifier() and wrt.isascii() else stem
+
+
+def _compile(source: str, params: dict[str, str], function_name: str) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<matcalc {function_name}>", "exec"), namespace)  # noqa: S102 — our code
+    function = namespace[function_name]
+
+    def call(**arrays: Any) -> Any:
+        missing = [n for n in params if n not in arrays]
+        unknown = [n for n in arrays if n not in params]
+        if missing or unknown:
+            raise TypeError(f"expected the variables {', '.join(params)}"
+                            + (f"; missing {', '.join(missing)}" if missing else "")
+                            + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+        return function(**{params[n]: v for n, v in arrays.items()})
+
+    call.__doc__ = function.__doc__
+    call.__wrapped__ = function  # type: ignore[attr-defined]
+    return call
+
+
+def _to_user(x: np.ndarray, shape: tuple) -> Any:
+    from .verify import to_user
+    return to_user(x, shape)
+
+
+def _replace(node: Node, old: Node, new: Node) -> Node:
+    if node == old:
+        return new
+    if not node.args:
+        return node
+    return algebra.rebuild(node, tuple(_replace(a, old, new) for a in node.args))
+
+
 def _problem(expr: Any, shapes: dict | None, symmetric: Iterable[str] | None) -> Problem:
     if not isinstance(expr, str):
         raise MatcalcError(f"expected the expression as a string, got {type(expr).__name__}")
     return build_problem(parse(expr), shapes, set(symmetric or ()))
 
 
-def derive(expr: str, wrt: str, shapes: dict | None = None, symmetric: Iterable[str] | None = None,
-           verify: bool = True) -> Derivation:
-    """The gradient of a scalar function with respect to one variable, with its derivation.
-
-    >>> d = derive("w'*w where w = sigmoid(X'*a)", wrt="X")
-    >>> str(d)
-    "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"
-    """
-    rules = load_rules()
-    problem = _problem(expr, shapes, symmetric)
+def _check_variable(problem: Problem, wrt: str) -> None:
+    if not isinstance(wrt, str):
+        raise DifferentiationError(f"wrt must be a variable name, got {wrt!r}")
     if wrt not in problem.variables:
         if wrt in problem.bindings:
             raise DifferentiationError(f"{wrt!r} is a binding; differentiate with respect to one "
                                        f"of the variables: {', '.join(problem.variables)}")
         raise DifferentiationError(f"{wrt!r} does not appear in the expression; its variables "
                                    f"are: {', '.join(problem.variables) or 'none'}")
-    f = problem.expr
-    if not f.is_scalar:
-        raise DifferentiationError(
-            f"the function is {fmt_shape(f.shape)}, not a scalar: derive gives the gradient of a "
-            f"scalar function (Jacobians of vector functions are not supported yet)")
-    variable = var(wrt, problem.variables[wrt])
-    steps: list[Step] = []
-    differentiator = Differentiator(rules, wrt, problem.bindings, steps)
-    df = differentiator.d(f)
-    steps.append(Step("substitute", "df", df))
-    gradient = to_gradient(df, variable, rules, steps)
-    result, used = simplify(gradient, rules, problem.bindings, steps, f"∂f/∂{wrt}")
-    notes = []
-    nonsmooth = sorted({r.name for r in differentiator.used + used if r.almost_everywhere})
-    if nonsmooth:
-        notes.append(f"holds almost everywhere: {', '.join(nonsmooth)} "
-                     f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points")
-    d = Derivation(problem, wrt, result, steps, notes)
+
+
+class _Run:
+    """One derivation in progress: the steps so far and the rules used."""
+
+    def __init__(self, problem: Problem, wrt: str):
+        self.problem = problem
+        self.wrt = wrt
+        self.rules = load_rules()
+        self.steps: list[Step] = []
+        self.used: list[Rule] = []
+        self.variable = problem.variable(wrt)
+
+    def differential(self, f: Node) -> Node:
+        differentiator = Differentiator(self.rules, self.wrt, self.problem.bindings, self.steps)
+        df = differentiator.d(f)
+        self.used += differentiator.used
+        self.steps.append(Step("substitute", "df", df))
+        return df
+
+    def derivative(self, f: Node, kind_hint: str = "") -> tuple[str, Node]:
+        """(kind, simplified result) of the derivative of f."""
+        df = self.differential(f)
+        x = self.variable
+        if f.is_scalar:
+            kind = "gradient"
+            result = to_gradient(df, x, self.rules, self.steps)
+            if self.wrt in self.problem.symmetric:
+                result = algebra.mul(number(Fraction(1, 2)),
+                                     algebra.add(result, algebra.transpose(result)))
+                self.steps.append(Step("symmetric-gradient", f"∂f/∂{self.wrt}", result,
+                                       "sym(G) = (G + G')/2 for symmetric " + self.wrt))
+        elif f.is_column and (x.is_column or x.is_scalar):
+            kind = "jacobian"
+            result = JacobianPass(x, self.rules, self.steps).jac(df)
+            self.steps.append(Step("jacobian", LABELS[kind_hint or kind].format(x=self.wrt),
+                                   result, f"df = J*d({self.wrt})"))
+        else:
+            kind = "linear-map"
+            result = df
+        label = LABELS[kind_hint or kind].format(x=self.wrt)
+        result, used = simplify(result, self.rules, self.problem.bindings, self.steps, label)
+        self.used += used
+        return kind, result
+
+    def notes(self) -> list[str]:
+        nonsmooth = sorted({r.name for r in self.used if r.almost_everywhere})
+        if not nonsmooth:
+            return []
+        return [f"holds almost everywhere: {', '.join(nonsmooth)} "
+                f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points"]
+
+
+def _verified(d: Derivation, verify: bool) -> Derivation:
     if verify:
-        error = d.check(trials=2, seed=0)
-        d.error = error
-        if error > TOLERANCE:
+        d.error = d.check(trials=2, seed=0)
+        if d.error > TOLERANCE:
             raise DifferentiationError(
-                f"refusing a result that failed its numeric check: ∂f/∂{wrt} = {d} differs from "
-                f"central finite differences by a relative error of {error:.2e} (this is a bug in "
-                f"matcalc; please report the expression)")
+                f"refusing a result that failed its numeric check: {d.label} = {d} differs from "
+                f"central finite differences by a relative error of {d.error:.2e} (this is a bug "
+                f"in matcalc; please report the expression)")
     return d
+
+
+def derive(expr: str, wrt: str | Sequence[str], shapes: dict | None = None,
+           symmetric: Iterable[str] | None = None, verify: bool = True
+           ) -> Derivation | DerivationSet:
+    """The derivative of `expr` with respect to `wrt`, with its derivation.
+
+    A list `wrt` gives a DerivationSet: one gradient per variable, one generated function.
+
+    >>> d = derive("w'*w where w = sigmoid(X'*a)", wrt="X")
+    >>> str(d)
+    "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"
+    """
+    problem = _problem(expr, shapes, symmetric)
+    if isinstance(wrt, (list, tuple)):
+        if not wrt:
+            raise DifferentiationError("wrt is an empty list: name at least one variable")
+        if not problem.expr.is_scalar:
+            raise DifferentiationError("several variables at once are supported for scalar "
+                                       "functions (gradients) only")
+        return DerivationSet([_derive_one(problem, w, verify) for w in wrt])
+    return _derive_one(problem, wrt, verify)
+
+
+def _derive_one(problem: Problem, wrt: str, verify: bool) -> Derivation:
+    _check_variable(problem, wrt)
+    run = _Run(problem, wrt)
+    kind, result = run.derivative(problem.expr)
+    return _verified(Derivation(problem, wrt, result, run.steps, run.notes(), kind, problem.expr),
+                     verify)
+
+
+def hessian(expr: str, wrt: str, shapes: dict | None = None,
+            symmetric: Iterable[str] | None = None, verify: bool = True) -> Derivation:
+    """The Hessian of a scalar function: the derivative of its gradient.
+
+    With respect to a vector x: the n×n matrix H_ij = ∂²f/∂x_i∂x_j. With respect to a matrix X: the
+    linear map dX ↦ d(∂f/∂X), an expression in d(X).
+
+    >>> str(hessian("x'*A*x", wrt="x"))
+    "A' + A"
+    """
+    problem = _problem(expr, shapes, symmetric)
+    _check_variable(problem, wrt)
+    if not problem.expr.is_scalar:
+        raise DifferentiationError(f"the function is {fmt_shape(problem.expr.shape)}: a Hessian "
+                                   f"is defined for scalar functions")
+    run = _Run(problem, wrt)
+    _, gradient = run.derivative(problem.expr)
+    gradient_derivation = Derivation(problem, wrt, gradient, list(run.steps), [], "gradient",
+                                     problem.expr)
+    _verified(gradient_derivation, verify)
+    x = run.variable
+    kind = "hessian" if (x.is_column or x.is_scalar) else "hessian-map"
+    run.steps.append(Step("hessian", LABELS[kind].format(x=wrt), algebra.apply("d", gradient),
+                          f"the derivative of ∂f/∂{wrt}"))
+    _, result = run.derivative(gradient, kind_hint=kind)
+    return _verified(Derivation(problem, wrt, result, run.steps, run.notes(), kind, gradient),
+                     verify)

@@ -5,6 +5,7 @@ column for parse errors — and exits with status 2; never a traceback.
 """
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -37,53 +38,92 @@ def main() -> None:
     """Symbolic matrix calculus: closed-form derivatives with their derivation."""
 
 
+def _common_options(command):
+    """The options `derive` and `hessian` share."""
+    for option in reversed([
+        click.argument("expr"),
+        click.option("--wrt", required=True, multiple=True,
+                     help="The variable to differentiate with respect to (repeat for several)."),
+        click.option("--shape", "shape", multiple=True, metavar="NAME=DIMS",
+                     help="Declare a shape: X=m,n (matrix), a=m (vector), t=scalar; numbers "
+                          "allowed."),
+        click.option("--sym", multiple=True, metavar="NAME", help="Declare a matrix symmetric."),
+        click.option("--steps", is_flag=True,
+                     help="Print the numbered derivation, one rule per line."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+                     show_default=True, help="Output format."),
+        click.option("--check", is_flag=True, help="Check the result against central finite "
+                                                   "differences and print the error."),
+        click.option("--no-verify", is_flag=True, help="Skip the built-in numeric self-check."),
+    ]):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.argument("expr")
-@click.option("--wrt", required=True, help="The variable to differentiate with respect to.")
-@click.option("--shape", "shape", multiple=True, metavar="NAME=DIMS",
-              help="Declare a shape: X=m,n (matrix), a=m (vector), t=scalar; numbers allowed.")
-@click.option("--sym", multiple=True, metavar="NAME", help="Declare a matrix symmetric.")
-@click.option("--steps", is_flag=True, help="Print the numbered derivation, one rule per line.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format.")
-@click.option("--check", is_flag=True,
-              help="Check the result against central finite differences and print the error.")
-@click.option("--no-verify", is_flag=True, help="Skip the built-in numeric self-check.")
-def derive(expr: str, wrt: str, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool,
-           fmt: str, check: bool, no_verify: bool) -> None:
-    """Differentiate EXPR with respect to --wrt.
+@_common_options
+def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
+           steps: bool, fmt: str, check: bool, no_verify: bool) -> None:
+    """Differentiate EXPR with respect to --wrt: a gradient, a Jacobian or a linear map.
 
     \b
     Example:
       matcalc derive "w'*w where w = sigmoid(X'*a)" --wrt X --steps
     """
     from .api import derive as derive_
+    _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
+         shape, sym, steps, fmt, check, no_verify)
+
+
+@main.command()
+@_common_options
+def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
+            steps: bool, fmt: str, check: bool, no_verify: bool) -> None:
+    """The Hessian of a scalar EXPR with respect to --wrt.
+
+    \b
+    Example:
+      matcalc hessian "x'*A*x + sum(exp(x))" --wrt x --steps
+    """
+    from .api import hessian as hessian_
+    if len(wrt) > 1:
+        raise click.BadParameter("give one variable", param_hint="--wrt")
+    _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check, no_verify)
+
+
+def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
+         check: bool, no_verify: bool) -> None:
     try:
-        d = derive_(expr, wrt=wrt, shapes=_parse_shapes(shape), symmetric=set(sym),
-                    verify=not no_verify)
-        error = d.check() if check else None
-        if error is not None:
-            d.error = error
+        result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
+        derivations = list(result) if hasattr(result, "derivations") else [result]
+        error = None
+        if check:
+            error = max(d.check() for d in derivations)
+            for d in derivations:
+                d.error = error
     except MatcalcError as exc:
         _fail(exc)
         return
-    if fmt == "json":
-        click.echo(d.json())
-        return
     if fmt == "numpy":
-        click.echo(d.source, nl=False)
+        click.echo(result.source, nl=False)
+        return
+    if fmt == "json":
+        payload = [d.to_json() for d in derivations]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2,
+                              ensure_ascii=False))
         return
     if fmt == "latex":
-        click.echo(d.latex(steps=steps))
+        click.echo(result.latex(steps=steps))
         return
-    if steps:
-        click.echo(d.steps_text())
-        click.echo()
-    click.echo(f"∂f/∂{wrt} = {d.result_text()}")
-    for name, body in d.where():
-        click.echo(f"  where {name} = {body}")
-    for note in d.notes:
-        click.echo(f"note: {note}")
+    for d in derivations:
+        if steps:
+            click.echo(d.steps_text())
+            click.echo()
+        click.echo(f"{d.label} = {d.result_text()}")
+        for name, body in d.where():
+            click.echo(f"  where {name} = {body}")
+        for note in d.notes:
+            click.echo(f"note: {note}")
     if error is not None:
         click.echo(f"check: largest relative error against central finite differences: "
                    f"{error:.1e}")

@@ -111,8 +111,12 @@ def frobenius_terms(expr: Node) -> list[Node]:
     return list(expr.args) if expr.op == "add" else ([] if algebra.is_zero(expr) else [expr])
 
 
-def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step]) -> Node:
-    """From a scalar differential df, linear in d(variable), the gradient G with df = G : d(X)."""
+def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
+                what: str = "f") -> Node:
+    """From a scalar differential df, linear in d(variable), the gradient G with df = G : d(X).
+
+    `what` names the function in the steps (`df`, `∂f/∂X`).
+    """
     if not df.is_scalar:
         raise DifferentiationError("only scalar functions have a gradient")
     terminal = marker(variable)
@@ -134,14 +138,59 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step]) -> 
         terms[pending:pending + 1] = frobenius_terms(new)
         after = _sum_of_terms(terms)
         if to_text(after) != to_text(before):    # 1 : (A + B) → 1 : A + 1 : B reads the same
-            steps.append(Step(rule.name, "df", after))
+            steps.append(Step(rule.name, f"d{what}", after))
         if len(steps) > MAX_STEPS:
             raise DifferentiationError(f"the derivation exceeded {MAX_STEPS} steps")
     gradient = algebra.add(*(t.args[0] for t in terms)) if terms else algebra.zero(variable.shape)
     if gradient.shape != variable.shape:   # 1 : d(x) for a scalar x seen through a fill
         gradient = algebra.fill(gradient, variable.shape)
-    steps.append(Step("gradient", f"∂f/∂{variable.value}", gradient, f"df = G : d({variable.value})"))
+    steps.append(Step("gradient", f"∂{what}/∂{variable.value}", gradient,
+                      f"d{what} = G : d({variable.value})"))
     return gradient
+
+
+class JacobianPass:
+    """From a vector differential df, linear in d(x), the Jacobian J with df = J*d(x).
+
+    jacobian.rules rewrite jac(E) — "the M with E = M*d(x)" — until only jac(d(x)) = eye is left;
+    a scalar part s of E is read off by the Frobenius pass, jac(s) = (∂s/∂x)'.
+    """
+
+    def __init__(self, variable: Node, rules: RuleSet, steps: list[Step]):
+        self.variable = variable
+        self.rules = rules
+        self.steps = steps
+        self.n = variable.shape[0]
+        self.ctx = Context(wrt=str(variable.value), on_jac=self._marker)
+
+    def _marker(self, node: Node) -> Node:
+        if not node.has_d:
+            return algebra.zero((node.shape[0], self.n))
+        return Node("jac", (node,), (node.shape[0], self.n))
+
+    def jac(self, expr: Node) -> Node:
+        if not expr.has_d:
+            return algebra.zero((expr.shape[0], self.n))
+        if expr.is_scalar:
+            gradient = to_gradient(expr, self.variable, self.rules, self.steps,
+                                   what=f"({to_text(expr)})")
+            return algebra.transpose(gradient)
+        target = self._marker(expr)
+        result = rewrite_once(self.rules.jacobian, target, self.ctx)
+        if result is None:
+            raise DifferentiationError(
+                f"cannot write {to_text(expr)} as M*d({self.variable.value}): no Jacobian identity "
+                f"applies (operator {expr.op!r})")
+        rule, expanded = result
+        self.steps.append(Step(rule.name, target, expanded))
+        return self._substitute(expanded)
+
+    def _substitute(self, expr: Node) -> Node:
+        if expr.op == "jac":
+            return self.jac(expr.args[0])
+        if not any(n.op == "jac" for n in expr.walk()):
+            return expr
+        return algebra.rebuild(expr, tuple(self._substitute(a) for a in expr.args))
 
 
 def _sum_of_terms(terms: list[Node]) -> Node:

@@ -27,6 +27,7 @@ class Context:
     """What guards and templates need to know about the derivation in progress."""
     wrt: str = ""
     on_d: Callable[[Node], Node] | None = None     # how to instantiate d(·) in a template
+    on_jac: Callable[[Node], Node] | None = None   # how to instantiate jac(·) in a template
     lifted: bool = False                           # instantiate elementwise.rules formulas
     extra: dict = field(default_factory=dict)
 
@@ -120,6 +121,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return ctx.wrt not in node.deps and not node.has_d
     if guard == "has_d":
         return node.has_d
+    if guard == "no_d":
+        return not node.has_d
     if guard == "scalar":
         return node.is_scalar
     if guard == "not_scalar":
@@ -204,6 +207,10 @@ def instantiate(t: Pattern, env: Env, ctx: Context, expect: Shape | None = None)
         if ctx.on_d is None:
             return algebra.apply("d", arg)
         return ctx.on_d(arg)
+    if op == "jac":
+        if ctx.on_jac is None:
+            raise RuleError("jac(·) is only meaningful in jacobian.rules")
+        return ctx.on_jac(instantiate(t.args[0], env, ctx))
     if op == "fill":
         if expect is None:
             raise RuleError("cannot size 'matrix(·)' in this template")
@@ -234,6 +241,10 @@ def _instantiate_args(op: str, templates: tuple[Pattern, ...], env: Env, ctx: Co
             shape = expect
             if same_shape and siblings:
                 shape = next((s.shape for s in siblings if not s.is_scalar), siblings[0].shape)
+            elif op == "matmul" and expect is not None and len(templates) == 2 \
+                    and not all(s.is_scalar for s in siblings):
+                other = siblings[0]     # a product of two: the placeholder fits the other side
+                shape = (expect[0], other.shape[0]) if i == 0 else (other.shape[1], expect[1])
             out[i] = instantiate(t, env, ctx, shape)
     return out  # type: ignore[return-value]
 

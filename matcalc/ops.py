@@ -116,8 +116,26 @@ def leaf(op: str, shape: Shape, value: object = None, deps: frozenset[str] | Non
     return Node(op, (), shape, value, deps if deps is not None else frozenset())
 
 
-def var(name: str, shape: Shape) -> Node:
-    return leaf("var", shape, name, frozenset({name}))
+class SymmetricName(str):
+    """The name of a variable declared symmetric (S' = S); compares equal to the plain name."""
+    symmetric = True
+
+
+def var(name: str, shape: Shape, symmetric: bool = False) -> Node:
+    return leaf("var", shape, SymmetricName(name) if symmetric else name, frozenset({name}))
+
+
+def is_symmetric(node: Node) -> bool:
+    """Known to equal its transpose (a symmetric variable, eye, a diagonal, their inverses)."""
+    if node.op == "var":
+        return getattr(node.value, "symmetric", False)
+    if node.op in ("eye", "diagm"):
+        return True
+    if node.op in ("inv", "matpow", "power", "transpose") or is_elementwise(node.op):
+        return is_symmetric(node.args[0])
+    if node.op in ("add", "hadamard"):
+        return all(is_symmetric(a) for a in node.args if not a.is_scalar)
+    return False
 
 
 def number(value: Fraction | float | int) -> Node:

@@ -18,7 +18,7 @@ from .errors import MatcalcError, RuleError
 from .ops import BUILTIN_FUNCTIONS, ELEMENTWISE
 from .parse import Ast, parse_expression, parse_pattern
 
-RULE_FILES = ("elementwise", "differentials", "frobenius", "simplify")
+RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "simplify")
 
 # Pattern variables by the letter that names them: what each may match.
 ANY = "any"
@@ -27,7 +27,7 @@ FUNCTION = "function"
 VARIABLE_KINDS = {**{c: ANY for c in "ABCDEFGH"}, "s": SCALAR, "t": SCALAR, "p": SCALAR,
                   "q": SCALAR, "x": ANY, "f": FUNCTION, "g": FUNCTION}
 
-GUARDS = {"const", "has_d", "scalar", "not_scalar", "column", "square", "integer", "positive",
+GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "square", "integer", "positive",
           "negative", "almost_everywhere", "not_larger"}
 
 # Input-language operator → tree operator; "lifted" is how elementwise.rules reads a scalar formula.
@@ -36,7 +36,8 @@ BINARY_OPS = {"+": "add", "-": "sub", "*": "matmul", ".*": "hadamard", "/": "div
 LIFTED_OPS = {**BINARY_OPS, "*": "hadamard", "^": "power"}
 CALL_OPS = {"tr": "tr", "det": "det", "logdet": "logdet", "inv": "inv", "sum": "sum",
             "diag": "diag", "norm2": "norm2", "norm1": "norm1", "logsumexp": "logsumexp",
-            "softmax": "softmax", "vector": "fill", "matrix": "fill", "d": "d"}
+            "softmax": "softmax", "vector": "fill", "matrix": "fill", "d": "d",
+            "jac": "jac"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ class RuleSet:
     @property
     def frobenius(self) -> list[Rule]:
         return self.files["frobenius"]
+
+    @property
+    def jacobian(self) -> list[Rule]:
+        return self.files["jacobian"]
 
     @property
     def simplify(self) -> list[Rule]:

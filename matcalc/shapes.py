@@ -92,6 +92,11 @@ class Problem:
     variables: dict[str, Shape]                # every free variable, in order of appearance
     text: str
     binding_order: list[str] = field(default_factory=list)
+    symmetric: set[str] = field(default_factory=set)
+
+    def variable(self, name: str) -> Node:
+        """The expression node of a variable."""
+        return var(name, self.variables[name], name in self.symmetric)
 
 
 def declared_shape(name: str, dims: object, rigid: dict[str, DimVar]) -> TShape:
@@ -140,6 +145,7 @@ class _Checker:
         self.shape: dict[int, TShape] = {}
         self.fresh = 0
         self.functions = known_functions()
+        self.sized: list[tuple[Ast, TShape]] = []   # eye, vector(c), matrix(c): sized by context
 
     # -- pass 1: shapes ----------------------------------------------------------------------------
     def infer(self, node: Ast) -> TShape:
@@ -197,6 +203,7 @@ class _Checker:
         if name == "eye":
             n = self._fresh()
             self.info[id(node)] = n
+            self.sized.append((node, (n, n)))
             return (n, n)
         if name in self.functions:
             raise ParseError(f"{name} is a function: write {name}(...)", self.text, node.start,
@@ -265,6 +272,7 @@ class _Checker:
             shape: TShape = (self._fresh(), 1) if name == "vector" else (self._fresh(),
                                                                           self._fresh())
             self.info[id(node)] = shape
+            self.sized.append((node, shape))
             return self._apply(node, "fill", shapes, value=shape, symbol=name)
         if name == "diag":
             r, c = (_find(d) for d in shapes[0])
@@ -293,7 +301,7 @@ class _Checker:
                 return refs[name]
             if name == "eye":
                 return algebra.eye(self.dim(self.info[id(node)]))  # type: ignore[arg-type]
-            return var(name, self.tshape(self.var_shapes[name]))
+            return var(name, self.tshape(self.var_shapes[name]), name in self.symmetric)
         if kind == "neg":
             return algebra.neg(kids[0])
         if kind == "transpose":
@@ -395,6 +403,14 @@ def build_problem(program: Program, shapes: dict | None = None,
         if name not in checker.var_shapes:
             raise ShapeError(f"{name!r} is declared symmetric but does not appear in the "
                              f"expression")
+    known = {resolve(d) for shape in checker.var_shapes.values() for d in shape}
+    for node, shape in checker.sized:
+        unknown = [resolve(d) for d in shape if not isinstance(resolve(d), int)
+                   and resolve(d) not in known]
+        if unknown:
+            raise ShapeError(f"cannot infer the size of {checker._snippet(node)}: no variable "
+                             f"fixes it; use it where a variable's shape determines it",
+                             program.text, node.start, node.end)
     refs: dict[str, Node] = {}
     bindings: dict[str, Node] = {}
     for name, body in ordered:
@@ -403,7 +419,8 @@ def build_problem(program: Program, shapes: dict | None = None,
         refs[name] = leaf("ref", tree.shape, name, tree.deps)
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
-    return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered])
+    return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
+                   set(checker.symmetric))
 
 
 __all__ = ["build_problem", "Problem", "GREEK", "SCALAR"]

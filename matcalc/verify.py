@@ -1,8 +1,8 @@
 """Numeric checks: evaluate expressions with NumPy and compare gradients with central differences.
 
 `evaluate` is a plain interpreter over expression trees (2-D arrays throughout, no cleverness), kept
-apart from the code generator so that one checks the other. `gradient_error` compares a gradient
-function with central differences of the function along random directions:
+apart from the code generator so that one checks the other. `derivative_error` compares a claimed
+derivative with central differences of the function along random directions:
 
     (f(X + hV) - f(X - hV)) / 2h  ≈  sum(G .* V)
 
@@ -131,7 +131,7 @@ def dimension_sizes(variables: dict[str, tuple], rng: np.random.Generator | None
 
 
 def sample_inputs(variables: dict[str, tuple], sizes: dict[str, int], rng: np.random.Generator,
-                  spread: float = 0.5) -> dict[str, np.ndarray]:
+                  spread: float = 0.5, symmetric: set[str] = frozenset()) -> dict[str, np.ndarray]:
     """Random 2-D inputs: entries in [1 - spread, 1 + spread], square matrices made dominant."""
     env: dict[str, np.ndarray] = {}
     for name, shape in variables.items():
@@ -139,6 +139,8 @@ def sample_inputs(variables: dict[str, tuple], sizes: dict[str, int], rng: np.ra
         x = rng.uniform(1 - spread, 1 + spread, size=(r, c))
         if r == c and r > 1:
             x = x + r * np.eye(r)
+        if name in symmetric:
+            x = (x + x.T) / 2
         env[name] = x
     return env
 
@@ -157,11 +159,19 @@ def from_user(x, r: int, c: int) -> np.ndarray:
         else np.asarray(x, dtype=float).reshape(r, c)
 
 
-def gradient_error(f: Node, bindings: dict[str, Node], variables: dict[str, tuple], wrt: str,
-                   gradient: Callable[..., np.ndarray], params: dict[str, str], trials: int = 3,
-                   seed: int = 0, symmetric: bool = False) -> float:
-    """Largest relative error between `gradient` and central differences of `f` (nan if no
-    point of the domain was found)."""
+Directional = Callable[[dict, np.ndarray], "np.ndarray | tuple[np.ndarray, float]"]
+
+
+def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
+                     wrt: str, directional: Directional, trials: int = 3, seed: int = 0,
+                     symmetric: set[str] = frozenset()) -> float:
+    """Largest relative error between an analytic directional derivative and central differences.
+
+    `function` is the expression whose derivative is checked, `directional(inputs, V)` the claimed
+    derivative along V at `inputs` (calling convention of generated code) — an array of the
+    function's shape, or (array, magnitude) where magnitude bounds the terms it summed.
+    Returns nan if no point of the domain was found.
+    """
     rng = np.random.default_rng(seed)
     worst = 0.0
     found = 0
@@ -169,43 +179,46 @@ def gradient_error(f: Node, bindings: dict[str, Node], variables: dict[str, tupl
         if found == trials:
             break
         sizes = dimension_sizes(variables, base=trial)
-        env = sample_inputs(variables, sizes, rng, spread=0.5 if trial % 2 == 0 else 0.9)
+        env = sample_inputs(variables, sizes, rng, spread=0.5 if trial % 2 == 0 else 0.9,
+                            symmetric=symmetric)
         env["__dims__"] = sizes  # type: ignore[assignment]
+        r, c = env[wrt].shape
+        direction = rng.standard_normal((r, c))
+        if wrt in symmetric:
+            direction = (direction + direction.T) / 2
+        user = {n: to_user(env[n], variables[n]) for n in variables}
         try:
             with np.errstate(all="ignore"):
-                g = gradient(**{params[n]: to_user(env[n], variables[n]) for n in variables})
+                claimed = directional(user, direction)
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
             continue
-        r, c = env[wrt].shape
-        g = from_user(g, r, c)
-        if not np.all(np.isfinite(g)):
+        claimed, magnitude = claimed if isinstance(claimed, tuple) else (claimed, 0.0)
+        fr, fc = _dims(function, env)
+        analytic = from_user(claimed, fr, fc)
+        if not np.all(np.isfinite(analytic)):
             continue
-        direction = rng.standard_normal((r, c))
-        if symmetric:
-            direction = (direction + direction.T) / 2
         scale = max(1.0, float(np.max(np.abs(env[wrt]))))
 
-        def f_at(x: np.ndarray) -> float:
+        def f_at(x: np.ndarray) -> np.ndarray:
             shifted = dict(env)
             shifted[wrt] = x
             with np.errstate(all="ignore"):
-                return float(evaluate(f, shifted, bindings).reshape(()))
+                return evaluate(function, shifted, bindings)
 
-        analytic = float(np.sum(g * direction))
         error = None
         # Several step sizes: truncation error shrinks with h, rounding error grows; a right
         # derivative agrees at one of them, a wrong one at none.
         for h in (1e-5 * scale, 1e-6 * scale, 1e-4 * scale, 1e-7 * scale):
             plus, minus = f_at(env[wrt] + h * direction), f_at(env[wrt] - h * direction)
-            if not (np.isfinite(plus) and np.isfinite(minus)):
+            if not (np.all(np.isfinite(plus)) and np.all(np.isfinite(minus))):
                 continue
             numeric = (plus - minus) / (2 * h)
             # rounding makes central differences uncertain by about eps·|f|/h: below that scale
             # a derivative is indistinguishable from zero
-            floor = 1e-6 * max(1.0, abs(plus), abs(minus))
-            size = max(abs(numeric), abs(analytic), float(np.sum(np.abs(g) * np.abs(direction))),
-                       floor)
-            e = abs(numeric - analytic) / size
+            floor = 1e-6 * max(1.0, float(np.max(np.abs(plus))), float(np.max(np.abs(minus))))
+            size = max(float(np.max(np.abs(numeric))), float(np.max(np.abs(analytic))),
+                       magnitude, floor)
+            e = float(np.max(np.abs(numeric - analytic))) / size
             error = e if error is None else min(error, e)
             if error < 1e-7:
                 break

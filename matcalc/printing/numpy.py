@@ -187,6 +187,8 @@ class NumpyPrinter:
         order = _cheapest_order(chain)
         text, prec, absorbed = self._emit(order, chain, scale)
         if scale is not None and not absorbed:
+            if const_value(scale) == -1:
+                return f"-{text if prec >= POW else f'({text})'}", NEG
             text = f"{self.paren(scale, MUL)} * {text if prec >= MUL else f'({text})'}"
             prec = MUL
         return text, prec
@@ -361,6 +363,18 @@ def _leaves(tree: object) -> list[int]:
 
 # -- modules ----------------------------------------------------------------------------------------
 
+def _printed_operands(node: Node) -> tuple[Node, ...]:
+    """The operands as printed: a negative term of a sum is printed negated after a minus."""
+    if node.op != "add":
+        return node.args
+    from .. import algebra
+    out = []
+    for i, t in enumerate(node.args):
+        coefficient = const_value(t.args[0]) if t.op == "matmul" else const_value(t)
+        out.append(algebra.neg(t) if i > 0 and coefficient is not None and coefficient < 0 else t)
+    return tuple(out)
+
+
 def _worth_naming(node: Node) -> bool:
     if node.op in ("var", "ref", "const", "eye", "zero"):
         return False
@@ -405,13 +419,14 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
     counts: dict[Node, int] = {}
 
     def count_nodes(node: Node) -> None:
+        """Count the subexpressions as the printer will print them."""
         p = const_value(node.args[1]) if node.op == "power" else None
         if p is not None and p < 0:     # printed as a division by its base
-            count_nodes(node.args[0])
+            count_nodes(node.args[0] if p == -1 else _power(node.args[0], -p))
             return
         counts[node] = counts.get(node, 0) + 1
         if counts[node] == 1:
-            for a in node.args:
+            for a in _printed_operands(node):
                 count_nodes(a)
 
     for body in list(used.values()) + [o for _, o in outputs]:

@@ -88,6 +88,9 @@ class TextPrinter(Printer):
         parts: list[str] = []
         for i, term in enumerate(node.args):
             coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
+            if term.op == "fill":     # a scalar broadcasts in a sum: 1 - tanh(x).^2
+                term = term.args[0]
+                coefficient = const_value(term)
             if i > 0 and coefficient is not None and coefficient < 0:
                 text = self.paren(_negate(term), ADD + 1)
                 parts.append(f" - {text}")
