@@ -44,15 +44,20 @@ def random_inputs(variables: dict, sizes: dict, rng: np.random.Generator,
 
 def check_gradient(expr: str, wrt: str, shapes: dict | None = None,
                    expected: Callable | None = None, domain: str = "positive",
-                   seeds: tuple[int, ...] = (0, 1), rtol: float = RTOL) -> matcalc.Derivation:
-    """Differentiate and check the generated gradient numerically; returns the derivation."""
-    d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
+                   seeds: tuple[int, ...] = (0, 1), rtol: float = RTOL,
+                   symmetric: set[str] = frozenset()) -> matcalc.Derivation:
+    """Differentiate and check the generated gradient numerically; returns the derivation.
+
+    For a variable declared symmetric the check is along symmetric perturbations E (the gradient
+    G must satisfy G : E = directional derivative for every symmetric E) and G must be symmetric.
+    """
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes, symmetric=symmetric)
     variables = d.problem.variables
     gradient = d.numpy()
     for seed in seeds:
         rng = np.random.default_rng(seed)
         sizes = dimension_sizes(variables, base=seed)
-        env = random_inputs(variables, sizes, rng, domain)
+        env = random_inputs(variables, sizes, rng, domain, symmetric)
         user = {n: to_user(env[n], variables[n]) for n in variables}
         g = from_user(gradient(**user), *env[wrt].shape)
 
@@ -62,6 +67,10 @@ def check_gradient(expr: str, wrt: str, shapes: dict | None = None,
             return float(evaluate(d.problem.expr, shifted, d.problem.bindings).reshape(()))
 
         numeric = finite_difference_gradient(f, env[wrt])
+        if wrt in symmetric:
+            # along symmetric E = e_ij + e_ji only: the symmetric part of the unconstrained one
+            numeric = (numeric + numeric.T) / 2
+            assert np.allclose(g, g.T), f"{expr}: gradient with respect to symmetric {wrt} is not symmetric"
         scale = max(1.0, float(np.max(np.abs(numeric))))
         assert np.all(np.isfinite(g)), f"{expr}: non-finite gradient"
         assert np.max(np.abs(g - numeric)) <= rtol * scale * 10, (
@@ -74,3 +83,83 @@ def check_gradient(expr: str, wrt: str, shapes: dict | None = None,
                 f"{np.max(np.abs(g - want)):.3e}")
     return d
 
+
+
+def _setup(d: matcalc.Derivation, seed: int, domain: str, symmetric: set[str] = frozenset()):
+    variables = d.problem.variables
+    rng = np.random.default_rng(seed)
+    sizes = dimension_sizes(variables, base=seed)
+    env = random_inputs(variables, sizes, rng, domain, symmetric)
+    user = {n: to_user(env[n], variables[n]) for n in variables}
+    return rng, sizes, env, user
+
+
+def _evaluator(node, d: matcalc.Derivation, env: dict, sizes: dict, wrt: str):
+    def value(x: np.ndarray) -> np.ndarray:
+        shifted = dict(env, __dims__=sizes)
+        shifted[wrt] = x
+        return evaluate(node, shifted, d.problem.bindings)
+    return value
+
+
+def check_jacobian(expr: str, wrt: str, shapes: dict | None = None, expected: Callable | None = None,
+                   domain: str = "normal", seeds: tuple[int, ...] = (0, 1)) -> matcalc.Derivation:
+    """J of a vector function against central differences, column by column."""
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
+    assert d.kind == "jacobian", d.kind
+    for seed in seeds:
+        _, sizes, env, user = _setup(d, seed, domain)
+        f = _evaluator(d.problem.expr, d, env, sizes, wrt)
+        x = env[wrt]
+        J = np.asarray(d.numpy()(**user), dtype=float).reshape(-1, x.shape[0])
+        numeric = np.column_stack([((f(x + 1e-6 * e) - f(x - 1e-6 * e)) / 2e-6).ravel()
+                                   for e in np.eye(x.shape[0])[:, :, None]])
+        scale = max(1.0, float(np.max(np.abs(numeric))))
+        assert np.max(np.abs(J - numeric)) <= 1e-5 * scale, f"{expr}: J = {d} is wrong"
+        if expected is not None:
+            want = np.asarray(expected(**user), dtype=float).reshape(J.shape)
+            assert np.allclose(J, want, rtol=1e-9, atol=1e-9 * scale), f"{expr}: J = {d}"
+    return d
+
+
+def check_hessian(expr: str, wrt: str, shapes: dict | None = None, expected: Callable | None = None,
+                  domain: str = "normal", seeds: tuple[int, ...] = (0, 1)) -> matcalc.Derivation:
+    """H with respect to a vector: second central differences of f itself, entry by entry.
+    With respect to a matrix: H[V] against central differences of the gradient along V (the
+    gradient being checked against f by check_gradient first)."""
+    d = matcalc.hessian(expr, wrt=wrt, shapes=shapes)
+    g = check_gradient(expr, wrt, shapes, domain=domain, seeds=seeds[:1])
+    for seed in seeds:
+        rng, sizes, env, user = _setup(d, seed, domain)
+        f = _evaluator(d.problem.expr, d, env, sizes, wrt)
+        x = env[wrt]
+        if d.kind == "hessian":
+            n = x.shape[0]
+            H = np.asarray(d.numpy()(**user), dtype=float).reshape(n, n)
+            h = 1e-4
+            E = np.eye(n)[:, :, None] * h
+            numeric = np.array([[(f(x + E[i] + E[j]) - f(x + E[i] - E[j])
+                                  - f(x - E[i] + E[j]) + f(x - E[i] - E[j])).item() / (4 * h * h)
+                                 for j in range(n)] for i in range(n)])
+            scale = max(1.0, float(np.max(np.abs(numeric))))
+            assert np.max(np.abs(H - numeric)) <= 1e-5 * scale, f"{expr}: H = {d} is wrong"
+            assert np.allclose(H, H.T, atol=1e-9 * scale), f"{expr}: H is not symmetric"
+            got = H
+        else:
+            assert d.kind == "hessian-map", d.kind
+            V = rng.standard_normal(x.shape)
+            grad = g.numpy()
+
+            def grad_at(y: np.ndarray) -> np.ndarray:
+                args = dict(user)
+                args[wrt] = y
+                return np.asarray(grad(**args), dtype=float)
+
+            numeric = (grad_at(x + 1e-6 * V) - grad_at(x - 1e-6 * V)) / 2e-6
+            got = np.asarray(d.numpy()(**user, **{d.direction: V}), dtype=float)
+            scale = max(1.0, float(np.max(np.abs(numeric))))
+            assert np.max(np.abs(got - numeric)) <= 1e-5 * scale, f"{expr}: H[dX] = {d} is wrong"
+        if expected is not None:
+            want = np.asarray(expected(**user), dtype=float).reshape(got.shape)
+            assert np.allclose(got, want, rtol=1e-9, atol=1e-9), f"{expr}: H = {d}"
+    return d

@@ -202,13 +202,13 @@ class NumpyPrinter:
         right = _span_node(right_tree, chain)
         if isinstance(left_tree, int) and chain[left_tree].op == "diagm":
             v = self.paren(chain[left_tree].args[0], ATOM)
-            r, _, _ = self._emit(right_tree, chain, None)
-            return (f"{v}[:, None] * {_wrap(r, MUL)}" if not right.is_vector
-                    else f"{v} * {_wrap(r, MUL)}", MUL, False)
+            r, rprec, _ = self._emit(right_tree, chain, None)
+            r = r if rprec > MUL else f"({r})"
+            return (f"{v}[:, None] * {r}" if not right.is_vector else f"{v} * {r}", MUL, False)
         if isinstance(right_tree, int) and chain[right_tree].op == "diagm":
             v = self.paren(chain[right_tree].args[0], ATOM)
-            lt, _, _ = self._emit(left_tree, chain, None)
-            return f"{_wrap(lt, MUL)} * {v}", MUL, False
+            lt, lprec, _ = self._emit(left_tree, chain, None)
+            return f"{lt if lprec > MUL else f'({lt})'} * {v}", MUL, False
         if isinstance(left_tree, int) and chain[left_tree].op == "inv":
             a = self.doprint(chain[left_tree].args[0])
             r, _, _ = self._emit(right_tree, chain, None)

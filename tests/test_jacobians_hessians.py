@@ -1,0 +1,168 @@
+"""Jacobians, Hessians, linear maps, symmetric matrices and several variables — all numerically."""
+import numpy as np
+import pytest
+
+import matcalc
+from numeric import check_gradient, check_hessian, check_jacobian, from_user
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def softmax(v):
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+JACOBIANS = [
+    pytest.param("softmax(x)", "x", None, lambda x: np.diag(softmax(x)) - np.outer(softmax(x), softmax(x)),
+                 id="softmax"),
+    pytest.param("sigmoid(X'*a)", "a", None,
+                 lambda X, a: (sigmoid(X.T @ a) * (1 - sigmoid(X.T @ a)))[:, None] * X.T,
+                 id="sigmoid-Xa-wrt-a"),
+    pytest.param("A*x", "x", {"A": ("m", "n")}, lambda A, x: A, id="linear"),
+    pytest.param("exp(x)", "x", None, lambda x: np.diag(np.exp(x)), id="exp"),
+    pytest.param("tanh(W*x)", "x", {"W": ("m", "n")},
+                 lambda W, x: (1 - np.tanh(W @ x) ** 2)[:, None] * W, id="tanh-chain"),
+    pytest.param("sin(exp(x)).*x", "x", None,
+                 lambda x: np.diag(np.cos(np.exp(x)) * np.exp(x) * x + np.sin(np.exp(x))),
+                 id="elementwise-chain"),
+    pytest.param("(x'*a)*b", "x", {"a": ("n",), "b": ("m",)}, lambda x, a, b: np.outer(b, a),
+                 id="scalar-times-vector"),
+    pytest.param("alpha*x", "alpha", None, lambda alpha, x: x, id="wrt-scalar"),
+    pytest.param("x/norm2(x)", "x", None,
+                 lambda x: (np.eye(len(x)) - np.outer(x, x) / (x @ x)) / np.linalg.norm(x),
+                 id="normalize"),
+    pytest.param("inv(S)*x", "x", None, lambda S, x: np.linalg.inv(S), id="solve"),
+    pytest.param("softmax(W*x)", "x", {"W": ("m", "n")},
+                 lambda W, x: (np.diag(softmax(W @ x)) - np.outer(softmax(W @ x), softmax(W @ x))) @ W,
+                 id="softmax-of-linear"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, expected", JACOBIANS)
+def test_jacobian(expr, wrt, shapes, expected):
+    check_jacobian(expr, wrt, shapes, expected)
+
+
+def logistic_hessian(X, w, y):
+    s = sigmoid(-y * (X @ w))
+    return X.T @ (((s - s**2) * y**2)[:, None] * X)
+
+
+HESSIANS = [
+    pytest.param("sum(softplus(-y.*(X*w)))", "w", {"X": ("N", "d")}, logistic_hessian,
+                 id="logistic-regression"),
+    pytest.param("sum(log(exp(-y.*(X*w)) + vector(1)))", "w", {"X": ("N", "d")},
+                 logistic_hessian, id="logistic-regression-log-exp"),
+    pytest.param("x'*A*x", "x", None, lambda x, A: A + A.T, id="quadratic"),
+    pytest.param("sum(exp(x))", "x", None, lambda x: np.diag(np.exp(x)), id="sum-exp"),
+    pytest.param("logsumexp(x)", "x", None,
+                 lambda x: np.diag(softmax(x)) - np.outer(softmax(x), softmax(x)), id="logsumexp"),
+    pytest.param("norm2(A*x - b)^2", "x", {"A": ("m", "n")}, lambda A, x, b: 2 * A.T @ A,
+                 id="least-squares"),
+    pytest.param("x'*A*x + sum(exp(x))", "x", None, lambda x, A: A + A.T + np.diag(np.exp(x)),
+                 id="spec-example"),
+    pytest.param("norm2(x)", "x", None,
+                 lambda x: (np.eye(len(x)) - np.outer(x, x) / (x @ x)) / np.linalg.norm(x),
+                 id="norm"),
+    pytest.param("sum(tanh(W*x))", "x", {"W": ("m", "n")},
+                 lambda W, x: W.T @ ((-2 * np.tanh(W @ x) * (1 - np.tanh(W @ x) ** 2))[:, None] * W),
+                 id="tanh-layer"),
+    pytest.param("alpha^3 + alpha*beta", "alpha", None, lambda alpha, beta: 6 * alpha, id="scalar"),
+    pytest.param("logsumexp(W*x) - y'*W*x", "x", {"W": ("k", "n"), "y": ("k",)},
+                 lambda W, x, y: W.T @ (np.diag(softmax(W @ x)) - np.outer(softmax(W @ x), softmax(W @ x))) @ W,
+                 id="softmax-cross-entropy"),
+    pytest.param("a'*inv(X)*b", "X", None, None, id="matrix-inverse-bilinear"),
+    pytest.param("tr(X'*A*X)", "X", {"X": ("n", "m")}, None, id="matrix-trace-quadratic"),
+    pytest.param("logdet(X)", "X", None, None, id="matrix-logdet"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, expected", HESSIANS)
+def test_hessian(expr, wrt, shapes, expected):
+    domain = "positive" if "logdet" in expr or "inv" in expr else "normal"
+    check_hessian(expr, wrt, shapes, expected, domain=domain)
+
+
+def test_logistic_hessian_is_compact_and_its_code_forms_no_N_by_N_array():
+    d = matcalc.hessian("sum(softplus(-y.*(X*w)))", wrt="w", shapes={"X": ("N", "d")})
+    assert str(d).startswith("X'*diag(") and str(d).endswith(")*X")
+    assert "[:, None] * X)" in d.source and "np.diag(" not in d.source
+
+
+def test_hessian_wrt_matrix_is_a_linear_map_in_dX():
+    d = matcalc.hessian("tr(X'*A*X)", wrt="X")
+    assert d.kind == "hessian-map" and "d(X)" in str(d)
+
+
+LINEAR_MAPS = [("A*X*B", "X"), ("inv(X)", "X"), ("X*x", "X"), ("X.*exp(X)", "X"), ("X'*X", "X")]
+
+
+@pytest.mark.parametrize("expr, wrt", LINEAR_MAPS)
+def test_linear_map_matches_finite_differences(expr, wrt):
+    d = matcalc.derive(expr, wrt=wrt)
+    assert d.kind == "linear-map"
+    assert d.error < 1e-6
+    assert d.check(trials=3, seed=11) < 1e-6
+
+
+SYMMETRIC = [
+    pytest.param("logdet(S)", lambda S: np.linalg.inv(S), id="logdet"),
+    pytest.param("x'*inv(S)*x", lambda S, x: -np.linalg.inv(S) @ np.outer(x, x) @ np.linalg.inv(S),
+                 id="inverse-quadratic"),
+    pytest.param("tr(S*A)", lambda S, A: (A + A.T) / 2, id="trace-nonsymmetric-A"),
+    pytest.param("x'*S*y", lambda S, x, y: (np.outer(x, y) + np.outer(y, x)) / 2,
+                 id="bilinear"),
+    pytest.param("sum(S.^2) + tr(A*S*B)", lambda S, A, B: 2 * S + (A.T @ B.T + B @ A) / 2,
+                 id="mixed"),
+]
+
+
+@pytest.mark.parametrize("expr, expected", SYMMETRIC)
+def test_symmetric_gradient(expr, expected):
+    d = check_gradient(expr, "S", domain="positive", expected=expected, symmetric={"S"})
+    assert d.kind == "gradient"
+
+
+def test_symmetric_gradient_along_symmetric_perturbations():
+    """G : E equals the directional derivative for every symmetric E (and not for others)."""
+    d = matcalc.derive("tr(S*A) + x'*inv(S)*x", wrt="S", symmetric={"S"})
+    rng = np.random.default_rng(3)
+    n = 4
+    S = rng.uniform(0.5, 1.5, (n, n))
+    S = (S + S.T) / 2 + n * np.eye(n)
+    A, x = rng.standard_normal((n, n)), rng.standard_normal(n)
+    f = lambda S: np.trace(S @ A) + x @ np.linalg.solve(S, x)  # noqa: E731
+    G = d.numpy()(S=S, A=A, x=x)
+    for _ in range(3):
+        E = rng.standard_normal((n, n))
+        E = E + E.T
+        numeric = (f(S + 1e-6 * E) - f(S - 1e-6 * E)) / 2e-6
+        assert abs(np.sum(G * E) - numeric) < 1e-6 * max(1, abs(numeric))
+
+
+def test_two_layer_network_both_weights_in_one_call():
+    expr = "sum((W2*tanh(W1*x) - y).^2)"
+    shapes = {"W1": ("h", "n"), "W2": ("k", "h"), "x": ("n",), "y": ("k",)}
+    ds = matcalc.derive(expr, wrt=["W1", "W2"], shapes=shapes)
+    assert ds.wrt == ["W1", "W2"] and ds.check() < 1e-6
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.standard_normal((5, 3)), rng.standard_normal((2, 5))
+    x, y = rng.standard_normal(3), rng.standard_normal(2)
+    g1, g2 = ds.numpy()(W1=W1, W2=W2, x=x, y=y)
+    # each against its own derivation and against central differences
+    for wrt, g in (("W1", g1), ("W2", g2)):
+        single = check_gradient(expr, wrt, shapes, domain="normal")
+        assert np.allclose(g, single.numpy()(W1=W1, W2=W2, x=x, y=y))
+    # shared subexpressions computed once: tanh(W1*x) appears in one assignment
+    assert ds.source.count("np.tanh(W1 @ x)") == 1
+    h = np.tanh(W1 @ x)
+    r = W2 @ h - y
+    assert np.allclose(g2, 2 * np.outer(r, h))
+    assert np.allclose(g1, np.outer(2 * (1 - h**2) * (W2.T @ r), x))
+
+
+def test_from_user_roundtrip_for_scalar_gradient():
+    assert from_user(2.0, 1, 1).shape == (1, 1)
