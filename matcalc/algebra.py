@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from .errors import ShapeError
 from .ops import (NARY, SCALAR, Node, Shape, ShapeMismatch, const_value, fmt_shape, infer_shape,
-                  is_symmetric, leaf, number)
+                  is_elementwise, is_symmetric, leaf, number)
 
 ONE = number(1)
 ZERO = number(0)
@@ -211,14 +211,15 @@ def hadamard(*factors: Node) -> Node:
     shape = _shape("hadamard", factors)
     if shape == SCALAR:
         return mul(*factors)
-    flat: list[Node] = []
-    for f in factors:
-        flat.extend(f.args if f.op == "hadamard" else (f,))
     scalars, rest = [], []
-    for f in flat:
+    pending = list(factors)
+    while pending:
+        f = pending.pop(0)
         if is_zero(f):
             return zero(shape)
-        if f.is_scalar:
+        if f.op == "hadamard":
+            pending[:0] = f.args
+        elif f.is_scalar:
             scalars.append(f)
         elif f.op == "fill":
             scalars.append(f.args[0])
@@ -226,7 +227,7 @@ def hadamard(*factors: Node) -> Node:
             # pull a product's scalar factors out: (2*A).*B → 2*(A.*B)
             k = next(i for i, a in enumerate(f.args) if not a.is_scalar)
             scalars.extend(f.args[:k])
-            rest.append(mul(*f.args[k:]))
+            pending.insert(0, mul(*f.args[k:]))
         else:
             rest.append(f)
     rest = _merge_powers(rest)
@@ -242,6 +243,8 @@ def hadamard(*factors: Node) -> Node:
 def power(base: Node, exponent: Node) -> Node:
     """Elementwise power `base.^exponent` (for a scalar base, the ordinary power)."""
     shape = _shape("power", (base, exponent))
+    if base.op == "transpose":      # (A').^p = (A.^p)'
+        return transpose(power(base.args[0], exponent))
     p = const_value(exponent)
     if p == 1:
         return base
@@ -304,6 +307,8 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
         return a
     if op in ("tr", "sum") and a is not None and a.is_scalar:
         return a
+    if a is not None and a.op == "transpose" and (is_elementwise(op) or op == "power"):
+        return transpose(apply(op, a.args[0], *args[1:], value=value))   # f(A') = f(A)'
     if op == "matpow" and a is not None and a.op == "transpose":
         return transpose(apply("matpow", a.args[0], args[1]))
     if op == "matpow" and const_value(args[1]) == 1:

@@ -303,8 +303,20 @@ def _replace(node: Node, old: Node, new: Node) -> Node:
 
 def _problem(expr: Any, shapes: dict | None, symmetric: Iterable[str] | None) -> Problem:
     if not isinstance(expr, str):
-        raise MatcalcError(f"expected the expression as a string, got {type(expr).__name__}")
+        if type(expr).__module__.split(".")[0] != "sympy":
+            raise MatcalcError(f"expected the expression as a string (or a SymPy expression), "
+                               f"got {type(expr).__name__}")
+        from .sympy_input import from_sympy
+        expr, declared = from_sympy(expr)
+        shapes = {**declared, **(shapes or {})}
     return build_problem(parse(expr), shapes, set(symmetric or ()))
+
+
+def _names(wrt: Any) -> Any:
+    """Variable names from strings or SymPy symbols (or a list of them)."""
+    if isinstance(wrt, (list, tuple)):
+        return [_names(w) for w in wrt]
+    return getattr(wrt, "name", wrt)
 
 
 def _check_variable(problem: Problem, wrt: str) -> None:
@@ -371,7 +383,15 @@ class _Run:
 
 def _verified(d: Derivation, verify: bool) -> Derivation:
     if verify:
-        d.error = d.check(trials=2, seed=0)
+        try:
+            d.error = d.check(trials=2, seed=0)
+        except MatcalcError:
+            raise
+        except Exception as exc:    # generated code that does not run is a bug, never an answer
+            raise DifferentiationError(
+                f"refusing a result that failed its numeric check: the generated code for "
+                f"{d.label} = {d} raised {type(exc).__name__}: {exc} (this is a bug in matcalc; "
+                f"please report the expression)") from exc
         if d.error > TOLERANCE:
             raise DifferentiationError(
                 f"refusing a result that failed its numeric check: {d.label} = {d} differs from "
@@ -392,6 +412,7 @@ def derive(expr: str, wrt: str | Sequence[str], shapes: dict | None = None,
     "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"
     """
     problem = _problem(expr, shapes, symmetric)
+    wrt = _names(wrt)
     if isinstance(wrt, (list, tuple)):
         if not wrt:
             raise DifferentiationError("wrt is an empty list: name at least one variable")
@@ -421,6 +442,7 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
     "A' + A"
     """
     problem = _problem(expr, shapes, symmetric)
+    wrt = _names(wrt)
     _check_variable(problem, wrt)
     if not problem.expr.is_scalar:
         raise DifferentiationError(f"the function is {fmt_shape(problem.expr.shape)}: a Hessian "

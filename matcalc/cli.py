@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from . import __version__
 from .errors import MatcalcError
 
 FORMATS = ("text", "latex", "numpy", "json")
@@ -33,7 +34,7 @@ def _fail(error: MatcalcError) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="matcalc")
+@click.version_option(version=__version__, prog_name="matcalc")
 def main() -> None:
     """Symbolic matrix calculus: closed-form derivatives with their derivation."""
 

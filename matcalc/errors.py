@@ -46,6 +46,8 @@ def caret_block(text: str, start: int, end: int | None = None) -> str:
       a + * b
           ^
     """
+    while start > 0 and start >= len(text.rstrip()) and text[start - 1:start].isspace():
+        start -= 1      # an error at the end of the input: point just after its last character
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", start)
     if line_end == -1:

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from .errors import ParseError
 
 MAX_LENGTH = 20_000   # characters of input accepted
-MAX_DEPTH = 64        # nesting depth of parentheses and operators
+MAX_DEPTH = 64        # nesting depth of parentheses and prefix operators
+MAX_TREE_DEPTH = 200  # depth of the syntax tree, operator chains such as a + b + ... included
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*)
@@ -51,6 +52,7 @@ class Ast:
     children: tuple[Ast, ...] = ()
     start: int = 0
     end: int = 0
+    depth: int = 1
 
 
 @dataclass
@@ -59,6 +61,13 @@ class Program:
     bindings: list[tuple[str, Ast]] = field(default_factory=list)
     body: Ast | None = None
     text: str = ""
+
+
+def position(text: str, offset: int) -> str:
+    """'column 7', or 'line 2, column 7' in multi-line text (both counted from 1)."""
+    line = text.count("\n", 0, offset)
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line + 1}, column {column}" if "\n" in text.rstrip("\n") else f"column {column}"
 
 
 def tokenize(text: str, pattern: bool = False) -> list[Token]:
@@ -73,7 +82,8 @@ def tokenize(text: str, pattern: bool = False) -> list[Token]:
                 hint = " (write the expression without quotes)"
             elif not ch.isascii():
                 hint = " (only ASCII names and operators are part of the language)"
-            raise ParseError(f"unexpected character {ch!r} at column {pos + 1}{hint}", text, pos)
+            raise ParseError(f"unexpected character {ch!r} at {position(text, pos)}{hint}", text,
+                             pos)
         kind = m.lastgroup
         if kind not in ("ws", "comment"):
             tokens.append(Token(kind, m.group(), pos))  # type: ignore[arg-type]
@@ -117,8 +127,18 @@ class _Parser:
     def fail(self, message: str, token: Token | None = None) -> None:
         t = token or self.tok
         found = "the end of the input" if t.kind == "end" else repr(t.text)
-        raise ParseError(f"{message}, found {found} at column {t.start + 1}", self.text, t.start,
-                         t.end)
+        start = len(self.text.rstrip()) if t.kind == "end" else t.start
+        raise ParseError(f"{message}, found {found} at {position(self.text, start)}", self.text,
+                         start, start + max(1, len(t.text)))
+
+    def node(self, kind: str, value: object, children: tuple[Ast, ...], start: int,
+             end: int) -> Ast:
+        depth = 1 + max((c.depth for c in children), default=0)
+        if depth > MAX_TREE_DEPTH:
+            raise ParseError(f"expression too deeply nested: more than {MAX_TREE_DEPTH} operators "
+                             f"inside one another (long chains count; bind parts to names)",
+                             self.text, start, end)
+        return Ast(kind, value, children, start, end, depth)
 
     def _enter(self) -> None:
         self.depth += 1
@@ -131,7 +151,7 @@ class _Parser:
         prog = Program(text=self.text)
         if self.tok.kind == "end":
             raise ParseError("empty expression: write a function such as w'*w where w = "
-                             "sigmoid(X'*a)")
+                             "sigmoid(X'*a)", self.text, 0)
         while self.tok.kind == "name" and self.peek().text == "=" and self.peek().kind == "op":
             name = self.take()
             self.take()
@@ -166,7 +186,7 @@ class _Parser:
         while self.at("+", "-"):
             op = self.take()
             right = self.frob()
-            left = Ast("binop", op.text, (left, right), left.start, right.end)
+            left = self.node("binop", op.text, (left, right), left.start, right.end)
         self.depth -= 1
         return left
 
@@ -175,7 +195,7 @@ class _Parser:
         while self.pattern and self.at(":"):
             self.take()
             right = self.term()
-            left = Ast("binop", ":", (left, right), left.start, right.end)
+            left = self.node("binop", ":", (left, right), left.start, right.end)
         return left
 
     def term(self) -> Ast:
@@ -183,7 +203,7 @@ class _Parser:
         while self.at("*", "/", ".*", "./"):
             op = self.take()
             right = self.unary()
-            left = Ast("binop", op.text, (left, right), left.start, right.end)
+            left = self.node("binop", op.text, (left, right), left.start, right.end)
         return left
 
     def unary(self) -> Ast:
@@ -194,7 +214,7 @@ class _Parser:
             self.depth -= 1
             if op.text == "+":
                 return operand
-            return Ast("neg", None, (operand,), op.start, operand.end)
+            return self.node("neg", None, (operand,), op.start, operand.end)
         return self.power()
 
     def power(self) -> Ast:
@@ -202,7 +222,7 @@ class _Parser:
         while self.at("^", ".^"):
             op = self.take()
             exponent = self.exponent()
-            base = Ast("binop", op.text, (base, exponent), base.start, exponent.end)
+            base = self.node("binop", op.text, (base, exponent), base.start, exponent.end)
         return base
 
     def exponent(self) -> Ast:
@@ -211,7 +231,7 @@ class _Parser:
             self._enter()
             operand = self.exponent()
             self.depth -= 1
-            return operand if op.text == "+" else Ast("neg", None, (operand,), op.start,
+            return operand if op.text == "+" else self.node("neg", None, (operand,), op.start,
                                                       operand.end)
         return self.postfix()
 
@@ -219,7 +239,7 @@ class _Parser:
         node = self.primary()
         while self.at("'"):
             t = self.take()
-            node = Ast("transpose", None, (node,), node.start, t.end)
+            node = self.node("transpose", None, (node,), node.start, t.end)
         return node
 
     def primary(self) -> Ast:
@@ -236,7 +256,7 @@ class _Parser:
                 self.take()
                 arg = self.expr()
                 close = self.expect(")", "')'")
-                return Ast("fprime", t.text, (arg,), t.start, close.end)
+                return self.node("fprime", t.text, (arg,), t.start, close.end)
             if self.at("("):
                 self.take()
                 args: list[Ast] = []
@@ -246,7 +266,7 @@ class _Parser:
                         self.take()
                         args.append(self.expr())
                 close = self.expect(")", f"')' to close the call of {t.text}")
-                return Ast("call", t.text, tuple(args), t.start, close.end)
+                return self.node("call", t.text, tuple(args), t.start, close.end)
             return Ast("name", t.text, (), t.start, t.end)
         if self.at("("):
             self.take()

@@ -137,6 +137,9 @@ class _Checker:
         self.text = program.text
         self.program = program
         self.rigid: dict[str, DimVar] = {}
+        for n in shapes or {}:
+            if not isinstance(n, str) or not _IDENT.match(n):
+                raise ShapeError(f"shapes are declared by variable name; {n!r} is not a name")
         self.declared = {n: declared_shape(n, s, self.rigid) for n, s in (shapes or {}).items()}
         self.symmetric = set(symmetric or ())
         self.var_shapes: dict[str, TShape] = {}
@@ -211,7 +214,14 @@ class _Checker:
         if name not in self.var_shapes:
             shape = self.declared.get(name) or default_shape(name)
             if name in self.symmetric:
-                unify(*shape)
+                try:
+                    if _find(shape[1]) == 1:
+                        raise ShapeMismatch("not a matrix")
+                    unify(*shape)
+                except ShapeMismatch:
+                    raise ShapeError(f"{name} is declared symmetric but is {show(shape)}; only a "
+                                     f"square matrix can be symmetric", self.text, node.start,
+                                     node.end) from None
             self.var_shapes[name] = shape
         return self.var_shapes[name]
 
@@ -396,9 +406,6 @@ def build_problem(program: Program, shapes: dict | None = None,
         checker.binding_shapes[name] = checker.infer(body)
     assert program.body is not None
     checker.infer(program.body)
-    for name in checker.declared:
-        if name not in checker.var_shapes and name not in checker.binding_shapes:
-            checker.var_shapes.setdefault(name, checker.declared[name])
     for name in checker.symmetric:
         if name not in checker.var_shapes:
             raise ShapeError(f"{name!r} is declared symmetric but does not appear in the "

@@ -26,15 +26,15 @@ def test_random_expression_gradients_match_finite_differences(problem):
     text, wrt = problem
     try:
         d = matcalc.derive(text, wrt=wrt, shapes=SHAPES)
-    except matcalc.DifferentiationError as exc:
+    except matcalc.DifferentiationError as exc:  # any other exception is a bug and fails
         # a refusal is allowed; a result that failed its own check is a wrong derivative
         assert "failed its numeric check" not in str(exc), f"{text} d/d{wrt}: {exc}"
         return
     if np.isnan(d.error):
         return  # no point of the domain found for the self-check
-    assert d.error < 1e-6, f"{text} d/d{wrt} = {d}: error {d.error:.2e}"
+    # the self-check passed (else derive had refused); check again at other random points
     check = d.check(trials=1, seed=7)
-    assert np.isnan(check) or check < 1e-5, f"{text} d/d{wrt} = {d}: error {check:.2e}"
+    assert np.isnan(check) or check < 1e-4, f"{text} d/d{wrt} = {d}: error {check:.2e}"
 
 
 # Shrunk examples that were once wrong, kept as regressions.
@@ -49,3 +49,9 @@ REGRESSIONS = [
 @pytest.mark.parametrize("text, wrt", REGRESSIONS)
 def test_regressions(text, wrt):
     check_gradient(text, wrt)
+
+
+def test_a_function_too_steep_to_difference_is_not_refused():
+    # at entries near n, exp(S.^2) ~ 1e20: the self-check must look elsewhere, not refuse
+    d = matcalc.derive("exp(sum(sin(exp(S.*S))))", wrt="S", shapes={"S": ("n", "n")})
+    assert np.isnan(d.error) or d.error < 1e-4

@@ -155,16 +155,29 @@ class NumpyPrinter:
 
     # -- products ---------------------------------------------------------------------------------
     def _print_matmul(self, node: Node) -> tuple[str, int]:
+        from .. import algebra
         k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
-        scalars, chain = node.args[:k], node.args[k:]
-        scale = None
-        if scalars:
-            from .. import algebra
-            scale = algebra.mul(*scalars)
+        scalars, chain = node.args[:k], list(node.args[k:])
         if not chain:
             return self._scalar_product(scalars)
-        text, prec = self._chain(list(chain), scale)
-        return text, prec
+        # (A + B)*x → A*x + B*x: a sum of matrices times a vector is never formed
+        if len(chain) > 1 and 1 in node.shape:
+            for i, f in enumerate(chain):
+                if f.op == "add" and not f.is_vector:
+                    terms = [algebra.mul(*scalars, *chain[:i], t, *chain[i + 1:]) for t in f.args]
+                    return self.print_with(algebra.add(*terms))
+        scale = algebra.mul(*scalars) if scalars else None
+        # a matrix of equal entries is c * ones * ones': products with it become sums
+        expanded: list[Node] = []
+        for f in chain:
+            if f.op == "fill" and not f.is_vector and len(chain) > 1:
+                r, c = f.shape
+                scale = algebra.mul(scale, f.args[0]) if scale is not None else f.args[0]
+                scale = None if const_value(scale) == 1 else scale
+                expanded += [algebra.fill(algebra.ONE, (r, 1)), algebra.fill(algebra.ONE, (1, c))]
+            else:
+                expanded.append(f)
+        return self._chain(expanded, scale)
 
     def _scalar_product(self, factors: tuple[Node, ...]) -> tuple[str, int]:
         sign = ""
@@ -189,7 +202,8 @@ class NumpyPrinter:
         if scale is not None and not absorbed:
             if const_value(scale) == -1:
                 return f"-{text if prec >= POW else f'({text})'}", NEG
-            text = f"{self.paren(scale, MUL)} * {text if prec >= MUL else f'({text})'}"
+            # parenthesised: `2 * A.T @ y` would scale the matrix, `2 * (A.T @ y)` the vector
+            text = f"{self.paren(scale, MUL)} * {text if prec > MUL else f'({text})'}"
             prec = MUL
         return text, prec
 
@@ -202,6 +216,10 @@ class NumpyPrinter:
         right = _span_node(right_tree, chain)
         if isinstance(left_tree, int) and chain[left_tree].op == "diagm":
             v = self.paren(chain[left_tree].args[0], ATOM)
+            if isinstance(right_tree, int) and chain[right_tree].op == "fill":   # diag(v)*ones = v
+                c = chain[right_tree].args[0]
+                return (v, ATOM, False) if const_value(c) == 1 else \
+                    (f"{self.paren(c, MUL)} * {v}", MUL, False)
             r, rprec, _ = self._emit(right_tree, chain, None)
             r = r if rprec > MUL else f"({r})"
             return (f"{v}[:, None] * {r}" if not right.is_vector else f"{v} * {r}", MUL, False)
@@ -209,38 +227,65 @@ class NumpyPrinter:
             v = self.paren(chain[right_tree].args[0], ATOM)
             lt, lprec, _ = self._emit(left_tree, chain, None)
             return f"{lt if lprec > MUL else f'({lt})'} * {v}", MUL, False
-        if isinstance(left_tree, int) and chain[left_tree].op == "inv":
-            a = self.doprint(chain[left_tree].args[0])
+        inverse = _inverse_of(chain[left_tree]) if isinstance(left_tree, int) else None
+        if inverse is not None:       # inv(A)*B = solve(A, B); inv(A)'*B = solve(A', B)
+            a, transposed = inverse
             r, _, _ = self._emit(right_tree, chain, None)
-            return f"np.linalg.solve({a}, {r})", ATOM, False
-        if isinstance(right_tree, int) and chain[right_tree].op == "inv":
-            a = self.paren(chain[right_tree].args[0], ATOM)
+            a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
+            return f"np.linalg.solve({a_text}, {r})", ATOM, False
+        inverse = _inverse_of(chain[right_tree]) if isinstance(right_tree, int) else None
+        if inverse is not None:       # B*inv(A) = solve(A', B')'
+            a, transposed = inverse
             lt, _, _ = self._emit(left_tree, chain, None)
+            a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
             if left.is_row:
-                return f"np.linalg.solve({a}.T, {lt})", ATOM, False
-            return f"np.linalg.solve({a}.T, {_wrap(lt, ATOM)}.T).T", ATOM, False
+                return f"np.linalg.solve({a_text}, {lt})", ATOM, False
+            return f"np.linalg.solve({a_text}, {_wrap(lt, ATOM)}.T).T", ATOM, False
+        left_fill = chain[left_tree].args[0] if isinstance(left_tree, int) \
+            and chain[left_tree].op == "fill" else None
+        right_fill = chain[right_tree].args[0] if isinstance(right_tree, int) \
+            and chain[right_tree].op == "fill" else None
         if left.is_column and right.is_row:
+            shape = f"({self.dim(left.shape[0])}, {self.dim(right.shape[1])})"
+            # an outer product with a constant vector repeats the other one: no vector of ones
+            if right_fill is not None:
+                lt, lprec, _ = self._emit(left_tree, chain, None)
+                column = self._times(scale, *self._times(right_fill, lt, lprec))[0]
+                return f"np.broadcast_to(({column})[:, None], {shape}).copy()", ATOM, True
+            if left_fill is not None:
+                rt, rprec, _ = self._emit(right_tree, chain, None)
+                row = self._times(scale, *self._times(left_fill, rt, rprec))[0]
+                return f"np.broadcast_to({row}, {shape}).copy()", ATOM, True
             lt, _, _ = self._emit(left_tree, chain, None)
             rt, rprec, _ = self._emit(right_tree, chain, None)
-            if scale is not None:
-                rt = f"{self.paren(scale, MUL)} * {_wrap(rt, MUL + 1) if rprec <= MUL else rt}"
-            return f"np.outer({lt}, {rt})", ATOM, scale is not None
-        if isinstance(left_tree, int) and chain[left_tree].op == "fill" and left.is_row:
+            return f"np.outer({lt}, {self._times(scale, rt, rprec)[0]})", ATOM, True
+        if left_fill is not None and left.is_row:       # ones'*R: column sums
             rt, _, _ = self._emit(right_tree, chain, None)
-            c = self.paren(chain[left_tree].args[0], MUL)
-            return f"{c} * np.sum({rt}, axis=0)", MUL, False
-        if isinstance(right_tree, int) and chain[right_tree].op == "fill" and right.is_column:
+            return (*self._times(left_fill, f"np.sum({rt}, axis=0)", ATOM), False)
+        if right_fill is not None and right.is_column:  # L*ones: row sums
             lt, _, _ = self._emit(left_tree, chain, None)
-            c = self.paren(chain[right_tree].args[0], MUL)
-            return f"{c} * np.sum({lt}, axis={1 if not left.is_row else 0})", MUL, False
+            return (*self._times(right_fill, f"np.sum({lt}, axis={1 if not left.is_row else 0})",
+                                 ATOM), False)
         lt, lprec, _ = self._emit(left_tree, chain, None)
         rt, rprec, _ = self._emit(right_tree, chain, None)
+        if left.is_scalar or right.is_scalar:   # a sub-chain that reduced to a number scales
+            return f"{lt if lprec > MUL else f'({lt})'} * {rt if rprec > MUL else f'({rt})'}", \
+                MUL, False
         if isinstance(left_tree, int) and chain[left_tree].op == "fill":
             lt = self._print_fill(chain[left_tree])[0]
         if isinstance(right_tree, int) and chain[right_tree].op == "fill":
             rt = self._print_fill(chain[right_tree])[0]
         return f"{_wrap(lt, MUL) if lprec < MUL else lt} @ {_wrap(rt, POW) if rprec < POW else rt}", \
             MUL, False
+
+    def _times(self, factor: Node | None, text: str, prec: int) -> tuple[str, int]:
+        """`factor * text`, leaving out a factor of 1 and writing -1 as a sign."""
+        value = const_value(factor) if factor is not None else 1
+        if value == 1:
+            return text, prec
+        if value == -1:
+            return f"-{text if prec >= POW else f'({text})'}", NEG
+        return f"{self.paren(factor, MUL)} * {text if prec > MUL else f'({text})'}", MUL
 
     def _print_transpose(self, node: Node) -> tuple[str, int]:
         inner = node.args[0]
@@ -298,6 +343,15 @@ class NumpyPrinter:
         if name in HELPERS:
             self.helpers.add(name)
         return f"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
+
+
+def _inverse_of(node: Node) -> tuple[Node, bool] | None:
+    """(A, transposed?) for a factor inv(A) or inv(A)'; None otherwise."""
+    if node.op == "inv":
+        return node.args[0], False
+    if node.op == "transpose" and node.args[0].op == "inv":
+        return node.args[0].args[0], True
+    return None
 
 
 def _wrap(text: str, _prec: int) -> str:
@@ -363,8 +417,32 @@ def _leaves(tree: object) -> list[int]:
 
 # -- modules ----------------------------------------------------------------------------------------
 
+def _without_unused(lines: list[str], returns: list[str], temporaries: set[str]) -> list[str]:
+    """Drop temporaries no later line uses (a subexpression shared only inside a form the printer
+    rewrote, such as a sum distributed over a product)."""
+    import re
+    kept = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(kept):
+            target = line.split("=", 1)[0].strip()
+            if target not in temporaries:
+                continue
+            later = "\n".join(kept[i + 1:] + returns)
+            if not re.search(rf"\b{re.escape(target)}\b", later):
+                del kept[i]
+                changed = True
+                break
+    return kept
+
+
 def _printed_operands(node: Node) -> tuple[Node, ...]:
-    """The operands as printed: a negative term of a sum is printed negated after a minus."""
+    """The operands as printed: a negative term of a sum is printed negated after a minus; in a
+    product, diag(v) is printed as a scaling by v and inv(A) as a solve with A."""
+    if node.op == "matmul":
+        return tuple(f.args[0] if f.op == "diagm" else
+                     _inverse_of(f)[0] if _inverse_of(f) is not None else f for f in node.args)
     if node.op != "add":
         return node.args
     from .. import algebra
@@ -376,8 +454,8 @@ def _printed_operands(node: Node) -> tuple[Node, ...]:
 
 
 def _worth_naming(node: Node) -> bool:
-    if node.op in ("var", "ref", "const", "eye", "zero"):
-        return False
+    if node.op in ("var", "ref", "const", "eye", "zero", "inv", "diagm"):
+        return False    # inv and diag are printed as solves and scalings where they are used
     if node.op in ("transpose", "fill") and not node.args[0].args:
         return False
     if node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const" \
@@ -464,7 +542,8 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
         if out.op == "fill" or (out in names and out.op == "fill"):
             text = printer._print_fill(out)[0]
         returns.append(text)
-    body = "\n".join(lines)
+    body = "\n".join(_without_unused(lines, returns, temporaries={names[n] for n in shared
+                                                                 if n in names}))
     signature = ", ".join(params[n] for n in variables)
     helper_src = "\n\n\n".join(HELPERS[h] for h in sorted(helpers))
     result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"

@@ -1,0 +1,297 @@
+"""Properties of the generated NumPy code (SPEC §6): memory, solve instead of inv, slogdet, no
+materialised diagonals or ones-matrices, safe names, and the calling convention (SPEC §3).
+
+Every gradient here is also checked against central finite differences (tests/numeric.py).
+Peak memory is measured with tracemalloc, to which NumPy reports its array allocations.
+"""
+from __future__ import annotations
+
+import gc
+import keyword
+import re
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import matcalc
+
+from numeric import check_gradient
+
+SEED = "w'*w where w = sigmoid(X'*a)"
+BIG = 2000
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def peak_memory(function, **arrays):
+    """(result, peak bytes allocated during the call, the result included)."""
+    gc.collect()
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        out = function(**arrays)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        if started:
+            tracemalloc.stop()
+    return out, peak - before
+
+
+@pytest.fixture(scope="module")
+def big():
+    rng = np.random.default_rng(0)
+    return {"X": rng.standard_normal((BIG, BIG)), "a": rng.standard_normal(BIG),
+            "x": rng.standard_normal(BIG), "v": rng.standard_normal(BIG)}
+
+
+def test_tracemalloc_sees_numpy_allocations():
+    _, peak = peak_memory(lambda: np.ones((500, 400)))
+    assert peak >= 500 * 400 * 8
+
+
+# -- memory: nothing larger than needed ---------------------------------------------------------------
+
+def test_seed_gradient_allocates_only_the_result(big):
+    d = check_gradient(SEED, "X", expected=lambda X, a: np.outer(
+        a, 2 * (_sigmoid(X.T @ a) ** 2 - _sigmoid(X.T @ a) ** 3)), domain="normal")
+    f = d.numpy()
+    X, a = big["X"], big["a"]
+    out, peak = peak_memory(f, X=X, a=a)
+    assert out.shape == (BIG, BIG)
+    assert peak < 1.5 * BIG * BIG * 8, f"peak {peak / (BIG * BIG * 8):.2f} × m·n·8 bytes"
+    w = _sigmoid(X.T @ a)
+    assert np.allclose(out[:, :7], np.outer(a, 2 * (w * w - w * w * w))[:, :7])
+
+
+def test_seed_gradient_wrt_a_allocates_no_matrix(big):
+    d = check_gradient(SEED, "a", domain="normal")
+    out, peak = peak_memory(d.numpy(), X=big["X"], a=big["a"])
+    assert out.shape == (BIG,)
+    assert peak < 0.05 * BIG * BIG * 8, f"peak {peak / (BIG * 8):.0f} × m·8 bytes"
+
+
+def _no_square_temporary(expr: str, wrt: str, big, **extra) -> None:
+    d = check_gradient(expr, wrt)
+    names = {"A": big["X"], "x": big["x"], "v": big["v"], **extra}
+    arrays = {n: names[n] for n in d.problem.variables}
+    out, peak = peak_memory(d.numpy(), **arrays)
+    assert out.shape == (BIG,)
+    assert peak < 0.05 * BIG * BIG * 8, (
+        f"{expr}: peak {peak / (BIG * 8):.0f} × n·8 bytes; code:\n{d.source}")
+
+
+QUADRATIC_NO_TEMPORARY_REASON = (
+    "the n-vector gradient is computed through an n×n temporary: `(A.T + A) @ x`, "
+    "`2 * A.T @ (...)` = (2*A.T) @ ..., or np.diagonal(np.outer(...))")
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    pytest.param("x'*A*x", "x"),
+    pytest.param("2*x'*A*x", "x"),
+    pytest.param("x'*A'*A*x", "x"),
+    pytest.param("lambda*x'*A*x", "x"),
+    pytest.param("x'*diag(v)*A*x", "x"),
+    pytest.param("x'*diag(v)*x", "v"),
+    pytest.param("sum(diag(v)*A*x)", "v"),
+    ("sum(A*x)", "x"),
+    ("x'*diag(v)*x", "x"),
+])
+def test_vector_gradients_form_no_square_temporary(expr, wrt, big):
+    _no_square_temporary(expr, wrt, big, **{"lambda": 0.5})
+
+
+# -- inv(A)*B as solve --------------------------------------------------------------------------------
+
+def test_inverse_times_vector_uses_solve():
+    d = check_gradient("a'*inv(X)*b", "X")
+    assert "inv(X)*b" in str(d)
+    assert "np.linalg.solve(X, b)" in d.source
+
+
+NO_INV_REASON = "the result multiplies by an inverse, but the code forms np.linalg.inv(...) "
+NO_INVERSE = [
+    ("c'*inv(A)*b", "c"),
+    ("sum(x'*inv(A))", "x"),
+    pytest.param("a'*inv(X)*b", "X"),
+    pytest.param("x'*inv(A)*x", "x"),
+    pytest.param("sum(inv(A)*x)", "x"),
+    pytest.param("sum(inv(A)*B)", "B"),
+    pytest.param("tr(A*inv(X)*B)", "X"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", NO_INVERSE)
+def test_products_with_an_inverse_use_solve(expr, wrt):
+    d = check_gradient(expr, wrt)
+    assert "np.linalg.solve(" in d.source
+    assert "np.linalg.inv(" not in d.source, d.source
+
+
+def test_bare_inverse_result_may_use_inv():
+    d = check_gradient("logdet(X)", "X", expected=lambda X: np.linalg.inv(X).T)
+    assert str(d) == "inv(X)'"
+
+
+# -- logdet through slogdet ---------------------------------------------------------------------------
+
+def _overflowing_det(n: int = 400) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    X = 10.0 * np.eye(n) + 0.01 * rng.standard_normal((n, n))     # det ≈ 10^400: overflows
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(np.linalg.det(X))
+    return X
+
+
+def test_logdet_plus_sum_gradient():
+    d = check_gradient("logdet(X) + sum(X)", "X", expected=lambda X: np.linalg.inv(X).T + 1)
+    assert "np.linalg.det(" not in d.source and "np.log(" not in d.source
+    X = _overflowing_det()
+    with np.errstate(all="raise"):
+        g = d.numpy()(X=X)
+    assert np.allclose(g, np.linalg.inv(X).T + 1)
+
+
+def test_logdet_in_a_result_goes_through_slogdet():
+    d = check_gradient("logdet(X)*x'*x", "x",
+                       expected=lambda X, x: 2 * np.linalg.slogdet(X)[1] * x)
+    assert "slogdet(" in d.source and "np.linalg.det(" not in d.source
+    X, x = _overflowing_det(), np.arange(1.0, 401.0) / 400
+    g = d.numpy()(X=X, x=x)
+    assert np.all(np.isfinite(g)) and np.allclose(g, 2 * np.linalg.slogdet(X)[1] * x)
+
+
+def test_log_det_in_a_result_does_not_overflow():
+    d = check_gradient("log(det(X))*x'*x", "x")
+    X, x = _overflowing_det(), np.arange(1.0, 401.0) / 400
+    with np.errstate(all="ignore"):
+        g = d.numpy()(X=X, x=x)
+    assert np.all(np.isfinite(g)) and np.allclose(g, 2 * np.linalg.slogdet(X)[1] * x)
+
+
+# -- no materialised diagonals, no ones-matrices ---------------------------------------------------------
+
+DIAGONALS = [
+    ("sum(diag(v)*X)", "X"),
+    ("sum(X*diag(v))", "X"),
+    ("a'*diag(v)*X*b", "X"),
+    ("a'*X*diag(v)*b", "X"),
+    ("x'*diag(v)*x", "x"),
+    ("sum(diag(v)*A*x)", "x"),
+    pytest.param("x'*diag(v)*A*x", "x"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", DIAGONALS)
+def test_diag_products_do_not_materialise_the_diagonal(expr, wrt):
+    d = check_gradient(expr, wrt)
+    assert "np.diag(" not in d.source, d.source
+
+
+_ONES_MATRIX = re.compile(r"np\.(?:full|ones)\(\([^()]*,[^()]*\)")
+ONES_REASON = "SPEC §6 'no ones-matrices': the code builds a 2-D np.full(..., 1)"
+ONES = [
+    ("w'*w where w = sigmoid(X'*a)", "X"),
+    ("sum(X)*x'*x", "x"),
+    pytest.param("sum(diag(v)*X)", "X"),
+    pytest.param("sum(X'*Y)", "X"),
+    pytest.param("sum(A*X)", "X"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", ONES)
+def test_no_ones_matrices(expr, wrt):
+    d = check_gradient(expr, wrt)
+    assert not _ONES_MATRIX.search(d.source), d.source
+    assert "np.tile(" not in d.source
+
+
+# -- names that are Python keywords, builtins, or clash with the generated code --------------------------
+
+def test_lambda_is_a_keyword_argument():
+    d = check_gradient("lambda*x'*x + sum(x)", "x", expected=lambda x, **kw: 1 + 2 * kw["lambda"] * x)
+    x = np.array([1.0, -2.0, 3.0])
+    g = d.numpy()(**{"lambda": 0.5, "x": x})
+    assert np.allclose(g, 1 + x)
+    d = check_gradient("lambda*x'*x + sum(x)", "lambda")
+    assert np.isclose(d.numpy()(**{"lambda": 0.5, "x": x}), x @ x)
+
+
+NAMES = [
+    ("np'*sum_ + print'*np", "np"),
+    ("print'*class + sum(np.*sum_)", "class"),
+    ("print'*class + sum(np.*sum_)", "np"),
+    ("if'*def + sum(exp(_x))", "_x"),
+    ("x_'*x_ + __x'*x_", "__x"),
+    ("t1'*t1 + sum(t1)*sum(t1)", "t1"),
+    ("sum(exp(t1)) + sum(exp(t1))*sum(t1)", "t1"),
+    ("d_dx'*x + grad_x'*x", "x"),
+    ("x'*True*x", "x"),
+    ("x'*None*x", "x"),
+    ("float'*int + sum(exp(float))", "float"),
+    ("match'*case + sum(type)", "case"),
+    ("w'*w where w = sigmoid(X'*np)", "np"),
+    ("np'*np where np = sigmoid(X'*a)", "X"),
+    ("print'*print where print = sigmoid(X'*a)", "X"),
+    ("sum(sigmoid(_sigmoid))", "_sigmoid"),
+    ("sum(sigmoid(sigmoid_)) + sum(_sigmoid)", "sigmoid_"),
+    ("sum(exp(lambda*x)) + lambda_'*x", "x"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", NAMES, ids=[f"{e} d/d{w}" for e, w in NAMES])
+def test_awkward_names_are_renamed_safely(expr, wrt):
+    d = check_gradient(expr, wrt)
+    header = re.search(r"^def ([A-Za-z]\w*)\(([^)]*)\):", d.source, re.M)
+    assert header, d.source
+    params = [p.strip() for p in header.group(2).split(",")]
+    assert len(params) == len(set(params)) == len(d.problem.variables)
+    for p in params:
+        assert p.isidentifier() and not keyword.iskeyword(p) and p != "np", p
+    compile(d.source, "<generated>", "exec")
+
+
+# -- calling convention ----------------------------------------------------------------------------------
+
+def test_every_variable_is_accepted_even_if_unused():
+    d = check_gradient("a'*x + b'*b", "x", expected=lambda a, x, b: a)
+    a, x, b = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0])
+    assert np.allclose(d.numpy()(a=a, x=x, b=b), a)
+    d = check_gradient("sum(exp(X)) + x'*x", "x", expected=lambda X, x: 2 * x)
+    assert np.allclose(d.numpy()(X=np.ones((2, 3)), x=x), 2 * x)
+
+
+def test_missing_or_unknown_variable_is_a_type_error():
+    f = matcalc.derive("a'*x + b'*b", wrt="x").numpy()
+    a = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="b"):
+        f(a=a, x=a)
+    with pytest.raises(TypeError, match="c"):
+        f(a=a, x=a, b=a, c=a)
+
+
+def test_declared_but_unused_name_is_not_required():
+    try:
+        d = matcalc.derive("x'*x", wrt="x", shapes={"y": (3,)})
+    except matcalc.MatcalcError:
+        return                                    # rejecting the declaration is fine too
+    assert np.allclose(d.numpy()(x=np.ones(3)), 2 * np.ones(3))
+
+
+def test_scalars_may_be_floats_and_vectors_one_dimensional():
+    d = check_gradient("alpha*sum(exp(x)) + beta*x'*A*x", "x")
+    x = np.array([0.1, 0.2, 0.3])
+    A = np.arange(9.0).reshape(3, 3)
+    g = d.numpy()(alpha=2.0, beta=0.5, x=x, A=A)
+    assert g.shape == (3,)
+    assert np.allclose(g, 2.0 * np.exp(x) + 0.5 * (A + A.T) @ x)
+
+
+def test_check_agrees():
+    for expr, wrt in [(SEED, "X"), ("logdet(X) + sum(X)", "X"), ("lambda*x'*x + sum(x)", "x")]:
+        assert matcalc.derive(expr, wrt=wrt).check() < 1e-6
