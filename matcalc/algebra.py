@@ -153,8 +153,12 @@ def mul(*factors: Node) -> Node:
         chain = [eye(shape[0])]
     scalars = _merge_powers(scalars)
     chain = _merge_matrix_powers(chain)
-    if coefficient == -1 and not scalars and len(chain) == 1 and chain[0].op == "add":
-        return add(*(neg(t) for t in chain[0].args))     # -(A - B) → B - A
+    if coefficient != 1 and not scalars and len(chain) == 1 and chain[0].op == "add":
+        # -(A - B) → B - A, 0.5*(2*A + 2*B) → A + B: into the sum when that saves numbers
+        inner = [split_coefficient(t)[0] for t in chain[0].args]
+        if sum(abs(c * coefficient) != 1 for c in inner) <= (abs(coefficient) != 1) + sum(
+                abs(c) != 1 for c in inner):
+            return add(*(scale(coefficient, t) for t in chain[0].args))
     if shape == SCALAR and len(chain) == 2 and chain[0].op == "transpose" \
             and chain[0].args[0].is_column and chain[1].is_column:
         # u'*v = v'*u: one order for inner products, a differential on the right

@@ -135,7 +135,18 @@ def is_symmetric(node: Node) -> bool:
         return is_symmetric(node.args[0])
     if node.op in ("add", "hadamard"):
         return all(is_symmetric(a) for a in node.args if not a.is_scalar)
+    if node.op == "matmul":     # a palindrome: A*x*x'*A' with the middle symmetric
+        chain = [a for a in node.args if not a.is_scalar]
+        return node.is_square and all(_transposes(chain[i], chain[-1 - i])
+                                      for i in range((len(chain) + 1) // 2))
     return False
+
+
+def _transposes(a: Node, b: Node) -> bool:
+    """Is b the transpose of a (structurally)?"""
+    if a == b:
+        return is_symmetric(a)
+    return (b.op == "transpose" and b.args[0] == a) or (a.op == "transpose" and a.args[0] == b)
 
 
 def number(value: Fraction | float | int) -> Node:
