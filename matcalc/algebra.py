@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from .errors import ShapeError
 from .ops import (NARY, SCALAR, Node, Shape, ShapeMismatch, const_value, fmt_shape, infer_shape,
-                  is_elementwise, is_symmetric, leaf, number)
+                  dim_product, is_elementwise, is_symmetric, leaf, number)
 
 ONE = number(1)
 ZERO = number(0)
@@ -29,6 +29,14 @@ def _shape(op: str, args: tuple[Node, ...], value: object = None) -> Shape:
     except ShapeMismatch as exc:
         shapes = ", ".join(fmt_shape(a.shape) for a in args)
         raise ShapeError(f"internal shape error building {op}({shapes}): {exc}") from None
+
+
+def commutation(rows: object, cols: object) -> Node:
+    """The commutation matrix K with K*vec(A) = vec(A') for A rows×cols (column-major vec)."""
+    n = dim_product(rows, cols)
+    if rows == 1 or cols == 1:
+        return eye(n)
+    return leaf("commutation", (n, n), (rows, cols))
 
 
 def zero(shape: Shape) -> Node:
@@ -183,7 +191,14 @@ def _merge_matrix_powers(chain: list[Node]) -> list[Node]:
         if f.op == "diagm" and merged_diagonals and merged_diagonals[-1].op == "diagm":
             f = apply("diagm", hadamard(merged_diagonals.pop().args[0], f.args[0]))
         merged_diagonals.append(f)
-    chain = merged_diagonals
+    chain = []
+    for f in merged_diagonals:     # kron(A, B)*kron(C, D) = kron(A*C, B*D) where both conform
+        if f.op == "kron" and chain and chain[-1].op == "kron":
+            (a, b), (c, d) = chain[-1].args, f.args
+            if a.shape[1] == c.shape[0] and b.shape[1] == d.shape[0]:
+                chain[-1] = apply("kron", mul(a, c), mul(b, d))
+                continue
+        chain.append(f)
     out: list[tuple[Node, Node]] = []
     for f in chain:
         base, k = (f.args[0], f.args[1]) if f.op == "matpow" else (f, ONE)
@@ -325,6 +340,12 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
         return a.args[0]
     if op == "d" and a is not None and a.op != "var" and not a.has_d and not a.deps:
         return zero(a.shape)
+    if op == "kron" and (args[0].is_scalar or args[1].is_scalar):
+        return mul(*args)                       # kron(s, A) = s*A
+    if op == "vec" and a is not None and (a.is_column or a.is_scalar):
+        return a
+    if op == "vec" and a is not None and a.is_row:
+        return transpose(a)
     if op == "frob" and (is_zero(args[0]) or is_zero(args[1])):
         return ZERO
     shape = _shape(op, args, value)

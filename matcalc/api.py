@@ -19,7 +19,7 @@ import numpy as np
 
 from . import algebra
 from .derivation import Step
-from .differentiate import Differentiator, JacobianPass, to_gradient
+from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .ops import Node, fmt_shape, number, var
 from .parse import parse
@@ -33,7 +33,8 @@ from .verify import derivative_error, from_user
 TOLERANCE = 1e-4   # relative error above which a derivative is refused
 
 LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
-          "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})"}
+          "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",
+          "kronecker": "∂vec(f)/∂vec({x})", "hessian-kronecker": "∂vec(∂f/∂{x})/∂vec({x})"}
 
 
 class Derivation:
@@ -171,12 +172,14 @@ class Derivation:
         shape = self.problem.variables[self.wrt]
         rows = shape[0]
 
-        def along(inputs: dict, v: np.ndarray):
+        def along(inputs: dict, v: np.ndarray, function_shape: tuple[int, int]):
             args = {params[n]: x for n, x in inputs.items()}
             if self.direction is not None:
                 args[params[self.direction]] = _to_user(v, shape)
                 return code(**args)
             out = np.asarray(code(**args), dtype=float)
+            if self.kind in ("kronecker", "hessian-kronecker"):   # vec(dF) = K*vec(dX)
+                return (out @ v.ravel(order="F")).reshape(function_shape, order="F")
             if self.kind == "gradient":
                 g = from_user(out, *v.shape)
                 return float(np.sum(g * v)), float(np.sum(np.abs(g) * np.abs(v)))
@@ -185,6 +188,28 @@ class Derivation:
             return m @ v if rows != 1 else m * float(v.reshape(()))
 
         return along
+
+    def vec(self, verify: bool = True) -> Derivation:
+        """A linear map dX ↦ dF in vec/Kronecker form: K with vec(dF) = K*vec(dX), where vec stacks
+        columns (column-major). Its steps continue this derivation's.
+
+        >>> print(derive("A*X*B", wrt="X").vec())
+        kron(B', A)
+        """
+        if not self.is_linear_map:
+            raise DifferentiationError(f"the vec/Kronecker form is for linear maps; this result is "
+                                       f"a {self.kind}")
+        run = _Run(self.problem, self.wrt)
+        run.steps = list(self.steps)
+        kind = "kronecker" if self.kind == "linear-map" else "hessian-kronecker"
+        k = LinearFormPass(run.variable, run.rules.kronecker, run.rules, run.steps, "kvec").form(
+            self.result)
+        run.steps.append(Step("kronecker", LABELS[kind].format(x=self.wrt), k,
+                              f"vec(dF) = K*vec(d({self.wrt})), column-major vec"))
+        result, used = simplify(k, run.rules, self.problem.bindings, run.steps,
+                                LABELS[kind].format(x=self.wrt))
+        d = Derivation(self.problem, self.wrt, result, run.steps, self.notes, kind, self.function)
+        return _verified(d, verify)
 
     def check(self, trials: int = 5, seed: int = 1) -> float:
         """Largest relative error against central finite differences at random inputs."""
@@ -265,7 +290,8 @@ class DerivationSet:
 
 def _function_name(kind: str, wrt: str) -> str:
     stem = {"gradient": "grad", "jacobian": "jacobian", "linear-map": "differential",
-            "hessian": "hessian", "hessian-map": "hessian_map"}[kind]
+            "hessian": "hessian", "hessian-map": "hessian_map", "kronecker": "kronecker",
+            "hessian-kronecker": "hessian_kronecker"}[kind]
     return f"{stem}_{wrt}" if wrt.isidentifier() and wrt.isascii() else stem
 
 
@@ -362,7 +388,7 @@ class _Run:
                                        "sym(G) = (G + G')/2 for symmetric " + self.wrt))
         elif f.is_column and (x.is_column or x.is_scalar):
             kind = "jacobian"
-            result = JacobianPass(x, self.rules, self.steps).jac(df)
+            result = LinearFormPass(x, self.rules.jacobian, self.rules, self.steps).form(df)
             self.steps.append(Step("jacobian", LABELS[kind_hint or kind].format(x=self.wrt),
                                    result, f"df = J*d({self.wrt})"))
         else:

@@ -55,6 +55,8 @@ def _common_options(command):
                      show_default=True, help="Output format."),
         click.option("--check", is_flag=True, help="Check the result against central finite "
                                                    "differences and print the error."),
+        click.option("--vec", is_flag=True, help="A linear map dX ↦ dF in vec/Kronecker form: "
+                                                 "the K with vec(dF) = K*vec(dX)."),
         click.option("--no-verify", is_flag=True, help="Skip the built-in numeric self-check."),
     ]):
         command = option(command)
@@ -64,7 +66,7 @@ def _common_options(command):
 @main.command()
 @_common_options
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
-           steps: bool, fmt: str, check: bool, no_verify: bool) -> None:
+           steps: bool, fmt: str, check: bool, vec: bool, no_verify: bool) -> None:
     """Differentiate EXPR with respect to --wrt: a gradient, a Jacobian or a linear map.
 
     \b
@@ -73,13 +75,13 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
     """
     from .api import derive as derive_
     _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
-         shape, sym, steps, fmt, check, no_verify)
+         shape, sym, steps, fmt, check, vec, no_verify)
 
 
 @main.command()
 @_common_options
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
-            steps: bool, fmt: str, check: bool, no_verify: bool) -> None:
+            steps: bool, fmt: str, check: bool, vec: bool, no_verify: bool) -> None:
     """The Hessian of a scalar EXPR with respect to --wrt.
 
     \b
@@ -89,13 +91,18 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
     from .api import hessian as hessian_
     if len(wrt) > 1:
         raise click.BadParameter("give one variable", param_hint="--wrt")
-    _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check, no_verify)
+    _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check, vec,
+         no_verify)
 
 
 def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
-         check: bool, no_verify: bool) -> None:
+         check: bool, vec: bool, no_verify: bool) -> None:
     try:
         result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
+        if vec:
+            if hasattr(result, "derivations"):
+                raise click.BadParameter("--vec takes one --wrt", param_hint="--vec")
+            result = result.vec(verify=not no_verify)
         derivations = list(result) if hasattr(result, "derivations") else [result]
         error = None
         if check:

@@ -17,7 +17,7 @@ from . import algebra
 from .derivation import Step
 from .errors import DifferentiationError
 from .match import Context, guards_hold, instantiate, match, rewrite_once
-from .ops import NARY, SCALAR, Node
+from .ops import NARY, SCALAR, Node, dim_product
 from .printing.text import to_text
 from .rules import Rule, RuleSet
 
@@ -149,46 +149,54 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
     return gradient
 
 
-class JacobianPass:
-    """From a vector differential df, linear in d(x), the Jacobian J with df = J*d(x).
+class LinearFormPass:
+    """From a differential linear in d(x), the matrix of the linear map, by a rules file.
 
-    jacobian.rules rewrite jac(E) — "the M with E = M*d(x)" — until only jac(d(x)) = eye is left;
-    a scalar part s of E is read off by the Frobenius pass, jac(s) = (∂s/∂x)'.
+    `op` "jac" (jacobian.rules): df = J*d(x) for a column f and a vector x — the Jacobian.
+    `op` "kvec" (kronecker.rules): vec(dF) = K*vec(d(X)) with the column-major vec.
+    The rules rewrite op(E) — "the M with (vec) E = M*d(x)" — until only op(d(x)) = eye is left;
+    a scalar part s of E is read off by the Frobenius pass, op(s) = vec(∂s/∂x)'.
     """
 
-    def __init__(self, variable: Node, rules: RuleSet, steps: list[Step]):
+    def __init__(self, variable: Node, rules: list[Rule], frobenius: RuleSet, steps: list[Step],
+                 op: str = "jac"):
         self.variable = variable
         self.rules = rules
+        self.frobenius = frobenius
         self.steps = steps
-        self.n = variable.shape[0]
-        self.ctx = Context(wrt=str(variable.value), on_jac=self._marker)
+        self.op = op
+        self.cols = variable.shape[0] if op == "jac" else dim_product(*variable.shape)
+        self.ctx = Context(wrt=str(variable.value), on_form=self._marker)
+
+    def _rows(self, node: Node) -> object:
+        return node.shape[0] if self.op == "jac" else dim_product(*node.shape)
 
     def _marker(self, node: Node) -> Node:
         if not node.has_d:
-            return algebra.zero((node.shape[0], self.n))
-        return Node("jac", (node,), (node.shape[0], self.n))
+            return algebra.zero((self._rows(node), self.cols))
+        return Node(self.op, (node,), (self._rows(node), self.cols))
 
-    def jac(self, expr: Node) -> Node:
+    def form(self, expr: Node) -> Node:
         if not expr.has_d:
-            return algebra.zero((expr.shape[0], self.n))
+            return algebra.zero((self._rows(expr), self.cols))
         if expr.is_scalar:
-            gradient = to_gradient(expr, self.variable, self.rules, self.steps,
+            gradient = to_gradient(expr, self.variable, self.frobenius, self.steps,
                                    what=f"({to_text(expr)})")
-            return algebra.transpose(gradient)
+            return algebra.transpose(algebra.apply("vec", gradient))
         target = self._marker(expr)
-        result = rewrite_once(self.rules.jacobian, target, self.ctx)
+        result = rewrite_once(self.rules, target, self.ctx)
         if result is None:
             raise DifferentiationError(
-                f"cannot write {to_text(expr)} as M*d({self.variable.value}): no Jacobian identity "
-                f"applies (operator {expr.op!r})")
+                f"cannot write {to_text(expr)} as a matrix times d({self.variable.value}): no "
+                f"identity of {self.op} applies (operator {expr.op!r})")
         rule, expanded = result
         self.steps.append(Step(rule.name, target, expanded))
         return self._substitute(expanded)
 
     def _substitute(self, expr: Node) -> Node:
-        if expr.op == "jac":
-            return self.jac(expr.args[0])
-        if not any(n.op == "jac" for n in expr.walk()):
+        if expr.op == self.op:
+            return self.form(expr.args[0])
+        if not any(n.op == self.op for n in expr.walk()):
             return expr
         return algebra.rebuild(expr, tuple(self._substitute(a) for a in expr.args))
 

@@ -27,7 +27,7 @@ class Context:
     """What guards and templates need to know about the derivation in progress."""
     wrt: str = ""
     on_d: Callable[[Node], Node] | None = None     # how to instantiate d(·) in a template
-    on_jac: Callable[[Node], Node] | None = None   # how to instantiate jac(·) in a template
+    on_form: Callable[[Node], Node] | None = None  # how to instantiate jac(·)/kvec(·) in a template
     lifted: bool = False                           # instantiate elementwise.rules formulas
     extra: dict = field(default_factory=dict)
 
@@ -207,10 +207,15 @@ def instantiate(t: Pattern, env: Env, ctx: Context, expect: Shape | None = None)
         if ctx.on_d is None:
             return algebra.apply("d", arg)
         return ctx.on_d(arg)
-    if op == "jac":
-        if ctx.on_jac is None:
-            raise RuleError("jac(·) is only meaningful in jacobian.rules")
-        return ctx.on_jac(instantiate(t.args[0], env, ctx))
+    if op in ("jac", "kvec"):
+        if ctx.on_form is None:
+            raise RuleError(f"{op}(·) is only meaningful in jacobian.rules and kronecker.rules")
+        return ctx.on_form(instantiate(t.args[0], env, ctx))
+    if op in ("icols", "irows", "commutation"):
+        arg = instantiate(t.args[0], env, ctx)
+        r, c = arg.shape
+        return {"icols": lambda: algebra.eye(c), "irows": lambda: algebra.eye(r),
+                "commutation": lambda: algebra.commutation(r, c)}[op]()
     if op == "fill":
         if expect is None:
             raise RuleError("cannot size 'matrix(·)' in this template")

@@ -155,6 +155,24 @@ def number(value: Fraction | float | int) -> Node:
     return leaf("const", SCALAR, value)
 
 
+def dim_factors(d: Dim) -> list[Dim]:
+    """The factors of a dimension: `"m*n"` → ["m", "n"], 6 → [6]."""
+    return [d] if isinstance(d, int) else [int(f) if f.isdigit() else f for f in d.split("*")]
+
+
+def dim_product(a: Dim, b: Dim) -> Dim:
+    """a·b as a dimension, in one canonical spelling (numbers multiplied, names sorted)."""
+    number, names = 1, []
+    for f in dim_factors(a) + dim_factors(b):
+        if isinstance(f, int):
+            number *= f
+        else:
+            names.append(f)
+    if not names:
+        return number
+    return "*".join(([str(number)] if number != 1 else []) + sorted(names))
+
+
 def fmt_shape(shape: Shape) -> str:
     r, c = shape
     if shape == SCALAR:
@@ -232,6 +250,11 @@ def infer_shape(op: str, shapes: list[Shape], unify: Unify, value: object = None
         if shapes[0] != SCALAR:
             raise ShapeMismatch("the fill value must be a scalar")
         return value  # type: ignore[return-value]
+    if op == "kron":
+        (r1, c1), (r2, c2) = shapes
+        return (dim_product(r1, r2), dim_product(c1, c2))
+    if op == "vec":
+        return (dim_product(*shapes[0]), 1)
     if op in ("d", "fprime") or is_elementwise(op):
         return shapes[0]
     raise KeyError(f"no shape rule for operator {op!r}")

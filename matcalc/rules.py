@@ -18,7 +18,7 @@ from .errors import MatcalcError, RuleError
 from .ops import BUILTIN_FUNCTIONS, ELEMENTWISE
 from .parse import Ast, parse_expression, parse_pattern
 
-RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "simplify")
+RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "kronecker", "simplify")
 
 # Pattern variables by the letter that names them: what each may match.
 ANY = "any"
@@ -37,7 +37,8 @@ LIFTED_OPS = {**BINARY_OPS, "*": "hadamard", "^": "power"}
 CALL_OPS = {"tr": "tr", "det": "det", "logdet": "logdet", "inv": "inv", "sum": "sum",
             "diag": "diag", "norm2": "norm2", "norm1": "norm1", "logsumexp": "logsumexp",
             "softmax": "softmax", "vector": "fill", "matrix": "fill", "d": "d",
-            "jac": "jac"}
+            "jac": "jac", "kvec": "kvec", "kron": "kron", "vec": "vec", "icols": "icols",
+            "irows": "irows", "commutation": "commutation"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ class RuleSet:
     @property
     def jacobian(self) -> list[Rule]:
         return self.files["jacobian"]
+
+    @property
+    def kronecker(self) -> list[Rule]:
+        return self.files["kronecker"]
 
     @property
     def simplify(self) -> list[Rule]:

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .ops import Node
+from .ops import Node, dim_factors
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
 
@@ -52,7 +52,16 @@ def evaluate(node: Node, env: dict[str, np.ndarray], bindings: dict[str, Node],
 
 def _dims(node: Node, env: dict[str, np.ndarray]) -> tuple[int, int]:
     sizes = env["__dims__"]  # type: ignore[index]
-    return tuple(d if isinstance(d, int) else sizes[d] for d in node.shape)  # type: ignore[return-value]
+    return tuple(int(np.prod([f if isinstance(f, int) else sizes[f] for f in dim_factors(d)]))
+                 for d in node.shape)  # type: ignore[return-value]
+
+
+def commutation_matrix(rows: int, cols: int) -> np.ndarray:
+    """K with K @ vec(A) = vec(A.T) for A rows×cols, vec stacking columns."""
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    k = np.zeros((rows * cols, rows * cols))
+    k[(j + i * cols).ravel(), (i + j * rows).ravel()] = 1.0
+    return k
 
 
 def _scalar(x: np.ndarray) -> float:
@@ -114,6 +123,13 @@ def _apply(node: Node, args: list[np.ndarray], env: dict) -> np.ndarray:
         return e / np.sum(e)
     if op == "frob":
         return np.array([[np.sum(args[0] * args[1])]])
+    if op == "kron":
+        return np.kron(args[0], args[1])
+    if op == "vec":
+        return args[0].reshape(-1, 1, order="F")
+    if op == "commutation":
+        rows, cols = (d if isinstance(d, int) else env["__dims__"][d] for d in node.value)
+        return commutation_matrix(rows, cols)
     if op in KERNELS:
         return KERNELS[op](args[0])
     if hasattr(np, op):    # an elementwise function added by a rules file, named as in NumPy
@@ -176,7 +192,7 @@ def from_user(x, r: int, c: int) -> np.ndarray:
         else np.asarray(x, dtype=float).reshape(r, c)
 
 
-Directional = Callable[[dict, np.ndarray], "np.ndarray | tuple[np.ndarray, float]"]
+Directional = Callable[[dict, np.ndarray, tuple], "np.ndarray | tuple[np.ndarray, float]"]
 
 
 def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
@@ -184,9 +200,10 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
                      symmetric: set[str] = frozenset()) -> float:
     """Largest relative error between an analytic directional derivative and central differences.
 
-    `function` is the expression whose derivative is checked, `directional(inputs, V)` the claimed
-    derivative along V at `inputs` (calling convention of generated code) — an array of the
-    function's shape, or (array, magnitude) where magnitude bounds the terms it summed.
+    `function` is the expression whose derivative is checked, `directional(inputs, V, shape)` the
+    claimed derivative along V at `inputs` (calling convention of generated code; `shape` the
+    function's numeric shape there) — an array of that shape, or (array, magnitude) where magnitude
+    bounds the terms it summed.
     Returns nan if no point of the domain was found.
     """
     rng = np.random.default_rng(seed)
@@ -204,13 +221,13 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
         if wrt in symmetric:
             direction = (direction + direction.T) / 2
         user = {n: to_user(env[n], variables[n]) for n in variables}
+        fr, fc = _dims(function, env)
         try:
             with np.errstate(all="ignore"):
-                claimed = directional(user, direction)
+                claimed = directional(user, direction, (fr, fc))
         except (np.linalg.LinAlgError, ZeroDivisionError):
             continue    # a singular matrix or a division by zero at this point: try another
         claimed, magnitude = claimed if isinstance(claimed, tuple) else (claimed, 0.0)
-        fr, fc = _dims(function, env)
         analytic = from_user(claimed, fr, fc)
         if not np.all(np.isfinite(analytic)):
             continue

@@ -166,3 +166,69 @@ def test_two_layer_network_both_weights_in_one_call():
 
 def test_from_user_roundtrip_for_scalar_gradient():
     assert from_user(2.0, 1, 1).shape == (1, 1)
+
+
+KRONECKER = [
+    pytest.param("A*X*B", "X", lambda A, X, B: np.kron(B.T, A), id="AXB"),
+    pytest.param("inv(X)", "X", lambda X: -np.kron(np.linalg.inv(X).T, np.linalg.inv(X)), id="inverse"),
+    pytest.param("X'", "X", None, id="transpose-commutation"),
+    pytest.param("X'*X", "X", None, id="gram"),
+    pytest.param("X.*exp(X)", "X", lambda X: np.diag(np.ravel(np.exp(X) * (1 + X), order="F")),
+                 id="hadamard"),
+    pytest.param("(a'*X*b)*C", "X", lambda a, X, b, C: np.outer(np.ravel(C, order="F"),
+                                                                np.ravel(np.outer(a, b), order="F")),
+                 id="scalar-times-matrix"),
+    pytest.param("X*x", "X", None, id="matrix-vector"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, expected", KRONECKER)
+def test_kronecker_form(expr, wrt, expected):
+    """vec(dF) = K*vec(dX) with column-major vec, checked column by column against differences."""
+    d = matcalc.derive(expr, wrt=wrt).vec()
+    assert d.kind == "kronecker"
+    rng = np.random.default_rng(5)
+    sizes = {"rows(X)": 3, "cols(X)": 4, "len(x)": 4, "len(a)": 3, "len(b)": 4, "rows(C)": 2,
+             "cols(C)": 5, "rows(A)": 2, "cols(B)": 5}
+    inputs = {}
+    for name, shape in d.problem.variables.items():
+        dims = [s if isinstance(s, int) else sizes.get(s, 3) for s in shape]
+        inputs[name] = rng.uniform(0.5, 1.5, dims) if dims[1] != 1 else rng.uniform(0.5, 1.5, dims[0])
+    if "X" in inputs and inputs["X"].ndim == 2 and expr in ("inv(X)",):
+        inputs["X"] = rng.uniform(0.5, 1.5, (3, 3)) + 4 * np.eye(3)
+    fn = {"A*X*B": lambda A, X, B: A @ X @ B, "inv(X)": lambda X: np.linalg.inv(X),
+          "X'": lambda X: X.T, "X'*X": lambda X: X.T @ X, "X.*exp(X)": lambda X: X * np.exp(X),
+          "(a'*X*b)*C": lambda a, X, b, C: (a @ X @ b) * C, "X*x": lambda X, x: X @ x}[expr]
+    K = np.asarray(d.numpy()(**inputs))
+    X = inputs[wrt]
+    columns = []
+    for k in range(X.size):
+        E = np.zeros(X.size)
+        E[k] = 1e-6
+        E = E.reshape(X.shape, order="F")
+        plus, minus = dict(inputs), dict(inputs)
+        plus[wrt], minus[wrt] = X + E, X - E
+        columns.append(np.ravel((fn(**plus) - fn(**minus)) / 2e-6, order="F"))
+    numeric = np.column_stack(columns)
+    assert K.shape == numeric.shape
+    assert np.allclose(K, numeric, atol=1e-6 * max(1, np.max(np.abs(numeric))))
+    if expected is not None:
+        assert np.allclose(K, expected(**inputs))
+
+
+def test_vec_of_a_gradient_is_refused():
+    with pytest.raises(matcalc.DifferentiationError, match="linear maps"):
+        matcalc.derive("x'*x", wrt="x").vec()
+
+
+def test_hessian_kronecker_form_of_logdet():
+    d = matcalc.hessian("logdet(X)", wrt="X").vec()
+    assert d.kind == "hessian-kronecker" and d.error < 1e-6
+    X = np.random.default_rng(1).uniform(0.5, 1.5, (3, 3)) + 3 * np.eye(3)
+    Xi = np.linalg.inv(X)
+    n = 3
+    K = np.zeros((n * n, n * n))     # commutation: K vec(A) = vec(A')
+    for i in range(n):
+        for j in range(n):
+            K[j + i * n, i + j * n] = 1
+    assert np.allclose(d.numpy()(X=X), -K @ np.kron(Xi.T, Xi))

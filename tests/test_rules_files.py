@@ -47,7 +47,8 @@ import pytest
 
 from matcalc.errors import MatcalcError
 from matcalc.match import Context, guards_hold, instantiate, match
-from matcalc.ops import Node, ShapeMismatch, number, var
+from matcalc import algebra
+from matcalc.ops import Node, ShapeMismatch, dim_factors, dim_product, number, var
 from matcalc.rules import FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule, load_rules, rules_dir
 from matcalc.verify import evaluate
 
@@ -143,7 +144,7 @@ def build(rule: Rule, bind, ctx_rhs: Context, failures: list[str], shapes: list 
     rule there. A right side that does not build is a failure: the engine would stop with an
     internal ShapeError.
     """
-    lhs_pattern = rule.lhs.args[0] if rule.lhs.kind == "op" and rule.lhs.value in ("d", "jac") \
+    lhs_pattern = rule.lhs.args[0] if rule.lhs.kind == "op" and rule.lhs.value in ("d", "jac", "kvec") \
         else rule.lhs
     names = pattern_variables(rule.lhs)
     expects = SHAPES if has_placeholder(lhs_pattern) else [None]
@@ -177,7 +178,8 @@ def build(rule: Rule, bind, ctx_rhs: Context, failures: list[str], shapes: list 
 # -- sampling and evaluation ----------------------------------------------------------------------
 
 def dims(shape) -> tuple[int, int]:
-    return tuple(SIZES[d] if isinstance(d, str) else d for d in shape)  # type: ignore[return-value]
+    return tuple(int(np.prod([SIZES[f] if isinstance(f, str) else f for f in dim_factors(d)]))
+                 for d in shape)  # type: ignore[return-value]
 
 
 def sample(shape, rng: np.random.Generator, signed: bool) -> np.ndarray:
@@ -225,7 +227,7 @@ def value(node: Node, env: dict, special=None) -> np.ndarray:
             memo[n] = kernel_derivative(str(n.value), value(n.args[0], env, special))
         elif n.op == "d" and special is None:
             memo[n] = env["d" + str(n.args[0].value)]
-        elif n.op in ("d", "jac"):
+        elif n.op in ("d", "jac", "kvec"):
             memo[n] = special(n)
         else:
             for a in n.args:
@@ -371,7 +373,7 @@ def check_jacobian(rule: Rule) -> tuple[int, list[str]]:
             return None          # a part of E, linear in d(x): J*d(x), a column or a scalar
         return Node("matmul", (var("J" + name, (choice[0], "k")), dx), choice)
 
-    def on_jac(node: Node) -> Node:
+    def on_form(node: Node) -> Node:
         return Node("jac", (node,), (node.shape[0], "k"))
 
     def jacobian(e: Node, x: dict) -> np.ndarray:
@@ -385,8 +387,8 @@ def check_jacobian(rule: Rule) -> tuple[int, list[str]]:
 
     failures: list[str] = []
     count = 0
-    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(wrt="x", on_jac=on_jac),
-                                                 failures, SHAPES + [x_var.shape], wrap=on_jac,
+    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(wrt="x", on_form=on_form),
+                                                 failures, SHAPES + [x_var.shape], wrap=on_form,
                                                  usable=usable)):
         count += 1
         names = variables(lhs, rhs)
@@ -401,6 +403,62 @@ def check_jacobian(rule: Rule) -> tuple[int, list[str]]:
     return count, failures
 
 
+def check_kronecker(rule: Rule) -> tuple[int, list[str]]:
+    """kronecker.rules: kvec(E) = R, where kvec(E) is the K with vec(E) = K*vec(d(X)) (vec stacks
+    columns), read off exactly: column j of K is vec(E) at d(X) = the j-th unit matrix."""
+    assert rule.lhs.kind == "op" and rule.lhs.value == "kvec", "a Kronecker rule reads kvec(…) = …"
+    x_var = var("Z", ("k", "m"))
+    dx = d_node(x_var)
+    size = SIZES["k"] * SIZES["m"]
+    no_d = guarded(rule, "no_d")
+    inside_d = {str(a.value) for p in _walk(rule.lhs) if p.kind == "op" and p.value == "d"
+                for a in p.args if a.kind == "var"}
+
+    def bind(name: str, choice):
+        if isinstance(choice, Node):
+            return choice
+        if name in inside_d:
+            return x_var if choice == x_var.shape else None
+        if name in no_d:
+            return var(name, choice)
+        # a part of E, linear in d(X): A*d(X)*B of the chosen shape
+        return algebra.mul(var("L" + name, (choice[0], "k")), dx, var("R" + name, ("m", choice[1])))
+
+    def on_form(node: Node) -> Node:
+        return Node("kvec", (node,), (dim_product(*node.shape), "k*m"))
+
+    def kron_matrix(e: Node, x: dict) -> np.ndarray:
+        columns = []
+        for j in range(size):
+            unit = np.zeros(size)
+            unit[j] = 1.0
+            unit = unit.reshape((SIZES["k"], SIZES["m"]), order="F")
+            columns.append(np.ravel(value(e, x, special=lambda n, u=unit: u if n.op == "d"
+                                          else kron_matrix(n.args[0], x)), order="F"))
+        return np.column_stack(columns)
+
+    def usable(body: Node) -> bool:
+        return body.has_d and all(n.args[0] == x_var for n in body.walk() if n.op == "d")
+
+    failures: list[str] = []
+    count = 0
+    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(wrt="Z", on_form=on_form),
+                                                 failures, SHAPES + [x_var.shape], wrap=on_form,
+                                                 usable=usable)):
+        count += 1
+        names = variables(lhs, rhs)
+        rng = np.random.default_rng(seed)
+        for _ in range(POINTS):
+            x = inputs(names, rng, signed=True)
+            want = kron_matrix(lhs, x)
+            got = value(rhs, x, special=lambda n: kron_matrix(n.args[0], x))
+            if not close(want, got, RTOL):
+                failures.append(f"kvec({lhs!r}) = {rhs!r}: {want.ravel()[:4]} vs "
+                                f"{got.ravel()[:4]}")
+                break
+    return count, failures
+
+
 def _walk(p: Pattern):
     yield p
     for a in p.args:
@@ -409,7 +467,7 @@ def _walk(p: Pattern):
 
 CHECKS = {"frobenius": check_identity, "simplify": check_identity,
           "differentials": check_differential, "elementwise": check_elementwise,
-          "jacobian": check_jacobian}
+          "jacobian": check_jacobian, "kronecker": check_kronecker}
 
 
 def _cases():

@@ -137,6 +137,17 @@ class LatexPrinter(Printer):
     def _print_norm1(self, node: Node) -> tuple[str, int]:
         return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_1", ATOM
 
+    def _print_kron(self, node: Node) -> tuple[str, int]:
+        a, b = node.args
+        return rf"{self.paren(a, POSTFIX)} \otimes {self.paren(b, POSTFIX)}", MUL
+
+    def _print_vec(self, node: Node) -> tuple[str, int]:
+        return rf"\operatorname{{vec}}\left({self.doprint(node.args[0])}\right)", ATOM
+
+    def _print_commutation(self, node: Node) -> tuple[str, int]:
+        rows, cols = node.value  # type: ignore[misc]
+        return f"K_{{{_name(str(rows))},{_name(str(cols))}}}", ATOM
+
     def _print_function(self, node: Node) -> tuple[str, int]:
         name = FUNCTION_NAMES.get(node.op, rf"\operatorname{{{node.op}}}")
         return rf"{name}\left({', '.join(self.doprint(a) for a in node.args)}\right)", ATOM

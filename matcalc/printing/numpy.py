@@ -17,7 +17,7 @@ import keyword
 from fractions import Fraction
 from itertools import count
 
-from ..ops import Node, const_value
+from ..ops import Node, const_value, dim_factors
 from .text import ADD, ATOM, MUL, NEG, POW, to_text
 
 FUNCTIONS = {"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu", "abs": "np.abs",
@@ -34,6 +34,12 @@ HELPERS = {
     "_logsumexp": '''def _logsumexp(x):
     m = np.max(x)
     return m + np.log(np.sum(np.exp(x - m)))''',
+    "_commutation": '''def _commutation(rows, cols):
+    """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    k = np.zeros((rows * cols, rows * cols))
+    k[(j + i * cols).ravel(), (i + j * rows).ravel()] = 1.0
+    return k''',
     "_softmax": '''def _softmax(x):
     e = np.exp(x - np.max(x))
     return e / np.sum(e)''',
@@ -87,7 +93,10 @@ class NumpyPrinter:
         return f"({text})" if prec < need else text
 
     def dim(self, d: object) -> str:
-        return str(d) if isinstance(d, int) else self.dims[d]
+        if isinstance(d, int):
+            return str(d)
+        factors = [str(f) if isinstance(f, int) else self.dims[f] for f in dim_factors(d)]
+        return factors[0] if len(factors) == 1 else "(" + " * ".join(factors) + ")"
 
     def shape_text(self, node: Node) -> str:
         if node.is_column or node.is_row:
@@ -334,6 +343,21 @@ class NumpyPrinter:
 
     def _print_norm1(self, node: Node) -> tuple[str, int]:
         return f"np.sum(np.abs({self.doprint(node.args[0])}))", ATOM
+
+    def _print_kron(self, node: Node) -> tuple[str, int]:
+        def as_2d(a: Node) -> str:     # vectors are 1-D here; np.kron needs their orientation
+            text = self.paren(a, ATOM)
+            return f"{text}[:, None]" if a.is_column else f"{text}[None, :]" if a.is_row else text
+        text = f"np.kron({as_2d(node.args[0])}, {as_2d(node.args[1])})"
+        return (f"{text}.ravel()" if node.is_vector else text), ATOM
+
+    def _print_vec(self, node: Node) -> tuple[str, int]:
+        return f"np.ravel({self.doprint(node.args[0])}, order=\"F\")", ATOM
+
+    def _print_commutation(self, node: Node) -> tuple[str, int]:
+        self.helpers.add("_commutation")
+        rows, cols = node.value  # type: ignore[misc]
+        return f"_commutation({self.dim(rows)}, {self.dim(cols)})", ATOM
 
     def _print_frob(self, node: Node) -> tuple[str, int]:
         return f"np.sum({self.paren(node.args[0], MUL)} * {self.paren(node.args[1], MUL)})", ATOM

@@ -163,6 +163,10 @@ class TextPrinter(Printer):
             return f"{self.paren(left, MUL)}*{self.paren(right, MUL)}", MUL
         return f"{self.paren(left, POSTFIX)} : {self.paren(right, POSTFIX)}", FROB
 
+    def _print_commutation(self, node: Node) -> tuple[str, int]:
+        rows, cols = node.value  # type: ignore[misc]
+        return f"commutation({rows}, {cols})", ATOM
+
     def _print_function(self, node: Node) -> tuple[str, int]:
         name = CALL_NAMES.get(node.op, node.op)
         return f"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
