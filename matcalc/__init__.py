@@ -10,5 +10,16 @@ from .derivation import Step
 from .errors import DifferentiationError, MatcalcError, ParseError, RuleError, ShapeError
 
 __version__ = "0.1.0"
-__all__ = ["derive", "hessian", "Derivation", "DerivationSet", "Step", "MatcalcError", "ParseError", "ShapeError",
-           "RuleError", "DifferentiationError", "__version__"]
+__all__ = [
+           "Derivation",
+           "DerivationSet",
+           "DifferentiationError",
+           "MatcalcError",
+           "ParseError",
+           "RuleError",
+           "ShapeError",
+           "Step",
+           "__version__",
+           "derive",
+           "hessian",
+]

@@ -11,8 +11,21 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .errors import ShapeError
-from .ops import (NARY, SCALAR, Node, Shape, ShapeMismatch, const_value, fmt_shape, infer_shape,
-                  dim_product, is_elementwise, is_symmetric, leaf, number)
+from .ops import (
+    NARY,
+    SCALAR,
+    Node,
+    Shape,
+    ShapeMismatch,
+    const_value,
+    dim_product,
+    fmt_shape,
+    infer_shape,
+    is_elementwise,
+    is_symmetric,
+    leaf,
+    number,
+)
 
 ONE = number(1)
 ZERO = number(0)

@@ -11,9 +11,10 @@ What a derivative is depends on the shapes (README, "Layout of results"):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -206,7 +207,7 @@ class Derivation:
             self.result)
         run.steps.append(Step("kronecker", LABELS[kind].format(x=self.wrt), k,
                               f"vec(dF) = K*vec(d({self.wrt})), column-major vec"))
-        result, used = simplify(k, run.rules, self.problem.bindings, run.steps,
+        result, _ = simplify(k, run.rules, self.problem.bindings, run.steps,
                                 LABELS[kind].format(x=self.wrt))
         d = Derivation(self.problem, self.wrt, result, run.steps, self.notes, kind, self.function)
         return _verified(d, verify)

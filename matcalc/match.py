@@ -7,9 +7,9 @@ side. Matching yields every way a pattern fits, so guards can choose among them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterator
 
 from . import algebra
 from .errors import RuleError
@@ -258,5 +258,13 @@ def _has_placeholder(t: Pattern) -> bool:
     return _is_placeholder(t) or any(_has_placeholder(a) for a in t.args)
 
 
-__all__ = ["Context", "match", "instantiate", "rewrite_once", "guards_hold", "cost", "ANY",
-           "FUNCTION"]
+__all__ = [
+    "ANY",
+    "FUNCTION",
+    "Context",
+    "cost",
+    "guards_hold",
+    "instantiate",
+    "match",
+    "rewrite_once",
+]

@@ -14,8 +14,8 @@ equality check while it builds derived expressions. No calculus lives here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from fractions import Fraction
-from typing import Callable, Iterator
 
 Dim = int | str
 Shape = tuple[Dim, Dim]
@@ -48,7 +48,7 @@ def is_elementwise(op: str) -> bool:
 class Node:
     """An immutable expression node; equal nodes hash equal, so trees can be used as dict keys."""
 
-    __slots__ = ("op", "args", "shape", "value", "deps", "has_d", "_hash")
+    __slots__ = ("_hash", "args", "deps", "has_d", "op", "shape", "value")
 
     def __init__(self, op: str, args: tuple[Node, ...], shape: Shape, value: object = None,
                  deps: frozenset[str] | None = None):
@@ -149,7 +149,7 @@ def _transposes(a: Node, b: Node) -> bool:
     return (b.op == "transpose" and b.args[0] == a) or (a.op == "transpose" and a.args[0] == b)
 
 
-def number(value: Fraction | float | int) -> Node:
+def number(value: Fraction | float) -> Node:
     if isinstance(value, int):
         value = Fraction(value)
     return leaf("const", SCALAR, value)

@@ -430,4 +430,4 @@ def build_problem(program: Program, shapes: dict | None = None,
                    set(checker.symmetric))
 
 
-__all__ = ["build_problem", "Problem", "GREEK", "SCALAR"]
+__all__ = ["GREEK", "SCALAR", "Problem", "build_problem"]

@@ -39,7 +39,7 @@ class _Reader:
 
     def text(self, e: sympy.Basic, elementwise: dict | None = None) -> str:
         """`elementwise` maps a Lambda's variable to the matrix it is applied to."""
-        t = lambda x: self.text(x, elementwise)  # noqa: E731
+        t = lambda x: self.text(x, elementwise)
         if elementwise and e in elementwise:
             return elementwise[e]
         if isinstance(e, sm.MatrixSymbol):

@@ -13,7 +13,7 @@ replaced by another.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -174,7 +174,7 @@ def _rule(name: str) -> str:
     return rf"\text{{{name.replace('_', chr(92) + '_')}}}"
 
 
-def result_latex(d: "Derivation") -> str:
+def result_latex(d: Derivation) -> str:
     text = f"{_lhs('∂f/∂' + d.wrt)} = {to_latex(d.result)}"
     where = [f"{_name(n)} = {to_latex(d.problem.bindings[n])}" for n in d.binding_names]
     if where:
@@ -182,7 +182,7 @@ def result_latex(d: "Derivation") -> str:
     return text
 
 
-def derivation_latex(d: "Derivation") -> str:
+def derivation_latex(d: Derivation) -> str:
     lines = [r"\begin{align*}"]
     for s in d.steps:
         lhs = _lhs(s.lhs) if isinstance(s.lhs, str) else to_latex(s.lhs)
