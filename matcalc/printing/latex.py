@@ -4,7 +4,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ops import Node, const_value
-from .text import ADD, ATOM, FROB, MUL, NEG, POSTFIX, POW, Printer, _negate, format_number
+from .text import (
+    ADD,
+    ATOM,
+    FROB,
+    MUL,
+    NEG,
+    POSTFIX,
+    POW,
+    Printer,
+    format_number,
+    signed_terms,
+    split_product,
+)
 
 if TYPE_CHECKING:
     from ..api import Derivation
@@ -62,27 +74,11 @@ class LatexPrinter(Printer):
         return f"{self.paren(c, MUL)} {ones}", MUL
 
     def _print_add(self, node: Node) -> tuple[str, int]:
-        parts = []
-        for i, term in enumerate(node.args):
-            coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
-            if i > 0 and coefficient is not None and coefficient < 0:
-                parts.append(" - " + self.paren(_negate(term), ADD + 1))
-            else:
-                parts.append(("" if i == 0 else " + ") + self.paren(term, ADD))
-        return "".join(parts), ADD
+        return "".join(sign + self.paren(term, ADD + 1 if sign == " - " else ADD)
+                       for sign, term in signed_terms(node)), ADD
 
     def _product(self, node: Node, sep: str) -> tuple[str, int]:
-        factors = node.args
-        sign = ""
-        if const_value(factors[0]) == -1 and len(factors) > 1:
-            sign, factors = "-", factors[1:]
-        num, den = [], []
-        for f in factors:
-            p = const_value(f.args[1]) if f.op == "power" else None
-            if p is not None and p < 0:
-                den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
-            else:
-                num.append(f)
+        sign, num, den = split_product(node.args)
         text = sep.join(self.paren(f, ATOM if f.op in ("matmul", "hadamard") else MUL)
                         for f in num) if num else "1"
         if den:
@@ -151,11 +147,6 @@ class LatexPrinter(Printer):
     def _print_function(self, node: Node) -> tuple[str, int]:
         name = FUNCTION_NAMES.get(node.op, rf"\operatorname{{{node.op}}}")
         return rf"{name}\left({', '.join(self.doprint(a) for a in node.args)}\right)", ATOM
-
-
-def _num(value):
-    from ..ops import number
-    return number(value)
 
 
 def to_latex(node: Node) -> str:

@@ -18,7 +18,7 @@ from fractions import Fraction
 from itertools import count
 
 from ..ops import Node, const_value, dim_factors
-from .text import ADD, ATOM, MUL, NEG, POW, to_text
+from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product, to_text
 
 FUNCTIONS = {"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu", "abs": "np.abs",
              "logsumexp": "_logsumexp", "softmax": "_softmax"}
@@ -68,7 +68,7 @@ def _literal(value: Fraction | float) -> tuple[str, int]:
     return text, NEG if value < 0 else ATOM
 
 
-class NumpyPrinter:
+class NumpyPrinter(Printer):
     """Prints one expression; `names` maps nodes already computed (bindings, temporaries)."""
 
     def __init__(self, names: dict[Node, str], dims: dict[object, str], helpers: set[str]):
@@ -76,21 +76,10 @@ class NumpyPrinter:
         self.dims = dims
         self.helpers = helpers
 
-    # -- dispatch ---------------------------------------------------------------------------------
-    def doprint(self, node: Node) -> str:
-        return self.print_with(node)[0]
-
     def print_with(self, node: Node) -> tuple[str, int]:
         if node in self.names:
             return self.names[node], ATOM
-        method = getattr(self, f"_print_{node.op}", None)
-        if method is None:
-            return self._print_function(node)
-        return method(node)
-
-    def paren(self, node: Node, need: int) -> str:
-        text, prec = self.print_with(node)
-        return f"({text})" if prec < need else text
+        return super().print_with(node)
 
     def dim(self, d: object) -> str:
         if isinstance(d, int):
@@ -129,24 +118,11 @@ class NumpyPrinter:
 
     # -- elementwise ------------------------------------------------------------------------------
     def _print_add(self, node: Node) -> tuple[str, int]:
-        parts = []
-        for i, term in enumerate(node.args):
-            coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
-            if i > 0 and coefficient is not None and coefficient < 0:
-                from .. import algebra
-                parts.append(" - " + self.broadcast(algebra.neg(term), ADD + 1))
-            else:
-                parts.append(("" if i == 0 else " + ") + self.broadcast(term, ADD))
-        return "".join(parts), ADD
+        return "".join(sign + self.broadcast(term, ADD + 1 if sign == " - " else ADD)
+                       for sign, term in signed_terms(node)), ADD
 
     def _print_hadamard(self, node: Node) -> tuple[str, int]:
-        num, den = [], []
-        for f in node.args:
-            p = const_value(f.args[1]) if f.op == "power" else None
-            if p is not None and p < 0:
-                den.append(f.args[0] if p == -1 else _power(f.args[0], -p))
-            else:
-                num.append(f)
+        _, num, den = split_product(node.args)
         # MUL + 1: a matrix product among the factors needs parentheses (`*` and `@` associate)
         text = " * ".join(self.broadcast(f, MUL + 1) for f in num) if num else "1.0"
         for d in den:
@@ -189,16 +165,7 @@ class NumpyPrinter:
         return self._chain(expanded, scale)
 
     def _scalar_product(self, factors: tuple[Node, ...]) -> tuple[str, int]:
-        sign = ""
-        if const_value(factors[0]) == -1 and len(factors) > 1:
-            sign, factors = "-", factors[1:]
-        num, den = [], []
-        for f in factors:
-            p = const_value(f.args[1]) if f.op == "power" else None
-            if p is not None and p < 0:
-                den.append(f.args[0] if p == -1 else _power(f.args[0], -p))
-            else:
-                num.append(f)
+        sign, num, den = split_product(factors)
         text = " * ".join(self.paren(f, MUL + 1) for f in num) if num else "1.0"
         for d in den:
             text += " / " + self.paren(d, POW)
@@ -383,9 +350,9 @@ def _wrap(text: str, _prec: int) -> str:
 
 
 def _power(base: Node, p: Fraction | float) -> Node:
-    from .. import algebra
+    """base.^p exactly as split_product writes a denominator (not re-canonicalised)."""
     from ..ops import number
-    return algebra.power(base, number(p))
+    return Node("power", (base, number(p)), base.shape)
 
 
 def _weight(d: object) -> int:
@@ -467,14 +434,9 @@ def _printed_operands(node: Node) -> tuple[Node, ...]:
     if node.op == "matmul":
         return tuple(f.args[0] if f.op == "diagm" else
                      _inverse_of(f)[0] if _inverse_of(f) is not None else f for f in node.args)
-    if node.op != "add":
-        return node.args
-    from .. import algebra
-    out = []
-    for i, t in enumerate(node.args):
-        coefficient = const_value(t.args[0]) if t.op == "matmul" else const_value(t)
-        out.append(algebra.neg(t) if i > 0 and coefficient is not None and coefficient < 0 else t)
-    return tuple(out)
+    if node.op == "add":
+        return tuple(term for _, term in signed_terms(node))
+    return node.args
 
 
 def _worth_naming(node: Node) -> bool:

@@ -38,6 +38,37 @@ def number_precedence(value: Fraction | float) -> int:
     return ATOM
 
 
+def signed_terms(node: Node) -> list[tuple[str, Node]]:
+    """The terms of a sum as printed: (" - ", -t) for a term t with a negative coefficient
+    after the first, else (" + ", t) — the first term's sign is ""."""
+    out = []
+    for i, term in enumerate(node.args):
+        coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
+        if term.op == "fill":
+            coefficient = const_value(term.args[0])
+        if i > 0 and coefficient is not None and coefficient < 0:
+            out.append((" - ", _negate(term)))
+        else:
+            out.append(("" if i == 0 else " + ", term))
+    return out
+
+
+def split_product(factors: tuple[Node, ...]) -> tuple[str, list[Node], list[Node]]:
+    """(sign, numerator, denominator) of a product: a leading -1 becomes the sign "-", and a
+    factor with a negative constant exponent, s.^-p, goes below the line as s.^p."""
+    sign = ""
+    if len(factors) > 1 and const_value(factors[0]) == -1:
+        sign, factors = "-", factors[1:]
+    num, den = [], []
+    for f in factors:
+        p = const_value(f.args[1]) if f.op == "power" else None
+        if p is not None and p < 0:
+            den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
+        else:
+            num.append(f)
+    return sign, num, den
+
+
 class Printer:
     """Base: dispatch and parenthesisation. Subclasses give the spelling of each operator."""
 
@@ -85,37 +116,15 @@ class TextPrinter(Printer):
         return f"matrix({value})", ATOM
 
     def _print_add(self, node: Node) -> tuple[str, int]:
-        parts: list[str] = []
-        for i, term in enumerate(node.args):
-            coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
+        parts = []
+        for sign, term in signed_terms(node):
             if term.op == "fill":     # a scalar broadcasts in a sum: 1 - tanh(x).^2
                 term = term.args[0]
-                coefficient = const_value(term)
-            if i > 0 and coefficient is not None and coefficient < 0:
-                text = self.paren(_negate(term), ADD + 1)
-                parts.append(f" - {text}")
-            else:
-                text = self.paren(term, ADD)
-                parts.append(text if i == 0 else f" + {text}")
+            parts.append(sign + self.paren(term, ADD + 1 if sign == " - " else ADD))
         return "".join(parts), ADD
 
-    def _split_product(self, factors: tuple[Node, ...]) -> tuple[list[Node], list[Node]]:
-        """Numerator and denominator factors: s^-p goes below the line."""
-        num, den = [], []
-        for f in factors:
-            p = const_value(f.args[1]) if f.op == "power" else None
-            if p is not None and p < 0:
-                den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
-            else:
-                num.append(f)
-        return num, den
-
     def _product(self, node: Node, times: str, over: str) -> tuple[str, int]:
-        factors = node.args
-        sign = ""
-        if factors and const_value(factors[0]) == -1 and len(factors) > 1:
-            sign, factors = "-", factors[1:]
-        num, den = self._split_product(factors)
+        sign, num, den = split_product(node.args)
         text = times.join(self._factor(f, node.op) for f in num) if num else "1"
         for d in den:
             text += over + self.paren(d, MUL + 1)
