@@ -31,7 +31,7 @@ from .shapes import Problem, build_problem
 from .simplify import simplify
 from .verify import derivative_error, from_user
 
-TOLERANCE = 1e-6   # relative error above which a derivative is refused
+TOLERANCE = 1e-5   # relative error above which a derivative is refused
 
 LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
           "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",

@@ -34,7 +34,7 @@ def test_random_expression_gradients_match_finite_differences(problem):
         return  # no point of the domain found for the self-check
     # the self-check passed (else derive had refused); check again at other random points
     check = d.check(trials=1, seed=7)
-    assert np.isnan(check) or check < 1e-6, f"{text} d/d{wrt} = {d}: error {check:.2e}"
+    assert np.isnan(check) or check < 1e-5, f"{text} d/d{wrt} = {d}: error {check:.2e}"
 
 
 # Shrunk examples that were once wrong, kept as regressions.
@@ -49,6 +49,13 @@ REGRESSIONS = [
 @pytest.mark.parametrize("text, wrt", REGRESSIONS)
 def test_regressions(text, wrt):
     check_gradient(text, wrt)
+
+
+def test_a_steep_composition_is_not_refused():
+    # exp of norm2(S)^6: differences are good to about 1e-6 here; the tolerance is 1e-5
+    d = matcalc.derive("exp(a'*a)/(1 + exp((norm2(S)^6 + alpha)*(b'*b - 0.5)))", wrt="S",
+                       shapes={"S": ("n", "n"), "a": ("m",), "b": ("m",)})
+    assert np.isnan(d.error) or d.error < 1e-5
 
 
 def test_a_saturated_softmax_is_not_refused():
