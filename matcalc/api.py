@@ -109,10 +109,25 @@ class Derivation:
         return f"<Derivation {self.label}: {self}>"
 
     # -- printers -----------------------------------------------------------------------------------
-    def latex(self, steps: bool = False) -> str:
-        """LaTeX of the result; with steps=True the whole derivation as an align* environment."""
-        from .printing.latex import derivation_latex, result_latex
+    def latex(self, steps: bool = False, standalone: bool = False) -> str:
+        """LaTeX of the result; with steps=True the whole derivation as an align* environment;
+        with standalone=True a complete document (problem, steps, result)."""
+        from .printing.latex import derivation_latex, result_latex, standalone_document
+        if standalone:
+            return standalone_document(self)
         return derivation_latex(self) if steps else result_latex(self)
+
+    # -- notebooks ----------------------------------------------------------------------------------
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex()}$$"
+
+    def _repr_markdown_(self) -> str:
+        notes = "".join(f"\n\n*Note: {n}.*" for n in self.notes)
+        return f"$${self.latex()}$$\n\n`{self}`{notes}"
+
+    def with_steps(self) -> "StepsView":
+        """A view that displays the whole derivation in a notebook (`d.with_steps()` in a cell)."""
+        return StepsView(self)
 
     def steps_text(self) -> str:
         """The numbered derivation, one line per rule applied."""
@@ -242,6 +257,22 @@ class Derivation:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
 
 
+class StepsView:
+    """A derivation shown with its steps: typeset in Jupyter, numbered text elsewhere."""
+
+    def __init__(self, derivation: Derivation):
+        self.derivation = derivation
+
+    def _repr_latex_(self) -> str:
+        return self.derivation.latex(steps=True)
+
+    def _repr_markdown_(self) -> str:
+        return f"{self.derivation.latex(steps=True)}\n\n$${self.derivation.latex()}$$"
+
+    def __str__(self) -> str:
+        return self.derivation.steps_text()
+
+
 class DerivationSet:
     """Gradients with respect to several variables, sharing one generated function."""
 
@@ -283,8 +314,14 @@ class DerivationSet:
     def check(self, trials: int = 5, seed: int = 1) -> float:
         return max(d.check(trials, seed) for d in self.derivations)
 
-    def latex(self, steps: bool = False) -> str:
-        return "\n".join(d.latex(steps) for d in self.derivations)
+    def latex(self, steps: bool = False, standalone: bool = False) -> str:
+        return "\n".join(d.latex(steps, standalone) for d in self.derivations)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + r" \\ ".join(d.latex() for d in self.derivations) + "$$"
+
+    def _repr_markdown_(self) -> str:
+        return "\n\n".join(d._repr_markdown_() for d in self.derivations)
 
 
 # -- helpers ------------------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ def _common_options(command):
                      show_default=True, help="Output format."),
         click.option("--check", is_flag=True, help="Check the result against central finite "
                                                    "differences and print the error."),
+        click.option("--standalone", is_flag=True,
+                     help="With --format latex: a complete LaTeX document (problem, steps, result)."),
         click.option("--vec", is_flag=True, help="A linear map dX ↦ dF in vec/Kronecker form: "
                                                  "the K with vec(dF) = K*vec(dX)."),
         click.option("--no-verify", is_flag=True, help="Skip the built-in numeric self-check."),
@@ -66,7 +68,8 @@ def _common_options(command):
 @main.command()
 @_common_options
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
-           steps: bool, fmt: str, check: bool, vec: bool, no_verify: bool) -> None:
+           steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
+           no_verify: bool) -> None:
     """Differentiate EXPR with respect to --wrt: a gradient, a Jacobian or a linear map.
 
     \b
@@ -75,13 +78,14 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
     """
     from .api import derive as derive_
     _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
-         shape, sym, steps, fmt, check, vec, no_verify)
+         shape, sym, steps, fmt, check, standalone, vec, no_verify)
 
 
 @main.command()
 @_common_options
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
-            steps: bool, fmt: str, check: bool, vec: bool, no_verify: bool) -> None:
+            steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
+           no_verify: bool) -> None:
     """The Hessian of a scalar EXPR with respect to --wrt.
 
     \b
@@ -91,12 +95,12 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
     from .api import hessian as hessian_
     if len(wrt) > 1:
         raise click.BadParameter("give one variable", param_hint="--wrt")
-    _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check, vec,
-         no_verify)
+    _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check,
+         standalone, vec, no_verify)
 
 
 def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
-         check: bool, vec: bool, no_verify: bool) -> None:
+         check: bool, standalone: bool, vec: bool, no_verify: bool) -> None:
     try:
         result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
         if vec:
@@ -121,7 +125,7 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
                               ensure_ascii=False))
         return
     if fmt == "latex":
-        click.echo(result.latex(steps=steps))
+        click.echo(result.latex(steps=steps, standalone=standalone))
         return
     for d in derivations:
         if steps:

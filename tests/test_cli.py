@@ -280,3 +280,13 @@ def test_python_cli_py_matches_the_runner():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == run(*args).stdout
     assert SEED_RESULT in proc.stdout
+
+
+def test_latex_standalone_is_a_complete_document():
+    result = run("derive", "w'*w where w = sigmoid(X'*a)", "--wrt", "X", "--format", "latex",
+                 "--standalone")
+    assert result.exit_code == 0
+    out = result.output
+    assert out.startswith("\\documentclass{article}") and out.rstrip().endswith("\\end{document}")
+    assert "\\begin{align*}" in out and "\\circ" in out and "\\texttt{w'*w where w = sigmoid(X'*a)}" in out
+    assert out.count("\\begin{") == out.count("\\end{")

@@ -135,7 +135,7 @@ class LatexPrinter(Printer):
 
     def _print_kron(self, node: Node) -> tuple[str, int]:
         a, b = node.args
-        return rf"{self.paren(a, POSTFIX)} \otimes {self.paren(b, POSTFIX)}", MUL
+        return rf"{self.paren(a, POSTFIX)} \otimes {self.paren(b, POSTFIX)}", FROB
 
     def _print_vec(self, node: Node) -> tuple[str, int]:
         return rf"\operatorname{{vec}}\left({self.doprint(node.args[0])}\right)", ATOM
@@ -154,10 +154,26 @@ def to_latex(node: Node) -> str:
 
 
 def _lhs(label: str) -> str:
-    if label.startswith("∂f/∂"):
-        return rf"\frac{{\partial f}}{{\partial {_name(label[4:])}}}"
-    if label == "df":
-        return r"\mathrm{d}f"
+    """A step's or result's label (`∂f/∂X`, `∂²f/∂x²`, `df`, `d(∂f/∂X)`, `∂vec(f)/∂vec(X)`)."""
+    import re
+    m = re.fullmatch(r"∂(²?)(f|vec\(f\)|vec\(∂f/∂(\w+)\))/∂(vec\()?(\w+)\)?²?", label)
+    if m:
+        order, top, inner, vec, x = m.groups()
+        x_tex = _name(x.rstrip("²"))
+        if top == "f":
+            top_tex = "f"
+        elif top == "vec(f)":
+            top_tex = r"\operatorname{vec} f"
+        else:
+            top_tex = rf"\operatorname{{vec}} \frac{{\partial f}}{{\partial {_name(inner)}}}"
+        if order:
+            return rf"\frac{{\partial^2 f}}{{\partial {x_tex}^2}}"
+        bottom = rf"\operatorname{{vec}} {x_tex}" if vec else x_tex
+        return rf"\frac{{\partial {top_tex}}}{{\partial {bottom}}}"
+    if label.startswith("d(∂f/∂") and label.endswith(")"):
+        return rf"\mathrm{{d}}\frac{{\partial f}}{{\partial {_name(label[6:-1])}}}"
+    if label.startswith("d"):
+        return rf"\mathrm{{d}}{label[1:]}"
     return label
 
 
@@ -166,11 +182,38 @@ def _rule(name: str) -> str:
 
 
 def result_latex(d: Derivation) -> str:
-    text = f"{_lhs('∂f/∂' + d.wrt)} = {to_latex(d.result)}"
+    text = f"{_lhs(d.label)} = {to_latex(d.result)}"
     where = [f"{_name(n)} = {to_latex(d.problem.bindings[n])}" for n in d.binding_names]
     if where:
         text += r", \quad \text{where } " + ", ".join(where)
     return text
+
+
+def standalone_document(d: Derivation) -> str:
+    """A complete LaTeX document: the problem, the derivation and the result."""
+    problem = d.problem.text.strip().replace("\\", r"\textbackslash{}")
+    for ch in "#$%&_{}":
+        problem = problem.replace(ch, "\\" + ch)
+    return "\n".join([
+        r"\documentclass{article}",
+        r"\usepackage{amsmath,amssymb}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\begin{document}",
+        rf"\section*{{${_lhs(d.label)}$}}",
+        rf"\noindent Input: \texttt{{{problem}}}, with respect to ${_name(d.wrt)}$.",
+        "",
+        r"\subsection*{Derivation}",
+        r"{\small",
+        derivation_latex(d),
+        "}",
+        r"\subsection*{Result}",
+        r"\[",
+        result_latex(d),
+        r"\]",
+        *([rf"\noindent Note: {n}." for n in d.notes]),
+        r"\end{document}",
+        "",
+    ])
 
 
 def derivation_latex(d: Derivation) -> str:
