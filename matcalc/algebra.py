@@ -79,10 +79,13 @@ def is_one(node: Node) -> bool:
 
 def sort_key(node: Node) -> tuple:
     """A total order on nodes, used to print commutative operands in one stable order."""
-    if node.op == "const":
-        return ("const", float(node.value))
-    return (node.op, str(node.value) if node.value is not None else "",
-            tuple(sort_key(a) for a in node.args))
+    if node._key is None:
+        if node.op == "const":
+            node._key = ("const", float(node.value))
+        else:
+            node._key = (node.op, str(node.value) if node.value is not None else "",
+                         tuple(sort_key(a) for a in node.args))
+    return node._key
 
 
 def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
@@ -284,7 +287,7 @@ def power(base: Node, exponent: Node) -> Node:
         return fill(ONE, shape)
     b = const_value(base)
     if b is not None and p is not None:
-        if isinstance(p, Fraction) and p.denominator == 1 and (b != 0 or p > 0):
+        if isinstance(p, Fraction) and p.denominator == 1 and (b != 0 or p > 0) and abs(p) <= 64:
             return number(Fraction(b) ** int(p))
         if b > 0:
             return number(float(b) ** float(p))
@@ -349,6 +352,8 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
         return eye(a.shape[0])
     if op == "tr" and a is not None and a.op == "eye":
         return Node("tr", (a,), SCALAR)
+    if op in ("diagm", "diagv") and a is not None and a.is_scalar:
+        return a                                # the diagonal of a 1×1 is itself
     if op == "diagv" and a is not None and a.op == "diagm":
         return a.args[0]
     if op == "d" and a is not None and a.op != "var" and not a.has_d and not a.deps:

@@ -249,7 +249,7 @@ class Derivation:
             "steps": [{"rule": s.rule, "lhs": s.lhs_text, "rhs": to_text(s.rhs), "note": s.note}
                       for s in self.steps],
             "notes": self.notes,
-            "check_error": self.error,
+            "check_error": None if self.error is None or np.isnan(self.error) else self.error,
             "numpy": self.source,
         }
 
@@ -456,6 +456,9 @@ def _verified(d: Derivation, verify: bool) -> Derivation:
                 f"refusing a result that failed its numeric check: the generated code for "
                 f"{d.label} = {d} raised {type(exc).__name__}: {exc} (this is a bug in matcalc; "
                 f"please report the expression)") from exc
+        if np.isnan(d.error):
+            d.notes.append("not checked numerically: no sampled point where the function and the "
+                           "result are finite (see README, Limits)")
         if d.error > TOLERANCE:
             raise DifferentiationError(
                 f"refusing a result that failed its numeric check: {d.label} = {d} differs from "
@@ -487,10 +490,19 @@ def derive(expr: str, wrt: str | Sequence[str], shapes: dict | None = None,
     return _derive_one(problem, wrt, verify)
 
 
+def _too_large(exc: RecursionError) -> DifferentiationError:
+    return DifferentiationError("the expression is too large to differentiate symbolically (its "
+                                "derivation nests too deeply); bind parts of it to names or use "
+                                "smaller matrix powers")
+
+
 def _derive_one(problem: Problem, wrt: str, verify: bool) -> Derivation:
     _check_variable(problem, wrt)
     run = _Run(problem, wrt)
-    kind, result = run.derivative(problem.expr)
+    try:
+        kind, result = run.derivative(problem.expr)
+    except RecursionError as exc:
+        raise _too_large(exc) from None
     return _verified(Derivation(problem, wrt, result, run.steps, run.notes(), kind, problem.expr),
                      verify)
 
@@ -512,7 +524,10 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
         raise DifferentiationError(f"the function is {fmt_shape(problem.expr.shape)}: a Hessian "
                                    f"is defined for scalar functions")
     run = _Run(problem, wrt)
-    _, gradient = run.derivative(problem.expr)
+    try:
+        _, gradient = run.derivative(problem.expr)
+    except RecursionError as exc:
+        raise _too_large(exc) from None
     gradient_derivation = Derivation(problem, wrt, gradient, list(run.steps), [], "gradient",
                                      problem.expr)
     _verified(gradient_derivation, verify)
@@ -520,6 +535,9 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
     kind = "hessian" if (x.is_column or x.is_scalar) else "hessian-map"
     run.steps.append(Step("hessian", LABELS[kind].format(x=wrt), algebra.apply("d", gradient),
                           f"the derivative of ∂f/∂{wrt}"))
-    _, result = run.derivative(gradient, kind_hint=kind)
+    try:
+        _, result = run.derivative(gradient, kind_hint=kind)
+    except RecursionError as exc:
+        raise _too_large(exc) from None
     return _verified(Derivation(problem, wrt, result, run.steps, run.notes(), kind, gradient),
                      verify)

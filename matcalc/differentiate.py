@@ -22,6 +22,15 @@ from .printing.text import to_text
 from .rules import Rule, RuleSet
 
 MAX_STEPS = 2_000
+MAX_SIZE = 20_000     # nodes in one expression (as a tree): derivatives that blow up stop here
+
+
+def check_size(node: Node, what: str) -> Node:
+    if node.size > MAX_SIZE:
+        raise DifferentiationError(
+            f"the {what} grows beyond {MAX_SIZE:,} terms (the expression's derivative blows up in "
+            f"size); bind repeated parts to names, or differentiate a smaller expression")
+    return node
 
 
 def marker(node: Node) -> Node:
@@ -64,7 +73,7 @@ class Differentiator:
             rule, expanded = self.expand(node)
             self.used.append(rule)
             self.steps.append(Step(rule.name, marker(node), expanded))
-            result = self.substitute(expanded)
+            result = check_size(self.substitute(expanded), "differential")
         self.memo[node] = result
         return result
 
@@ -134,11 +143,11 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
                 f"Frobenius identity applies (operator {term.args[1].op!r}); the differential may "
                 f"not be linear in d({variable.value})")
         rule, new = result
-        before = _sum_of_terms(terms)
-        terms[pending:pending + 1] = frobenius_terms(new)
-        after = _sum_of_terms(terms)
-        if to_text(after) != to_text(before):    # 1 : (A + B) → 1 : A + 1 : B reads the same
-            steps.append(Step(rule.name, f"d{what}", after))
+        new_terms = frobenius_terms(new)
+        terms[pending:pending + 1] = new_terms
+        # 1 : X prints as X, so 1 : (A + B) → 1 : A + 1 : B reads the same: not a step to show
+        if to_text(term) != to_text(_sum_of_terms(new_terms)):
+            steps.append(Step(rule.name, f"d{what}", _sum_of_terms(terms)))
         if len(steps) > MAX_STEPS:
             raise DifferentiationError(f"the derivation exceeded {MAX_STEPS} steps")
     gradient = algebra.add(*(t.args[0] for t in terms)) if terms else algebra.zero(variable.shape)

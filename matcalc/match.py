@@ -46,8 +46,9 @@ def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]
         env[name] = node
         yield env
         return
-    if kind == "num":
-        if const_value(node) == Fraction(str(pattern.value)):
+    if kind == "num":     # a number, or a matrix of that number (1 in exp(A) + 1 broadcasts)
+        value = const_value(node.args[0] if node.op == "fill" else node)
+        if value == Fraction(str(pattern.value)):
             yield env
         return
     if kind == "call-f":
@@ -144,7 +145,28 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
 
 
 def rewrite_once(rules: list[Rule], node: Node, ctx: Context) -> tuple[Rule, Node] | None:
-    """The first rule (in order) whose pattern matches `node` with its guards holding, applied."""
+    """The first rule (in order) whose pattern matches `node` with its guards holding, applied.
+
+    A two-operand pattern of a commutative operator also applies to any two operands of a longer
+    one: exp(A)./(exp(A) + 1) = sigmoid(A) rewrites y.*exp(a)./(exp(a) + 1) to y.*sigmoid(a).
+    """
+    found = _rewrite_whole(rules, node, ctx)
+    if found is not None or node.op not in COMMUTATIVE or len(node.args) <= 2:
+        return found
+    build = {"add": algebra.add, "hadamard": algebra.hadamard}[node.op]
+    candidates = [r for r in rules if r.lhs.kind == "op" and r.lhs.value == node.op
+                  and len(r.lhs.args) == 2]
+    for i in range(len(node.args)):
+        for j in range(i + 1, len(node.args)):
+            pair = build(node.args[i], node.args[j])
+            found = _rewrite_whole(candidates, pair, ctx) if pair.op == node.op else None
+            if found is not None:
+                rest = [a for k, a in enumerate(node.args) if k not in (i, j)]
+                return found[0], build(found[1], *rest)
+    return None
+
+
+def _rewrite_whole(rules: list[Rule], node: Node, ctx: Context) -> tuple[Rule, Node] | None:
     for rule in rules:
         for env in match(rule.lhs, node):
             if not guards_hold(rule, env, ctx):

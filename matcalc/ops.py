@@ -48,7 +48,7 @@ def is_elementwise(op: str) -> bool:
 class Node:
     """An immutable expression node; equal nodes hash equal, so trees can be used as dict keys."""
 
-    __slots__ = ("_hash", "args", "deps", "has_d", "op", "shape", "value")
+    __slots__ = ("_hash", "_key", "args", "deps", "has_d", "op", "shape", "size", "value")
 
     def __init__(self, op: str, args: tuple[Node, ...], shape: Shape, value: object = None,
                  deps: frozenset[str] | None = None):
@@ -60,6 +60,8 @@ class Node:
             deps = frozenset().union(*(a.deps for a in args)) if args else frozenset()
         self.deps = deps
         self.has_d = op == "d" or any(a.has_d for a in args)
+        self.size = 1 + sum(a.size for a in args)      # as a tree: what printing it costs
+        self._key: tuple | None = None                 # algebra.sort_key, computed once
         self._hash = hash((op, value, shape, args))
 
     def __hash__(self) -> int:
@@ -102,9 +104,6 @@ class Node:
         for a in self.args:
             yield from a.walk()
         yield self
-
-    def size(self) -> int:
-        return 1 + sum(a.size() for a in self.args)
 
 
 def const_value(node: Node) -> Fraction | float | None:

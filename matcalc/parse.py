@@ -17,7 +17,7 @@ knows what any function means; shapes.py and rules.py give the names their meani
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ParseError
 
@@ -269,10 +269,10 @@ class _Parser:
                 return self.node("call", t.text, tuple(args), t.start, close.end)
             return Ast("name", t.text, (), t.start, t.end)
         if self.at("("):
-            self.take()
+            open_ = self.take()
             inner = self.expr()
-            self.expect(")", "')'")
-            return inner
+            close = self.expect(")", "')'")
+            return replace(inner, start=open_.start, end=close.end)   # the span shows the parens
         self.fail("expected a number, a name or '('")
         raise AssertionError("unreachable")
 

@@ -199,8 +199,13 @@ def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
     if node.kind == "transpose":
         return Pattern("op", "transpose", (to_pattern(node.children[0], lifted),))
     if node.kind == "binop":
-        return Pattern("op", ops[str(node.value)], tuple(to_pattern(c, lifted)
-                                                           for c in node.children))
+        op = ops[str(node.value)]
+        left, right = (to_pattern(c, lifted) for c in node.children)
+        if op == "div" and str(node.value) == "./":
+            # A./B is A.*B.^-1 in expression trees, so a pattern must say so to match one
+            return Pattern("op", "hadamard", (left, Pattern("op", "power",
+                                                            (right, Pattern("num", "-1")))))
+        return Pattern("op", op, (left, right))
     if node.kind == "fprime":
         return Pattern("fprime", node.value, (to_pattern(node.children[0], lifted),))
     if node.kind == "call":

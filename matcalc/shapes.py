@@ -20,6 +20,10 @@ from .ops import SCALAR, Node, Shape, ShapeMismatch, infer_shape, leaf, var
 from .parse import Ast, Program
 from .rules import known_functions, load_rules
 
+MAX_NUMBER = 1e300          # literals are limited in magnitude, so that folding them stays exact
+MIN_NUMBER = 1e-300
+MAX_MATRIX_POWER = 32       # A^k differentiates into k terms
+
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
          "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi",
          "chi", "psi", "omega"}
@@ -186,6 +190,13 @@ class _Checker:
     def _infer(self, node: Ast) -> TShape:
         kind = node.kind
         if kind == "number":
+            value = float(str(node.value))
+            written_zero = not any(c in "123456789" for c in str(node.value).split("e")[0]
+                                   .split("E")[0])
+            if not (MIN_NUMBER <= abs(value) <= MAX_NUMBER or written_zero):
+                raise ParseError(f"the number {node.value} is out of range: write numbers between "
+                                 f"{MIN_NUMBER:g} and {MAX_NUMBER:g} in magnitude", self.text,
+                                 node.start, node.end)
             return (1, 1)
         if kind == "name":
             return self._name_shape(node)
@@ -250,6 +261,9 @@ class _Checker:
                 if not _is_integer_literal(exponent):
                     self._fail(node, f"{self._snippet(node)}: a matrix power needs an integer "
                                      f"exponent (use .^ for an elementwise power)")
+                if abs(int(_number(_literal_text(exponent)))) > MAX_MATRIX_POWER:
+                    self._fail(node, f"{self._snippet(node)}: matrix powers are limited to "
+                                     f"|k| ≤ {MAX_MATRIX_POWER} (the derivative has k terms)")
                 self.info[id(node)] = "matpow"
                 return self._apply(node, "matpow", [left, right], symbol="^")
             return left
@@ -341,6 +355,11 @@ class _Checker:
         if name == "diag":
             return algebra.apply(str(self.info[id(node)]), *kids)
         return algebra.apply(name, *kids)
+
+
+def _literal_text(node: Ast) -> str:
+    """The text of an integer literal, with its sign."""
+    return "-" + _literal_text(node.children[0]) if node.kind == "neg" else str(node.value)
 
 
 def _scalar(shape: TShape) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import algebra
 from .derivation import Step
+from .differentiate import check_size
 from .errors import DifferentiationError
 from .match import Context, instantiate, rewrite_once
 from .ops import Node, leaf
@@ -38,7 +39,7 @@ class Simplifier:
             if found is None:
                 return expr
             rule_name, path_result, note = found
-            expr = path_result
+            expr = check_size(path_result, "result")
             self.steps.append(Step(rule_name, self.label, expr, note))
         raise DifferentiationError(f"simplification did not settle after {MAX_REWRITES} rewrites")
 

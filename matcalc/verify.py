@@ -225,8 +225,8 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
         try:
             with np.errstate(all="ignore"):
                 claimed = directional(user, direction, (fr, fc))
-        except (np.linalg.LinAlgError, ZeroDivisionError):
-            continue    # a singular matrix or a division by zero at this point: try another
+        except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError):
+            continue    # a singular matrix, a division by zero, an overflow here: try another
         claimed, magnitude = claimed if isinstance(claimed, tuple) else (claimed, 0.0)
         analytic = from_user(claimed, fr, fc)
         if not np.all(np.isfinite(analytic)):

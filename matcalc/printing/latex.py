@@ -78,7 +78,7 @@ class LatexPrinter(Printer):
                        for sign, term in signed_terms(node)), ADD
 
     def _product(self, node: Node, sep: str) -> tuple[str, int]:
-        sign, num, den = split_product(node.args)
+        sign, num, den = split_product(node.args, elementwise=node.op == "hadamard")
         text = sep.join(self.paren(f, ATOM if f.op in ("matmul", "hadamard") else MUL)
                         for f in num) if num else "1"
         if den:

@@ -53,7 +53,8 @@ def signed_terms(node: Node) -> list[tuple[str, Node]]:
     return out
 
 
-def split_product(factors: tuple[Node, ...]) -> tuple[str, list[Node], list[Node]]:
+def split_product(factors: tuple[Node, ...], elementwise: bool = True
+                  ) -> tuple[str, list[Node], list[Node]]:
     """(sign, numerator, denominator) of a product: a leading -1 becomes the sign "-", and a
     factor with a negative constant exponent, s.^-p, goes below the line as s.^p."""
     sign = ""
@@ -62,7 +63,8 @@ def split_product(factors: tuple[Node, ...]) -> tuple[str, list[Node], list[Node
     num, den = [], []
     for f in factors:
         p = const_value(f.args[1]) if f.op == "power" else None
-        if p is not None and p < 0:
+        # in a matrix product only a scalar may go below the line: x.^-2 stays a factor
+        if p is not None and p < 0 and (elementwise or f.is_scalar):
             den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
         else:
             num.append(f)
@@ -124,7 +126,7 @@ class TextPrinter(Printer):
         return "".join(parts), ADD
 
     def _product(self, node: Node, times: str, over: str) -> tuple[str, int]:
-        sign, num, den = split_product(node.args)
+        sign, num, den = split_product(node.args, elementwise=node.op == "hadamard")
         text = times.join(self._factor(f, node.op) for f in num) if num else "1"
         for d in den:
             text += over + self.paren(d, MUL + 1)
