@@ -339,13 +339,14 @@ def _compile(source: str, params: dict[str, str], function_name: str) -> Callabl
     function = namespace[function_name]
 
     def call(**arrays: Any) -> Any:
+        buffer = {"out": arrays.pop("out")} if "out" in arrays and "out" not in params else {}
         missing = [n for n in params if n not in arrays]
         unknown = [n for n in arrays if n not in params]
         if missing or unknown:
             raise TypeError(f"expected the variables {', '.join(params)}"
                             + (f"; missing {', '.join(missing)}" if missing else "")
                             + (f"; unknown {', '.join(unknown)}" if unknown else ""))
-        return function(**{params[n]: v for n, v in arrays.items()})
+        return function(**{params[n]: v for n, v in arrays.items()}, **buffer)
 
     call.__doc__ = function.__doc__
     call.__wrapped__ = function  # type: ignore[attr-defined]

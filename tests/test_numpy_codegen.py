@@ -249,7 +249,7 @@ def test_awkward_names_are_renamed_safely(expr, wrt):
     d = check_gradient(expr, wrt)
     header = re.search(r"^def ([A-Za-z]\w*)\(([^)]*)\):", d.source, re.M)
     assert header, d.source
-    params = [p.strip() for p in header.group(2).split(",")]
+    params = [p.strip() for p in header.group(2).split(",") if p.strip() != "out=None"]
     assert len(params) == len(set(params)) == len(d.problem.variables)
     for p in params:
         assert p.isidentifier() and not keyword.iskeyword(p) and p != "np", p
@@ -295,3 +295,22 @@ def test_scalars_may_be_floats_and_vectors_one_dimensional():
 def test_check_agrees():
     for expr, wrt in [(SEED, "X"), ("logdet(X) + sum(X)", "X"), ("lambda*x'*x + sum(x)", "x")]:
         assert matcalc.derive(expr, wrt=wrt).check() < 1e-6
+
+
+def test_out_buffer_is_written_in_place_for_the_seed():
+    d = check_gradient(SEED, "X", domain="normal")
+    rng = np.random.default_rng(2)
+    X, a = rng.standard_normal((50, 40)), rng.standard_normal(50)
+    G = np.empty((50, 40))
+    assert d.numpy()(X=X, a=a, out=G) is G
+    assert np.allclose(G, d.numpy()(X=X, a=a))
+    assert "np.multiply(a[:, None]" in d.source and "out=out" in d.source
+
+
+def test_out_buffer_for_other_results_and_a_variable_named_out():
+    d = check_gradient("x'*A*x", "x")
+    x, A = np.arange(3.0), np.eye(3) + 1
+    buf = np.empty(3)
+    assert d.numpy()(x=x, A=A, out=buf) is buf and np.allclose(buf, (A + A.T) @ x)
+    d = check_gradient("out'*x", "x", expected=lambda out, x: out)
+    assert np.allclose(d.numpy()(out=np.ones(3), x=x), 1)   # the user's variable, not a buffer

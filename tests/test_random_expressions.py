@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 import matcalc
 from expression_strategy import SHAPES, problems
@@ -29,8 +29,11 @@ def test_random_expression_gradients_match_finite_differences(problem):
     except matcalc.DifferentiationError as exc:  # any other exception is a bug and fails
         # a refusal is allowed; a result that failed its own check is a wrong derivative
         assert "failed its numeric check" not in str(exc), f"{text} d/d{wrt}: {exc}"
+        event(f"refused: {str(exc).split(':')[0][:60]}")
         return
+    event(f"derived: {d.kind}")
     if np.isnan(d.error):
+        event("not checked: no finite sample point")
         return  # no point of the domain found for the self-check
     # the self-check passed (else derive had refused); check again at other random points
     check = d.check(trials=1, seed=7)

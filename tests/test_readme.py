@@ -35,3 +35,16 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     command = re.search(r"Install with the test extra.*?```\n(.*?)\n```", TEXT, re.S).group(1)
     assert command in ci
+
+
+def _block_after(marker: str) -> str:
+    start = TEXT.index("```python\n", TEXT.index(marker)) + len("```python\n")
+    return TEXT[start:TEXT.index("```", start)]
+
+
+def test_generated_code_shown_is_what_matcalc_generates():
+    import matcalc
+    seed = matcalc.derive("w'*w where w = sigmoid(X'*a)", wrt="X").source
+    assert _block_after("The generated code (`--format numpy`) is O(m·n)") == seed
+    hessian = matcalc.hessian("sum(softplus(-y.*(X*w)))", wrt="w", shapes={"X": ("N", "d")}).source
+    assert _block_after("Its code never forms an N×N matrix") == hessian[hessian.index("def "):]
