@@ -47,4 +47,4 @@ def test_generated_code_shown_is_what_matcalc_generates():
     seed = matcalc.derive("w'*w where w = sigmoid(X'*a)", wrt="X").source
     assert _block_after("The generated code (`--format numpy`) is O(m·n)") == seed
     hessian = matcalc.hessian("sum(softplus(-y.*(X*w)))", wrt="w", shapes={"X": ("N", "d")}).source
-    assert _block_after("Its code never forms an N×N matrix") == hessian[hessian.index("def "):]
+    assert _block_after("Its code never forms an N×N matrix") == hessian[hessian.index("def hessian"):]
