@@ -29,7 +29,7 @@ from .printing.text import to_text
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
 from .simplify import simplify
-from .verify import derivative_error, from_user
+from .verify import derivative_error, from_user, to_user
 
 TOLERANCE = 1e-5   # relative error above which a derivative is refused
 
@@ -191,7 +191,7 @@ class Derivation:
         def along(inputs: dict, v: np.ndarray, function_shape: tuple[int, int]):
             args = {params[n]: x for n, x in inputs.items()}
             if self.direction is not None:
-                args[params[self.direction]] = _to_user(v, shape)
+                args[params[self.direction]] = to_user(v, shape)
                 return code(**args)
             out = np.asarray(code(**args), dtype=float)
             if self.kind in ("kronecker", "hessian-kronecker"):   # vec(dF) = K*vec(dX)
@@ -351,11 +351,6 @@ def _compile(source: str, params: dict[str, str], function_name: str) -> Callabl
     call.__doc__ = function.__doc__
     call.__wrapped__ = function  # type: ignore[attr-defined]
     return call
-
-
-def _to_user(x: np.ndarray, shape: tuple) -> Any:
-    from .verify import to_user
-    return to_user(x, shape)
 
 
 def _replace(node: Node, old: Node, new: Node) -> Node:

@@ -225,7 +225,7 @@ class NumpyPrinter(Printer):
             a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
             if left.is_row:
                 return f"np.linalg.solve({a_text}, {lt})", ATOM, False
-            return f"np.linalg.solve({a_text}, {_wrap(lt, ATOM)}.T).T", ATOM, False
+            return f"np.linalg.solve({a_text}, {_wrap(lt)}.T).T", ATOM, False
         left_fill = chain[left_tree].args[0] if isinstance(left_tree, int) \
             and chain[left_tree].op == "fill" else None
         right_fill = chain[right_tree].args[0] if isinstance(right_tree, int) \
@@ -260,7 +260,7 @@ class NumpyPrinter(Printer):
             lt = self._print_fill(chain[left_tree])[0]
         if isinstance(right_tree, int) and chain[right_tree].op == "fill":
             rt = self._print_fill(chain[right_tree])[0]
-        return f"{_wrap(lt, MUL) if lprec < MUL else lt} @ {_wrap(rt, POW) if rprec < POW else rt}", \
+        return f"{_wrap(lt) if lprec < MUL else lt} @ {_wrap(rt) if rprec < POW else rt}", \
             MUL, False
 
     def print_into(self, node: Node, target: str) -> str:
@@ -368,7 +368,7 @@ def _inverse_of(node: Node) -> tuple[Node, bool] | None:
     return None
 
 
-def _wrap(text: str, _prec: int) -> str:
+def _wrap(text: str) -> str:
     return f"({text})"
 
 
