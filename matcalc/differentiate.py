@@ -7,7 +7,9 @@ Two phases, each a loop over rules and nothing else:
    operands left as markers, and records the step; then it replaces each marker by that operand's
    own differential. Bindings are differentiated once and their names kept: d(w) for w = sigmoid(v).
 2. `to_gradient` writes the scalar differential as 1 : df and applies frobenius.rules until every
-   term reads G_i : d(X); the gradient is the sum of the G_i.
+   term reads G_i : d(X); the gradient is the sum of the G_i. For a vector or matrix function,
+   `LinearFormPass` reads the matrix of the linear map instead: the Jacobian (df = J*d(x), by
+   jacobian.rules) or the Kronecker form (vec(dF) = K*vec(d(X)), by kronecker.rules).
 
 This module never names an operator of the language; the rules files do.
 """
