@@ -3,7 +3,9 @@
 Types are shapes over three dimensions m, n, k (`"mn"` is m×n, `"m"` a vector of length m, `"s"` a
 scalar). `expressions(draw, type, depth)` builds an expression of that type; every function's
 argument is drawn from its domain (log and sqrt of positive expressions, inv/det/logdet of
-diagonally dominant square leaves), so a derivative that fails its check is a bug, not bad luck.
+diagonally dominant square leaves, tan of values in (0, 1)), so a derivative that fails its check is
+a bug, not bad luck. `problems` sometimes binds a variable to an expression (`… where u = …`).
+Dimensions are symbolic (SHAPES) or numbers (SHAPES_NUMERIC).
 """
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ VARIABLES = {
     "beta": "s",
 }
 SHAPES = {name: (tuple(t) if t != "s" else ()) for name, t in VARIABLES.items()}
+# the same problems with numbers for dimensions
+SHAPES_NUMERIC = {name: tuple({"m": 3, "n": 4, "k": 2}[d] for d in shape)
+                  for name, shape in SHAPES.items()}
 SMOOTH = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus"]
+NONSMOOTH = ["abs", "relu"]     # derivatives almost everywhere: random points miss the kinks
 SQUARE_LEAVES = {"nn": ["S", "S'"], "mm": ["T", "T'"], "kk": ["K", "K'"]}
 
 
@@ -44,11 +50,13 @@ def expression(draw, t: str, depth: int) -> str:
     kind = draw(st.sampled_from(choices))
     sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
     if kind == "unary":
-        f = draw(st.sampled_from(SMOOTH + ["neg", "abs_smooth"]))
+        f = draw(st.sampled_from(SMOOTH + NONSMOOTH + ["neg", "abs_smooth", "tan"]))
         if f == "neg":
             return f"-({sub(t)})"
         if f == "abs_smooth":
             return f"sqrt(softplus({sub(t)}))"
+        if f == "tan":      # tan on (0, 1), away from its poles
+            return f"tan(sigmoid({sub(t)}))"
         return f"{f}({sub(t)})"
     if kind == "add":
         fill = {1: "vector(0.5)", 2: "matrix(0.5)"}.get(len(t), "0.5") if t != "s" else "0.5"
@@ -76,13 +84,15 @@ def expression(draw, t: str, depth: int) -> str:
         return draw(_product(t, depth))
     if kind == "reduce":
         inner = draw(st.sampled_from(["mn", "nm", "nn", "m", "n"]))
-        r = draw(st.sampled_from(["sum", "norm2", "tr", "logsumexp", "norm1sq"]))
+        r = draw(st.sampled_from(["sum", "norm2", "tr", "logsumexp", "norm1sq", "norm1"]))
         if r == "tr":
             inner = draw(st.sampled_from(["nn", "mm", "kk"]))
         if r == "logsumexp":
             inner = draw(st.sampled_from(["m", "n"]))
         if r == "norm1sq":
             return f"norm2({sub(inner)})^2"
+        if r == "norm1":
+            return f"norm1({sub(draw(st.sampled_from(['m', 'n'])))})"
         return f"{r}({sub(inner)})"
     if kind == "inner":
         v = draw(st.sampled_from(["m", "n"]))
@@ -137,6 +147,14 @@ def problems(draw, max_depth: int = 4) -> tuple[str, str]:
     """(expression text, variable) with the variable appearing in the expression."""
     depth = draw(st.integers(2, max_depth))
     text = draw(expression("s", depth))
+    bound = [n for n in VARIABLES if _mentions(text, n) and n not in ("alpha", "beta")]
+    if bound and draw(st.booleans()):
+        # a binding: one variable of the body becomes a name for an expression of its type
+        name = draw(st.sampled_from(bound))
+        import re
+        body = draw(expression(VARIABLES[name], 2))
+        text = re.sub(rf"(?<![A-Za-z_]){name}(?![A-Za-z0-9_(])", "u", text)
+        text = f"{text} where u = {body}"
     present = [n for n in VARIABLES if _mentions(text, n)]
     if not present:
         text = f"{text} + sum(X)"

@@ -8,9 +8,10 @@ import os
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import matcalc
-from expression_strategy import SHAPES, problems
+from expression_strategy import SHAPES, SHAPES_NUMERIC, problems
 from numeric import check_gradient
 
 settings.register_profile("ci", max_examples=2000, derandomize=True, deadline=None,
@@ -21,11 +22,14 @@ PROFILE = os.environ.get("MATCALC_HYPOTHESIS_PROFILE", "ci")
 
 
 @settings(settings.get_profile(PROFILE))
-@given(problems(max_depth=5))
-def test_random_expression_gradients_match_finite_differences(problem):
+@given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
+def test_random_expression_gradients_match_finite_differences(problem, shapes):
     text, wrt = problem
+    event("numeric dimensions" if shapes is SHAPES_NUMERIC else "symbolic dimensions")
+    if " where " in text:
+        event("with a binding")
     try:
-        d = matcalc.derive(text, wrt=wrt, shapes=SHAPES)
+        d = matcalc.derive(text, wrt=wrt, shapes=shapes)
     except matcalc.DifferentiationError as exc:  # any other exception is a bug and fails
         # a refusal is allowed; a result that failed its own check is a wrong derivative
         assert "failed its numeric check" not in str(exc), f"{text} d/d{wrt}: {exc}"
