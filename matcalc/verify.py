@@ -246,13 +246,19 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
         # (-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h))/12h for steep functions.
         for h, order in ((1e-5, 2), (1e-6, 2), (1e-4, 2), (1e-7, 2), (1e-3, 4), (1e-4, 4)):
             h *= scale
-            plus, minus = f_at(env[wrt] + h * direction), f_at(env[wrt] - h * direction)
+            try:
+                plus, minus = f_at(env[wrt] + h * direction), f_at(env[wrt] - h * direction)
+            except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError):
+                continue    # outside the function's domain here (a singular matrix)
             if not (np.all(np.isfinite(plus)) and np.all(np.isfinite(minus))):
                 continue
             numeric = (plus - minus) / (2 * h)
             if order == 4:
-                plus2, minus2 = (f_at(env[wrt] + 2 * h * direction),
-                                 f_at(env[wrt] - 2 * h * direction))
+                try:
+                    plus2, minus2 = (f_at(env[wrt] + 2 * h * direction),
+                                     f_at(env[wrt] - 2 * h * direction))
+                except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError):
+                    continue
                 numeric = (4 * numeric - (plus2 - minus2) / (4 * h)) / 3
             # rounding makes central differences uncertain by about eps·|f|/h: below that scale
             # a derivative is indistinguishable from zero

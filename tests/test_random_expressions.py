@@ -53,6 +53,12 @@ REGRESSIONS = [
 ]
 
 
+def test_a_function_undefined_at_every_point_is_returned_unchecked():
+    # inv of exp(S - S) = ones: singular everywhere; the result (0) is returned with a note
+    d = matcalc.derive("sum(inv(u)) where u = exp(S - S)", wrt="S")
+    assert np.isnan(d.error) and "not checked numerically" in d.notes[-1]
+
+
 @pytest.mark.parametrize("text, wrt", REGRESSIONS)
 def test_regressions(text, wrt):
     check_gradient(text, wrt)
