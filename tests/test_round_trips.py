@@ -111,7 +111,9 @@ def check_text_round_trip(d: matcalc.Derivation, seed: int = 0, allow_anchor: bo
         # it is sized by the variable (a gradient has the variable's shape) and still checked.
         if not (allow_anchor and "cannot infer the size" in str(exc) and d.kind == "gradient"):
             raise
-        problem, dim_names = rebuild(d, f"({d.result_text()}) + 0*{d.wrt}")
+        where = ", ".join(f"{n} = {body}" for n, body in d.where())
+        problem, dim_names = rebuild(d, f"({d.result_text()}) + 0*{d.wrt}"
+                                     + (f" where {where}" if where else ""))
         status = "ok (anchored)"
     variables = d.problem.variables
     code = d.numpy()
