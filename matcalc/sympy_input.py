@@ -24,6 +24,8 @@ FUNCTIONS = {sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "c
              sympy.tan: "tan", sympy.tanh: "tanh", sympy.Abs: "abs", sympy.sign: "sign"}
 
 
+ONE_ARGUMENT = {sm.Transpose: "({})'", sm.Inverse: "inv({})", sm.Trace: "tr({})",
+                sm.Determinant: "det({})", sm.DiagMatrix: "diag({})", sm.DiagonalOf: "diag({})"}
 NAMED_BODIES = {"sigmoid": lambda x: 1 / (1 + sympy.exp(-x)),
                 "softplus": lambda x: sympy.log(1 + sympy.exp(x)),
                 "sqrt": lambda x: sympy.sqrt(x)}
@@ -55,37 +57,21 @@ class _Reader:
             return f"({e.p}/{e.q})"
         if isinstance(e, (sm.MatAdd, sympy.Add)):
             return "(" + " + ".join(t(a) for a in e.args) + ")"
-        if isinstance(e, sm.MatMul) or (isinstance(e, sympy.Mul) and not elementwise):
-            return "(" + "*".join(t(a) for a in e.args) + ")"
-        if isinstance(e, sympy.Mul):
-            return "(" + ".*".join(t(a) for a in e.args) + ")"
-        if isinstance(e, sm.HadamardProduct):
-            return "(" + ".*".join(t(a) for a in e.args) + ")"
-        if isinstance(e, sm.HadamardPower):
-            return f"({t(e.base)}).^({t(e.exp)})"
-        if isinstance(e, sympy.Pow):
-            op = ".^" if elementwise else "^"
-            return f"({t(e.base)}){op}({t(e.exp)})"
-        if isinstance(e, sm.Transpose):
-            return f"({t(e.arg)})'"
-        if isinstance(e, sm.Inverse):
-            return f"inv({t(e.arg)})"
-        if isinstance(e, sm.MatPow):
-            return f"({t(e.base)})^({t(e.exp)})"
-        if isinstance(e, sm.Trace):
-            return f"tr({t(e.arg)})"
-        if isinstance(e, sm.Determinant):
-            return f"det({t(e.arg)})"
+        if isinstance(e, (sm.MatMul, sm.HadamardProduct, sympy.Mul)):
+            hadamard = isinstance(e, sm.HadamardProduct) or (isinstance(e, sympy.Mul) and elementwise)
+            return "(" + (".*" if hadamard else "*").join(t(a) for a in e.args) + ")"
+        if isinstance(e, (sm.HadamardPower, sm.MatPow, sympy.Pow)):
+            hadamard = isinstance(e, sm.HadamardPower) or (isinstance(e, sympy.Pow) and elementwise)
+            return f"({t(e.base)}){'.^' if hadamard else '^'}({t(e.exp)})"
+        for cls, template in ONE_ARGUMENT.items():
+            if isinstance(e, cls):
+                return template.format(t(e.args[0]))
         if isinstance(e, sm.Identity):
             return "eye"
         if isinstance(e, sm.OneMatrix):
             return "matrix(1)"
         if isinstance(e, sm.ZeroMatrix):
             return "matrix(0)"
-        if isinstance(e, sm.DiagMatrix):
-            return f"diag({t(e.args[0])})"
-        if isinstance(e, sm.DiagonalOf):
-            return f"diag({t(e.arg)})"
         if isinstance(e, ElementwiseApplyFunction):
             lam = e.function
             if not isinstance(lam, sympy.Lambda) or len(lam.variables) != 1:
