@@ -24,7 +24,7 @@ from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .ops import Node, fmt_shape, number, var
 from .parse import parse
-from .printing.numpy import generate_module
+from .printing.code import BACKENDS, generate_module
 from .printing.text import to_text
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
@@ -38,7 +38,65 @@ LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "d
           "kronecker": "∂vec(f)/∂vec({x})", "hessian-kronecker": "∂vec(∂f/∂{x})/∂vec({x})"}
 
 
-class Derivation:
+class GeneratedCode:
+    """The generated function, in each backend's library (printing/code.py and the tables beside
+    it). Subclasses say what to generate: `_generate(backend)` → (source, parameter names)."""
+
+    function_name: str
+
+    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+        raise NotImplementedError
+
+    def _module(self, backend: str) -> tuple[str, dict[str, str]]:
+        cache = self.__dict__.setdefault("_modules", {})
+        if backend not in cache:
+            if backend not in BACKENDS:
+                raise ValueError(f"unknown backend {backend!r}; choose one of "
+                                 f"{', '.join(BACKENDS)}")
+            cache[backend] = self._generate(backend)
+        return cache[backend]
+
+    def code(self, backend: str = "numpy") -> str:
+        """The generated module's source for `backend`: numpy, jax, torch or array-api."""
+        return self._module(backend)[0]
+
+    @property
+    def source(self) -> str:
+        """The generated NumPy module."""
+        return self.code("numpy")
+
+    def numpy(self) -> Callable[..., Any]:
+        """The generated code as a callable taking every variable by its name (keywords).
+
+        >>> d = derive("x'*x", wrt="x")
+        >>> d.numpy()(x=np.array([1.0, 2.0]))
+        array([2., 4.])
+        """
+        return _compile(*self._module("numpy"), self.function_name)
+
+    def jax(self, jit: bool = True) -> Callable[..., Any]:
+        """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
+        Needs JAX (`pip install "matcalc[jax]"`); enable float64 with
+        `jax.config.update("jax_enable_x64", True)` for double precision."""
+        function = _compile(*self._module("jax"), self.function_name)
+        if not jit:
+            return function
+        import jax
+        compiled = jax.jit(function.__wrapped__)
+        return _keywords(compiled, self._module("jax")[1], function.__doc__)
+
+    def torch(self) -> Callable[..., Any]:
+        """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
+        device. Needs PyTorch (`pip install "matcalc[torch]"`)."""
+        return _compile(*self._module("torch"), self.function_name)
+
+    def array_api(self) -> Callable[..., Any]:
+        """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
+        and Dask arrays, through `array_api_compat` (`pip install "matcalc[array-api]"`)."""
+        return _compile(*self._module("array-api"), self.function_name)
+
+
+class Derivation(GeneratedCode):
     """A derivative with its derivation: the result, the steps, LaTeX, and generated code."""
 
     def __init__(self, problem: Problem, wrt: str, result: Node, steps: list[Step],
@@ -159,32 +217,20 @@ class Derivation:
                               var(self.direction, shape))
         return variables, result
 
-    @cached_property
-    def _module(self) -> tuple[str, dict[str, str]]:
-        variables, result = self._code_outputs()
-        name = _function_name(self.kind, self.wrt)
-        doc = (f"{self.label} of f = {self.problem.text.strip()}\n\n"
-               f"    Result: {self}\n    Vectors are 1-D arrays, scalars floats.\n    ")
-        return generate_module(variables, self.problem.bindings, [(self.wrt, result)], name, doc)
-
     @property
-    def source(self) -> str:
-        """The generated Python/NumPy module."""
-        return self._module[0]
+    def function_name(self) -> str:
+        return _function_name(self.kind, self.wrt)
 
-    def numpy(self) -> Callable[..., Any]:
-        """The generated code as a callable taking every variable by its name (keywords).
-
-        >>> d = derive("x'*x", wrt="x")
-        >>> d.numpy()(x=np.array([1.0, 2.0]))
-        array([2., 4.])
-        """
-        return _compile(*self._module, _function_name(self.kind, self.wrt))
+    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+        variables, result = self._code_outputs()
+        doc = f"{self.label} of f = {self.problem.text.strip()}\n\n    Result: {self}"
+        return generate_module(variables, self.problem.bindings, [(self.wrt, result)],
+                               self.function_name, doc, BACKENDS[backend])
 
     def _directional(self) -> Callable:
         """The derivative along V, computed from the generated code (for the numeric check)."""
         code = self.numpy().__wrapped__
-        params = self._module[1]
+        params = self._module("numpy")[1]
         shape = self.problem.variables[self.wrt]
         rows = shape[0]
 
@@ -273,8 +319,10 @@ class StepsView:
         return self.derivation.steps_text()
 
 
-class DerivationSet:
+class DerivationSet(GeneratedCode):
     """Gradients with respect to several variables, sharing one generated function."""
+
+    function_name = "gradients"
 
     def __init__(self, derivations: list[Derivation]):
         self.derivations = derivations
@@ -296,20 +344,13 @@ class DerivationSet:
     def __str__(self) -> str:
         return "\n".join(f"{d.label} = {d}" for d in self.derivations)
 
-    @cached_property
-    def _module(self) -> tuple[str, dict[str, str]]:
+    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+        """One function returning every gradient (a tuple, in the order of `wrt`)."""
         doc = (f"Gradients of f = {self.problem.text.strip()} with respect to "
-               f"{', '.join(self.wrt)}, in that order.\n    ")
+               f"{', '.join(self.wrt)}, in that order.")
         return generate_module(self.problem.variables, self.problem.bindings,
-                               [(d.wrt, d.result) for d in self.derivations], "gradients", doc)
-
-    @property
-    def source(self) -> str:
-        return self._module[0]
-
-    def numpy(self) -> Callable[..., tuple]:
-        """One callable returning every gradient (a tuple, in the order of `wrt`)."""
-        return _compile(*self._module, "gradients")
+                               [(d.wrt, d.result) for d in self.derivations], "gradients", doc,
+                               BACKENDS[backend])
 
     def check(self, trials: int = 5, seed: int = 1) -> float:
         return max(d.check(trials, seed) for d in self.derivations)
@@ -337,6 +378,12 @@ def _compile(source: str, params: dict[str, str], function_name: str) -> Callabl
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<matcalc {function_name}>", "exec"), namespace)  # noqa: S102 — our code
     function = namespace[function_name]
+    return _keywords(function, params, function.__doc__)
+
+
+def _keywords(function: Callable[..., Any], params: dict[str, str],
+              doc: str | None) -> Callable[..., Any]:
+    """`function` called with the user's variable names as keywords (params: user → Python)."""
 
     def call(**arrays: Any) -> Any:
         buffer = {"out": arrays.pop("out")} if "out" in arrays and "out" not in params else {}
@@ -348,7 +395,7 @@ def _compile(source: str, params: dict[str, str], function_name: str) -> Callabl
                             + (f"; unknown {', '.join(unknown)}" if unknown else ""))
         return function(**{params[n]: v for n, v in arrays.items()}, **buffer)
 
-    call.__doc__ = function.__doc__
+    call.__doc__ = doc
     call.__wrapped__ = function  # type: ignore[attr-defined]
     return call
 

@@ -1,582 +1,66 @@
-"""Expression → a NumPy module a person would be glad to have written.
+"""NumPy spellings of generated code (`d.numpy()`, `--format numpy`): the reference backend.
 
-Vectors are 1-D arrays and scalars are Python floats (or 0-d arrays); matrices are 2-D. The printer
-chooses the operation each product really needs, so nothing larger than the result is formed:
-
-- common subexpressions are computed once (the user's bindings keep their names);
-- `diag(v)*M` is `v[:, None] * M`, never a materialised diagonal; `vector(c)` broadcasts as `c`;
-- a column times a row is `np.outer`, scalars are folded into its smaller side;
-- `inv(A)*B` is `np.linalg.solve(A, B)`, `logdet` goes through `slogdet`, `tr(A*B)` is an einsum;
-- matrix chains are multiplied in the cheapest order for their shapes (unknown dimensions are
-  assumed large and equal, so vectors are reduced first).
+Only this backend writes into a caller's buffer (`out=`): NumPy's ufuncs and `copyto` do it in place.
 """
 from __future__ import annotations
 
-import builtins
-import keyword
-from fractions import Fraction
-from itertools import count
+from .backend import Backend
 
-from ..ops import Node, const_value, dim_factors
-from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product, to_text
-
-FUNCTIONS = {"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu", "abs": "np.abs",
-             "logsumexp": "_logsumexp", "softmax": "_softmax"}
-HELPERS = {
-    "_sigmoid": '''try:
+NUMPY = Backend(
+    name="numpy",
+    imports="import numpy as np",
+    calls={
+        "eye": "np.eye({0}{like})",
+        "zeros": "np.zeros({0}{like})",
+        "full": "np.full({0}, {1}{like})",
+        "full_expr": "np.full({0}, {1}{like})",
+        "sqrt": "np.sqrt({0})",
+        "abs": "np.abs({0})",
+        "sum": "np.sum({0})",
+        "sum_axis": "np.sum({0}, axis={1})",
+        "outer": "np.outer({0}, {1})",
+        # a repeated column or row: one vector, broadcast, then a writable copy
+        "repeat_column": "np.broadcast_to({0:atom}[:, None], {1}).copy()",
+        "repeat_row": "np.broadcast_to({0}, {1}).copy()",
+        "solve": "np.linalg.solve({0}, {1})",
+        "matrix_power": "np.linalg.matrix_power({0}, {1})",
+        "dot": "np.dot({0}, {1})",
+        "trace_product": 'np.einsum("ij,ji->", {0}, {1})',    # tr(A*B) without forming A*B
+        "trace": "np.trace({0})",
+        "det": "np.linalg.det({0})",
+        "logdet": "np.linalg.slogdet({0})[1]",
+        "inv": "np.linalg.inv({0})",
+        "diag": "np.diag({0})",
+        "diagonal": "np.diagonal({0})",
+        "norm": "np.linalg.norm({0})",
+        "kron": "np.kron({0}, {1})",                   # {0}, {1}: 2-D operands
+        "vec": 'np.ravel({0}, order="F")',
+        "commutation": "_commutation({0}, {1})",
+        "function": "np.{name}({args})",
+    },
+    functions={"sigmoid": "_sigmoid({0})", "softplus": "np.logaddexp(0.0, {0})",
+               "relu": "np.maximum({0}, 0.0)", "logsumexp": "_logsumexp({0})",
+               "softmax": "_softmax({0})"},
+    helpers={
+        "_sigmoid": '''try:
     from scipy.special import expit as _sigmoid    # one fused, overflow-free pass
 except ImportError:
     def _sigmoid(x):
         """Logistic sigmoid without overflow: exp(-log(1 + exp(-x)))."""
         return np.exp(-np.logaddexp(0.0, -x))''',
-    "_softplus": '''def _softplus(x):
-    """log(1 + exp(x)) without overflow."""
-    return np.logaddexp(0.0, x)''',
-    "_relu": '''def _relu(x):
-    return np.maximum(x, 0.0)''',
-    "_logsumexp": '''def _logsumexp(x):
+        "_logsumexp": '''def _logsumexp(x):
     m = np.max(x)
     return m + np.log(np.sum(np.exp(x - m)))''',
-    "_commutation": '''def _commutation(rows, cols):
+        "_softmax": '''def _softmax(x):
+    e = np.exp(x - np.max(x))
+    return e / np.sum(e)''',
+        "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
     k = np.zeros((rows * cols, rows * cols))
     k[(j + i * cols).ravel(), (i + j * rows).ravel()] = 1.0
     return k''',
-    "_softmax": '''def _softmax(x):
-    e = np.exp(x - np.max(x))
-    return e / np.sum(e)''',
-}
-RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "out"}
-
-LARGE = 1000   # the weight of an unknown dimension when ordering a matrix chain
-
-
-def safe_name(name: str, taken: set[str]) -> str:
-    """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
-    out = name
-    if out in RESERVED or out.startswith("_") or keyword.issoftkeyword(out):
-        out = f"{name.lstrip('_') or 'v'}_"
-    while out in taken or out in RESERVED:
-        out += "_"
-    taken.add(out)
-    return out
-
-
-def _literal(value: Fraction | float) -> tuple[str, int]:
-    if isinstance(value, Fraction) and value.denominator == 1:
-        text = str(value.numerator)
-    else:
-        text = repr(float(value))
-    return text, NEG if value < 0 else ATOM
-
-
-class NumpyPrinter(Printer):
-    """Prints one expression; `names` maps nodes already computed (bindings, temporaries)."""
-
-    def __init__(self, names: dict[Node, str], dims: dict[object, str], helpers: set[str],
-                 dtype: str | None = None):
-        self.names = names
-        self.dims = dims
-        self.helpers = helpers
-        # arrays made from nothing (eye, full, zeros) take the inputs' dtype: float32 stays float32
-        self.dtype_arg = f", dtype={dtype}" if dtype else ""
-
-    def print_with(self, node: Node) -> tuple[str, int]:
-        if node in self.names:
-            return self.names[node], ATOM
-        return super().print_with(node)
-
-    def dim(self, d: object) -> str:
-        if isinstance(d, int):
-            return str(d)
-        factors = [str(f) if isinstance(f, int) else self.dims[f] for f in dim_factors(d)]
-        return factors[0] if len(factors) == 1 else "(" + " * ".join(factors) + ")"
-
-    def shape_text(self, node: Node) -> str:
-        if node.is_column or node.is_row:
-            return f"({self.dim(node.shape[0] if node.is_column else node.shape[1])},)"
-        return f"({self.dim(node.shape[0])}, {self.dim(node.shape[1])})"
-
-    def broadcast(self, node: Node, need: int) -> str:
-        """An operand of an elementwise operation: a fill is just its scalar."""
-        if node.op == "fill":
-            return self.paren(node.args[0], need)
-        return self.paren(node, need)
-
-    # -- leaves -----------------------------------------------------------------------------------
-    def _print_var(self, node: Node) -> tuple[str, int]:
-        return self.names[node], ATOM
-
-    _print_ref = _print_var
-
-    def _print_const(self, node: Node) -> tuple[str, int]:
-        return _literal(node.value)  # type: ignore[arg-type]
-
-    def _print_eye(self, node: Node) -> tuple[str, int]:
-        return f"np.eye({self.dim(node.shape[0])}{self.dtype_arg})", ATOM
-
-    def _print_zero(self, node: Node) -> tuple[str, int]:
-        return f"np.zeros({self.shape_text(node)}{self.dtype_arg})", ATOM
-
-    def _print_fill(self, node: Node) -> tuple[str, int]:
-        return f"np.full({self.shape_text(node)}, {self.doprint(node.args[0])}{self.dtype_arg})", ATOM
-
-    # -- elementwise ------------------------------------------------------------------------------
-    def _print_add(self, node: Node) -> tuple[str, int]:
-        return "".join(sign + self.broadcast(term, ADD + 1 if sign == " - " else ADD)
-                       for sign, term in signed_terms(node)), ADD
-
-    def _print_hadamard(self, node: Node) -> tuple[str, int]:
-        _, num, den = split_product(node.args)
-        # MUL + 1: a matrix product among the factors needs parentheses (`*` and `@` associate)
-        text = " * ".join(self.broadcast(f, MUL + 1) for f in num) if num else "1.0"
-        for d in den:
-            text += " / " + self.broadcast(d, POW)
-        return text, MUL
-
-    def _print_power(self, node: Node) -> tuple[str, int]:
-        base, exponent = node.args
-        p = const_value(exponent)
-        if p == Fraction(1, 2):
-            return f"np.sqrt({self.doprint(base)})", ATOM
-        if p == -1:
-            return f"1.0 / {self.paren(base, POW)}", MUL
-        if p in (3, 4):     # x*x*x: two multiplications instead of a call to pow
-            factor = self.paren(base, POW + 1)
-            return " * ".join([factor] * int(p)), MUL
-        return f"{self.paren(base, POW + 1)} ** {self.paren(exponent, POW + 1)}", POW
-
-    # -- products ---------------------------------------------------------------------------------
-    def _print_matmul(self, node: Node) -> tuple[str, int]:
-        from .. import algebra
-        k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
-        scalars, chain = node.args[:k], list(node.args[k:])
-        if not chain:
-            return self._scalar_product(scalars)
-        # (A + B)*x → A*x + B*x: a sum of matrices times a vector is never formed
-        if len(chain) > 1 and 1 in node.shape:
-            for i, f in enumerate(chain):
-                if f.op == "add" and not f.is_vector:
-                    terms = [algebra.mul(*scalars, *chain[:i], t, *chain[i + 1:]) for t in f.args]
-                    return self.print_with(algebra.add(*terms))
-        scale = algebra.mul(*scalars) if scalars else None
-        # a matrix of equal entries is c * ones * ones': products with it become sums
-        expanded: list[Node] = []
-        for f in chain:
-            if f.op == "fill" and not f.is_vector and len(chain) > 1:
-                r, c = f.shape
-                scale = algebra.mul(scale, f.args[0]) if scale is not None else f.args[0]
-                scale = None if const_value(scale) == 1 else scale
-                expanded += [algebra.fill(algebra.ONE, (r, 1)), algebra.fill(algebra.ONE, (1, c))]
-            else:
-                expanded.append(f)
-        return self._chain(expanded, scale)
-
-    def _scalar_product(self, factors: tuple[Node, ...]) -> tuple[str, int]:
-        sign, num, den = split_product(factors)
-        text = " * ".join(self.paren(f, MUL + 1) for f in num) if num else "1.0"
-        for d in den:
-            text += " / " + self.paren(d, POW)
-        return sign + text, NEG if sign else MUL
-
-    def _chain(self, chain: list[Node], scale: Node | None) -> tuple[str, int]:
-        """Multiply a matrix chain in its cheapest order; `scale` is absorbed where cheapest."""
-        order = _cheapest_order(chain)
-        text, prec, absorbed = self._emit(order, chain, scale)
-        if scale is not None and not absorbed:
-            if const_value(scale) == -1:
-                return f"-{text if prec >= POW else f'({text})'}", NEG
-            # parenthesised: `2 * A.T @ y` would scale the matrix, `2 * (A.T @ y)` the vector
-            text = f"{self.paren(scale, MUL)} * {text if prec > MUL else f'({text})'}"
-            prec = MUL
-        return text, prec
-
-    def _emit(self, tree: object, chain: list[Node], scale: Node | None) -> tuple[str, int, bool]:
-        """Code for a subtree of the chain order: (code, precedence, scale absorbed?)."""
-        if isinstance(tree, int):
-            return (*self.print_with(chain[tree]), False)
-        left_tree, right_tree = tree  # type: ignore[misc]
-        left = _span_node(left_tree, chain)
-        right = _span_node(right_tree, chain)
-        if isinstance(left_tree, int) and chain[left_tree].op == "diagm":
-            v = self.paren(chain[left_tree].args[0], ATOM)
-            if isinstance(right_tree, int) and chain[right_tree].op == "fill":   # diag(v)*ones = v
-                c = chain[right_tree].args[0]
-                return (v, ATOM, False) if const_value(c) == 1 else \
-                    (f"{self.paren(c, MUL)} * {v}", MUL, False)
-            r, rprec, _ = self._emit(right_tree, chain, None)
-            r = r if rprec > MUL else f"({r})"
-            return (f"{v}[:, None] * {r}" if not right.is_vector else f"{v} * {r}", MUL, False)
-        if isinstance(right_tree, int) and chain[right_tree].op == "diagm":
-            v = self.paren(chain[right_tree].args[0], ATOM)
-            lt, lprec, _ = self._emit(left_tree, chain, None)
-            return f"{lt if lprec > MUL else f'({lt})'} * {v}", MUL, False
-        inverse = _inverse_of(chain[left_tree]) if isinstance(left_tree, int) else None
-        if inverse is not None:       # inv(A)*B = solve(A, B); inv(A)'*B = solve(A', B)
-            a, transposed = inverse
-            r, _, _ = self._emit(right_tree, chain, None)
-            a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
-            return f"np.linalg.solve({a_text}, {r})", ATOM, False
-        inverse = _inverse_of(chain[right_tree]) if isinstance(right_tree, int) else None
-        if inverse is not None:       # B*inv(A) = solve(A', B')'
-            a, transposed = inverse
-            lt, _, _ = self._emit(left_tree, chain, None)
-            a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
-            if left.is_row:
-                return f"np.linalg.solve({a_text}, {lt})", ATOM, False
-            return f"np.linalg.solve({a_text}, {_wrap(lt)}.T).T", ATOM, False
-        left_fill = chain[left_tree].args[0] if isinstance(left_tree, int) \
-            and chain[left_tree].op == "fill" else None
-        right_fill = chain[right_tree].args[0] if isinstance(right_tree, int) \
-            and chain[right_tree].op == "fill" else None
-        if left.is_column and right.is_row:
-            shape = f"({self.dim(left.shape[0])}, {self.dim(right.shape[1])})"
-            # an outer product with a constant vector repeats the other one: no vector of ones
-            if right_fill is not None:
-                lt, lprec, _ = self._emit(left_tree, chain, None)
-                column = self._times(scale, *self._times(right_fill, lt, lprec))[0]
-                return f"np.broadcast_to(({column})[:, None], {shape}).copy()", ATOM, True
-            if left_fill is not None:
-                rt, rprec, _ = self._emit(right_tree, chain, None)
-                row = self._times(scale, *self._times(left_fill, rt, rprec))[0]
-                return f"np.broadcast_to({row}, {shape}).copy()", ATOM, True
-            lt, _, _ = self._emit(left_tree, chain, None)
-            rt, rprec, _ = self._emit(right_tree, chain, None)
-            return f"np.outer({lt}, {self._times(scale, rt, rprec)[0]})", ATOM, True
-        if left_fill is not None and left.is_row:       # ones'*R: column sums
-            rt, _, _ = self._emit(right_tree, chain, None)
-            return (*self._times(left_fill, f"np.sum({rt}, axis=0)", ATOM), False)
-        if right_fill is not None and right.is_column:  # L*ones: row sums
-            lt, _, _ = self._emit(left_tree, chain, None)
-            return (*self._times(right_fill, f"np.sum({lt}, axis={1 if not left.is_row else 0})",
-                                 ATOM), False)
-        lt, lprec, _ = self._emit(left_tree, chain, None)
-        rt, rprec, _ = self._emit(right_tree, chain, None)
-        if left.is_scalar or right.is_scalar:   # a sub-chain that reduced to a number scales
-            return f"{lt if lprec > MUL else f'({lt})'} * {rt if rprec > MUL else f'({rt})'}", \
-                MUL, False
-        if isinstance(left_tree, int) and chain[left_tree].op == "fill":
-            lt = self._print_fill(chain[left_tree])[0]
-        if isinstance(right_tree, int) and chain[right_tree].op == "fill":
-            rt = self._print_fill(chain[right_tree])[0]
-        return f"{_wrap(lt) if lprec < MUL else lt} @ {_wrap(rt) if rprec < POW else rt}", \
-            MUL, False
-
-    def print_into(self, node: Node, target: str) -> str:
-        """A statement writing `node` into the array `target`: an outer product (the gradient
-        of the seed) is written in place by np.multiply; anything else is copied in."""
-        k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
-        chain = node.args[k:] if node.op == "matmul" else ()
-        if len(chain) == 2 and chain[0].is_column and chain[1].is_row and \
-                all(f.op not in ("fill", "diagm") and _inverse_of(f) is None for f in chain):
-            from .. import algebra
-            scale = algebra.mul(*node.args[:k]) if k else None
-            column = self.paren(chain[0], ATOM)
-            row = self._times(scale, *self.print_with(chain[1]))[0]
-            return f"np.multiply({column}[:, None], ({row})[None, :], out={target})"
-        return f"np.copyto({target}, {self.doprint(node)})"
-
-    def _times(self, factor: Node | None, text: str, prec: int) -> tuple[str, int]:
-        """`factor * text`, leaving out a factor of 1 and writing -1 as a sign."""
-        value = const_value(factor) if factor is not None else 1
-        if value == 1:
-            return text, prec
-        if value == -1:
-            return f"-{text if prec >= POW else f'({text})'}", NEG
-        return f"{self.paren(factor, MUL)} * {text if prec > MUL else f'({text})'}", MUL
-
-    def _print_transpose(self, node: Node) -> tuple[str, int]:
-        inner = node.args[0]
-        if inner.is_vector:
-            return self.print_with(inner)
-        return f"{self.paren(inner, ATOM)}.T", ATOM
-
-    def _print_matpow(self, node: Node) -> tuple[str, int]:
-        return (f"np.linalg.matrix_power({self.doprint(node.args[0])}, "
-                f"{self.doprint(node.args[1])})", ATOM)
-
-    # -- matrix functions -------------------------------------------------------------------------
-    def _print_tr(self, node: Node) -> tuple[str, int]:
-        a = node.args[0]
-        if a.op == "matmul" and not a.args[0].is_scalar and len(a.args) >= 2:
-            from .. import algebra
-            left = algebra.mul(*a.args[:-1])
-            right = a.args[-1]
-            if left.is_column:
-                return f"np.dot({self.doprint(left)}, {self.doprint(right)})", ATOM
-            return f'np.einsum("ij,ji->", {self.doprint(left)}, {self.doprint(right)})', ATOM
-        if a.op == "eye":
-            return self.dim(a.shape[0]), ATOM
-        return f"np.trace({self.doprint(a)})", ATOM
-
-    def _print_det(self, node: Node) -> tuple[str, int]:
-        return f"np.linalg.det({self.doprint(node.args[0])})", ATOM
-
-    def _print_logdet(self, node: Node) -> tuple[str, int]:
-        return f"np.linalg.slogdet({self.doprint(node.args[0])})[1]", ATOM
-
-    def _print_inv(self, node: Node) -> tuple[str, int]:
-        return f"np.linalg.inv({self.doprint(node.args[0])})", ATOM
-
-    def _print_sum(self, node: Node) -> tuple[str, int]:
-        return f"np.sum({self.doprint(node.args[0])})", ATOM
-
-    def _print_diagm(self, node: Node) -> tuple[str, int]:
-        return f"np.diag({self.doprint(node.args[0])})", ATOM
-
-    def _print_diagv(self, node: Node) -> tuple[str, int]:
-        return f"np.diagonal({self.doprint(node.args[0])})", ATOM
-
-    def _print_norm2(self, node: Node) -> tuple[str, int]:
-        return f"np.linalg.norm({self.doprint(node.args[0])})", ATOM
-
-    def _print_norm1(self, node: Node) -> tuple[str, int]:
-        return f"np.sum(np.abs({self.doprint(node.args[0])}))", ATOM
-
-    def _print_kron(self, node: Node) -> tuple[str, int]:
-        def as_2d(a: Node) -> str:     # vectors are 1-D here; np.kron needs their orientation
-            text = self.paren(a, ATOM)
-            return f"{text}[:, None]" if a.is_column else f"{text}[None, :]" if a.is_row else text
-        text = f"np.kron({as_2d(node.args[0])}, {as_2d(node.args[1])})"
-        return (f"{text}.ravel()" if node.is_vector else text), ATOM
-
-    def _print_vec(self, node: Node) -> tuple[str, int]:
-        return f"np.ravel({self.doprint(node.args[0])}, order=\"F\")", ATOM
-
-    def _print_commutation(self, node: Node) -> tuple[str, int]:
-        self.helpers.add("_commutation")
-        rows, cols = node.value  # type: ignore[misc]
-        return f"_commutation({self.dim(rows)}, {self.dim(cols)})", ATOM
-
-    def _print_frob(self, node: Node) -> tuple[str, int]:
-        return f"np.sum({self.paren(node.args[0], MUL)} * {self.paren(node.args[1], MUL)})", ATOM
-
-    def _print_function(self, node: Node) -> tuple[str, int]:
-        name = FUNCTIONS.get(node.op, f"np.{node.op}")
-        if name in HELPERS:
-            self.helpers.add(name)
-        return f"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
-
-
-def _inverse_of(node: Node) -> tuple[Node, bool] | None:
-    """(A, transposed?) for a factor inv(A) or inv(A)'; None otherwise."""
-    if node.op == "inv":
-        return node.args[0], False
-    if node.op == "transpose" and node.args[0].op == "inv":
-        return node.args[0].args[0], True
-    return None
-
-
-def _wrap(text: str) -> str:
-    return f"({text})"
-
-
-def _power(base: Node, p: Fraction | float) -> Node:
-    """base.^p exactly as split_product writes a denominator (not re-canonicalised)."""
-    from ..ops import number
-    return Node("power", (base, number(p)), base.shape)
-
-
-def _weight(d: object) -> int:
-    if d == 1:
-        return 1
-    return d if isinstance(d, int) else LARGE
-
-
-def _cheapest_order(chain: list[Node]) -> object:
-    """Matrix-chain order by dynamic programming: a nested pair tree of chain indices.
-
-    A diagonal factor costs as a scaling (rows × cols), not as a product.
-    """
-    n = len(chain)
-    dims = [_weight(chain[0].shape[0])] + [_weight(f.shape[1]) for f in chain]
-    cost = [[0] * n for _ in range(n)]
-    split = [[0] * n for _ in range(n)]
-    for length in range(2, n + 1):
-        for i in range(n - length + 1):
-            j = i + length - 1
-            cost[i][j] = None  # type: ignore[call-overload]
-            for k in range(i, j):
-                step = dims[i] * dims[k + 1] * dims[j + 1]
-                if (k == i and chain[i].op == "diagm") or (k + 1 == j and chain[j].op == "diagm"):
-                    step = dims[i] * dims[j + 1]
-                c = cost[i][k] + cost[k + 1][j] + step
-                if cost[i][j] is None or c < cost[i][j]:
-                    cost[i][j], split[i][j] = c, k
-
-    def tree(i: int, j: int) -> object:
-        if i == j:
-            return i
-        k = split[i][j]
-        return (tree(i, k), tree(k + 1, j))
-
-    return tree(0, n - 1)
-
-
-def _span_node(tree: object, chain: list[Node]) -> Node:
-    """A node standing for a subtree of the chain (only its shape is used)."""
-    idx = sorted(_leaves(tree))
-    if len(idx) == 1:
-        return chain[idx[0]]
-    first, last = chain[idx[0]], chain[idx[-1]]
-    return Node("span", (), (first.shape[0], last.shape[1]))
-
-
-def _leaves(tree: object) -> list[int]:
-    if isinstance(tree, int):
-        return [tree]
-    return _leaves(tree[0]) + _leaves(tree[1])  # type: ignore[index]
-
-
-# -- modules ----------------------------------------------------------------------------------------
-
-def _without_unused(lines: list[str], returns: list[str], temporaries: set[str]) -> list[str]:
-    """Drop temporaries no later line uses (a subexpression shared only inside a form the printer
-    rewrote, such as a sum distributed over a product)."""
-    import re
-    kept = list(lines)
-    changed = True
-    while changed:
-        changed = False
-        for i, line in enumerate(kept):
-            target = line.split("=", 1)[0].strip()
-            if target not in temporaries:
-                continue
-            later = "\n".join(kept[i + 1:] + returns)
-            if not re.search(rf"\b{re.escape(target)}\b", later):
-                del kept[i]
-                changed = True
-                break
-    return kept
-
-
-def _printed_operands(node: Node) -> tuple[Node, ...]:
-    """The operands as printed: a negative term of a sum is printed negated after a minus; in a
-    product, diag(v) is printed as a scaling by v and inv(A) as a solve with A."""
-    if node.op == "matmul":
-        return tuple(f.args[0] if f.op == "diagm" else
-                     _inverse_of(f)[0] if _inverse_of(f) is not None else f for f in node.args)
-    if node.op == "add":
-        return tuple(term for _, term in signed_terms(node))
-    return node.args
-
-
-def _docstring_safe(text: str) -> str:
-    """The user's text inside a docstring: backslashes, control characters and triple quotes
-    escaped, so that the docstring says exactly what the user wrote."""
-    escaped = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1]
-                      for c in text.replace("\\", "\\\\"))
-    return escaped.replace('"""', '\\"\\"\\"')
-
-
-def _worth_naming(node: Node) -> bool:
-    if node.op in ("var", "ref", "const", "eye", "zero", "inv", "diagm"):
-        return False    # inv and diag are printed as solves and scalings where they are used
-    if node.op in ("transpose", "fill") and not node.args[0].args:
-        return False
-    if node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const" \
-            and not node.args[1].args:
-        return False
-    return True
-
-
-def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
-                    outputs: list[tuple[str, Node]], function_name: str, doc: str) -> tuple[str, dict[str, str]]:
-    """Source of a module defining `function_name(<variables>)` that returns the outputs.
-
-    Returns the source and the map from user names to the Python parameter names.
-    """
-    taken: set[str] = set()
-    params = {name: safe_name(name, taken) for name in variables}
-    dims: dict[object, str] = {}
-    for name, shape in variables.items():
-        for axis, d in enumerate(shape):
-            if d != 1 and not isinstance(d, int) and d not in dims:
-                is_vector = shape[1] == 1
-                dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
-    names: dict[Node, str] = {}
-    from ..ops import var
-    for name, shape in variables.items():
-        names[var(name, shape)] = params[name]
-
-    # Which bindings are used, and which subexpressions occur more than once.
-    used: dict[str, Node] = {}
-
-    def visit_refs(node: Node) -> None:
-        for n in node.walk():
-            if n.op == "ref" and n.value not in used:
-                visit_refs(bindings[str(n.value)])
-                used[str(n.value)] = bindings[str(n.value)]
-
-    for _, out in outputs:
-        visit_refs(out)
-    counts: dict[Node, int] = {}
-
-    def count_nodes(node: Node) -> None:
-        """Count the subexpressions as the printer will print them."""
-        p = const_value(node.args[1]) if node.op == "power" else None
-        if p is not None and p < 0:     # printed as a division by its base
-            count_nodes(node.args[0] if p == -1 else _power(node.args[0], -p))
-            return
-        counts[node] = counts.get(node, 0) + 1
-        if counts[node] == 1:
-            for a in _printed_operands(node):
-                count_nodes(a)
-
-    for body in list(used.values()) + [o for _, o in outputs]:
-        count_nodes(body)
-    shared = {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
-
-    helpers: set[str] = set()
-    arrays = [params[n] for n, shape in variables.items() if shape != (1, 1)]
-    printer = NumpyPrinter(names, dims, helpers, f"{arrays[0]}.dtype" if arrays else None)
-    lines: list[str] = []
-    temp = count(1)
-    emitted: set[Node] = set()
-
-    def emit(node: Node) -> None:
-        """Emit assignments for every named subexpression `node` needs, children first."""
-        if node in emitted:
-            return
-        for a in node.args:
-            emit(a)
-        if node.op == "ref":
-            name = str(node.value)
-            emit(used[name])
-            target = safe_name(name, taken)
-            lines.append(f"    {target} = {printer.doprint(used[name])}")
-            names[node] = target
-        elif node in shared:
-            target = safe_name(f"t{next(temp)}", taken)
-            lines.append(f"    {target} = {printer.doprint(node)}")
-            names[node] = target
-        emitted.add(node)
-
-    returns = []
-    for _, out in outputs:
-        emit(out)
-        text = printer.doprint(out)
-        if out.op == "fill" or (out in names and out.op == "fill"):
-            text = printer._print_fill(out)[0]
-        returns.append(text)
-    body = "\n".join(_without_unused(lines, returns, temporaries={names[n] for n in shared
-                                                                 if n in names}))
-    signature = ", ".join(params[n] for n in variables)
-    into = ""
-    if len(outputs) == 1 and not outputs[0][1].is_scalar:
-        # an optional buffer for the result, reused across calls
-        signature += ", out=None"
-        into = (f"    if out is not None:\n        {printer.print_into(outputs[0][1], 'out')}\n"
-                f"        return out\n")
-    helper_src = "\n\n\n".join(HELPERS[h] for h in sorted(helpers))
-    result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
-    doc_lines = _docstring_safe(doc)
-    source = ('"""Generated by matcalc."""\nimport numpy as np\n\n\n'
-              + (helper_src + "\n\n\n" if helper_src else "")
-              + f'def {function_name}({signature}):\n    """{doc_lines}"""\n'
-              + (body + "\n" if body else "") + into + f"    return {result}\n")
-    return source, params
-
-
-__all__ = ["generate_module", "safe_name", "to_text"]
+    },
+    multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
+    copy_into="np.copyto({1}, {0})",
+)

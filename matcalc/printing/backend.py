@@ -1,0 +1,79 @@
+"""What an array library calls each operation: one table per target, read by the code printer.
+
+The printer (code.py) decides *which* operation a product or a function needs — a solve, an outer
+product, a scaling, a contraction — and asks the backend how its library spells it. A backend is
+data: templates such as ``"np.linalg.solve({0}, {1})"``, the module's imports, its helper functions,
+and how a new array takes the inputs' dtype (and device). Adding a target is one table; numpy.py,
+jax.py, torch.py and array_api.py are the four there are.
+
+Templates are Python format strings over printed operands. ``{0}`` is an operand as printed;
+``{0:atom}`` parenthesises it unless it is an atom (for ``{0:atom}.T`` or ``{0:atom}[:, None]``);
+``{like}`` is the dtype/device keywords of a new array. Every template yields an atom: a call, a
+subscript, or something in parentheses.
+"""
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+
+from .text import ATOM
+
+# Every operation the printer asks for; a backend must spell each one (checked on construction).
+OPERATIONS = (
+    "eye", "zeros", "full", "full_expr", "sqrt", "abs", "sum", "sum_axis", "outer",
+    "repeat_column", "repeat_row", "solve", "matrix_power", "dot", "trace_product", "trace", "det",
+    "logdet", "inv", "diag", "diagonal", "norm", "kron", "vec", "commutation", "function",
+)
+
+
+class _Formatter(string.Formatter):
+    def format_field(self, value: object, format_spec: str) -> str:
+        text, prec = value if isinstance(value, tuple) else (str(value), ATOM)
+        if format_spec == "atom":
+            return text if prec >= ATOM else f"({text})"
+        if format_spec:
+            raise ValueError(f"unknown template format {format_spec!r}")
+        return text
+
+
+_FORMATTER = _Formatter()
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How one array library spells the operations of generated code."""
+
+    name: str                       # "numpy", as in d.code("numpy") and --format numpy
+    imports: str                    # the module's import lines
+    calls: dict[str, str]           # operation → template (see OPERATIONS)
+    functions: dict[str, str]       # language function → template; others use calls["function"]
+    helpers: dict[str, str] = field(default_factory=dict)   # helper name → its source
+    like: str = ", dtype={0}.dtype"  # keywords giving a new array the dtype of input {0}
+    # the first line of a function body, given the array parameters (the array-API namespace)
+    prologue: str = ""
+    # a scalar parameter converted to the arrays' kind ({0}: the scalar, {1}: an array), if needed
+    scalar_input: str = ""
+    # writing into a caller's buffer: an outer product in place, anything else copied in
+    multiply_into: str = ""
+    copy_into: str = ""
+    doc: str = "Vectors are 1-D arrays, scalars floats."
+
+    def __post_init__(self) -> None:
+        missing = [op for op in OPERATIONS if op not in self.calls]
+        if missing:
+            raise ValueError(f"backend {self.name} does not spell {', '.join(missing)}")
+
+    @property
+    def writes_out(self) -> bool:
+        return bool(self.multiply_into)
+
+    def format(self, template: str, *args: tuple[str, int] | str, **named: str) -> str:
+        return _FORMATTER.format(template, *args, **named)
+
+    def helpers_in(self, text: str) -> set[str]:
+        """The helper functions a piece of generated code calls."""
+        return {name for name in re.findall(r"\b(_\w+)\(", text) if name in self.helpers}
+
+
+__all__ = ["Backend", "OPERATIONS"]

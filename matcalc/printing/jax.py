@@ -1,0 +1,27 @@
+"""JAX spellings of generated code (`d.jax()`, `--format jax`): `jax.numpy`, jit-compatible.
+
+NumPy's spellings with `jnp` for `np`, except where JAX differs: arrays are immutable (no `out=`,
+no copies of broadcasts), the activations come from `jax.nn`, and the commutation matrix is built
+without assignment into an array. Shapes are static under `jax.jit`, so dimensions read from
+`X.shape` are plain integers.
+"""
+from __future__ import annotations
+
+from .backend import Backend
+from .numpy import NUMPY
+
+JAX = Backend(
+    name="jax",
+    imports="import jax\nimport jax.numpy as jnp",
+    calls={**{op: template.replace("np.", "jnp.") for op, template in NUMPY.calls.items()},
+           "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
+           "repeat_row": "jnp.broadcast_to({0}, {1})"},
+    functions={"sigmoid": "jax.nn.sigmoid({0})", "softplus": "jax.nn.softplus({0})",
+               "relu": "jax.nn.relu({0})", "logsumexp": "jax.nn.logsumexp({0})",
+               "softmax": "jax.nn.softmax({0})"},
+    helpers={"_commutation": '''def _commutation(rows, cols):
+    """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
+    order = jnp.arange(rows * cols).reshape(cols, rows).T.ravel()
+    return jnp.eye(rows * cols)[order]'''},
+    doc="Vectors are 1-D arrays, scalars floats; jit-compatible.",
+)

@@ -1,0 +1,52 @@
+"""PyTorch spellings of generated code (`d.torch()`, `--format torch`).
+
+Tensors in, a tensor out, on the inputs' device: every tensor the code creates (an identity, a
+fill) takes the dtype and device of the first tensor argument, and scalar arguments become tensors
+there too, so the same function runs on CPU and CUDA tensors.
+"""
+from __future__ import annotations
+
+from .backend import Backend
+
+TORCH = Backend(
+    name="torch",
+    imports="import torch",
+    calls={
+        "eye": "torch.eye({0}{like})",
+        "zeros": "torch.zeros({0}{like})",
+        "full": "torch.full({0}, {1}{like})",
+        "full_expr": "({1:atom} * torch.ones({0}{like}))",
+        "sqrt": "torch.sqrt({0})",
+        "abs": "torch.abs({0})",
+        "sum": "torch.sum({0})",
+        "sum_axis": "torch.sum({0}, dim={1})",
+        "outer": "torch.outer({0}, {1})",
+        "repeat_column": "{0:atom}[:, None].expand({1}).clone()",
+        "repeat_row": "{0:atom}.expand({1}).clone()",
+        "solve": "torch.linalg.solve({0}, {1})",
+        "matrix_power": "torch.linalg.matrix_power({0}, {1})",
+        "dot": "torch.dot({0}, {1})",
+        "trace_product": 'torch.einsum("ij,ji->", {0}, {1})',
+        "trace": "torch.trace({0})",
+        "det": "torch.linalg.det({0})",
+        "logdet": "torch.linalg.slogdet({0})[1]",
+        "inv": "torch.linalg.inv({0})",
+        "diag": "torch.diag({0})",
+        "diagonal": "torch.diagonal({0})",
+        "norm": "torch.linalg.norm({0})",
+        "kron": "torch.kron({0}, {1})",
+        "vec": "{0:atom}.T.reshape(-1)",              # column-major: the transpose, row by row
+        "commutation": "_commutation({0}, {1})",
+        "function": "torch.{name}({args})",
+    },
+    functions={"sigmoid": "torch.sigmoid({0})", "softplus": "torch.nn.functional.softplus({0})",
+               "relu": "torch.relu({0})", "logsumexp": "torch.logsumexp({0}, 0)",
+               "softmax": "torch.softmax({0}, 0)"},
+    helpers={"_commutation": '''def _commutation(rows, cols):
+    """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
+    order = torch.arange(rows * cols).reshape(cols, rows).T.reshape(-1)
+    return torch.eye(rows * cols, dtype=torch.float64)[order]'''},
+    like=", dtype={0}.dtype, device={0}.device",
+    scalar_input="torch.as_tensor({0}, dtype={1}.dtype, device={1}.device)",
+    doc="Vectors are 1-D tensors, scalars numbers or 0-d tensors; results on the inputs' device.",
+)
