@@ -13,7 +13,8 @@ import click
 from . import __version__
 from .errors import MatcalcError
 
-FORMATS = ("text", "latex", "numpy", "json")
+CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (printing/code.py)
+FORMATS = ("text", "latex", *CODE_FORMATS, "json")
 
 
 def _parse_shapes(values: tuple[str, ...]) -> dict[str, str]:
@@ -116,8 +117,8 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
     except MatcalcError as exc:
         _fail(exc)
         return
-    if fmt == "numpy":
-        click.echo(result.source, nl=False)
+    if fmt in CODE_FORMATS:
+        click.echo(result.code(fmt), nl=False)
         return
     if fmt == "json":
         payload = [d.to_json() for d in derivations]

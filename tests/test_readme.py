@@ -48,3 +48,19 @@ def test_generated_code_shown_is_what_matcalc_generates():
     assert _block_after("The generated code (`--format numpy`) is O(m·n)") == seed
     hessian = matcalc.hessian("sum(softplus(-y.*(X*w)))", wrt="w", shapes={"X": ("N", "d")}).source
     assert _block_after("Its code never forms an N×N matrix") == hessian[hessian.index("def hessian"):]
+
+
+def _backend_examples() -> list[str]:
+    start = TEXT.index("## Other array libraries")
+    section = TEXT[start:TEXT.index("\n## ", start + 1)]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+@pytest.mark.parametrize("code", _backend_examples(), ids=lambda c: c.split("\n")[0][:30])
+def test_backend_examples_run(code):
+    """Each backend's example runs where its libraries are installed (skipped otherwise)."""
+    for module in re.findall(r"^(?:import|from) ([\w.]+)", code, re.M):
+        pytest.importorskip(module)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 — the README's own example
+    assert "d" in namespace

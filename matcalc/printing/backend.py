@@ -76,4 +76,4 @@ class Backend:
         return {name for name in re.findall(r"\b(_\w+)\(", text) if name in self.helpers}
 
 
-__all__ = ["Backend", "OPERATIONS"]
+__all__ = ["OPERATIONS", "Backend"]

@@ -24,8 +24,8 @@ from .array_api import ARRAY_API
 from .backend import Backend
 from .jax import JAX
 from .numpy import NUMPY
+from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 from .torch import TORCH
-from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product, to_text
 
 # names generated code uses for itself, in any backend (so a user's name means the same in each)
 RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",

@@ -34,7 +34,8 @@ TORCH = Backend(
         "diag": "torch.diag({0})",
         "diagonal": "torch.diagonal({0})",
         "norm": "torch.linalg.norm({0})",
-        "kron": "torch.kron({0}, {1})",
+        # torch.kron views its operands: a transposed (non-contiguous) one raises without the copy
+        "kron": "torch.kron({0:atom}.contiguous(), {1:atom}.contiguous())",
         "vec": "{0:atom}.T.reshape(-1)",              # column-major: the transpose, row by row
         "commutation": "_commutation({0}, {1})",
         "function": "torch.{name}({args})",

@@ -1,0 +1,196 @@
+"""Generated code for JAX, PyTorch, the array-API standard and Dask, checked against NumPy.
+
+The NumPy code of every problem is first checked against central finite differences (d.check());
+each other backend's code is then run on its own arrays at the same inputs and must agree with it
+entry by entry. A backend whose library is not installed is skipped; array-api-strict (the
+standard and nothing more) and Dask are in the `test` extra, so CI always runs those.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.verify import dimension_sizes, to_user
+
+from numeric import random_inputs
+
+SEED = "w'*w where w = sigmoid(X'*a)"
+
+# (expression, variable, hessian?): every operation a backend table spells, each used at least once
+PROBLEMS = [
+    (SEED, "X", False),                                            # outer product, sigmoid
+    (SEED, "a", False),
+    ("sum(log(1 + exp(-(X*w).*y)))", "w", True),                  # logistic Hessian: scalings
+    ("x'*A*x + sum(exp(x))", "x", True),                           # diag(v) materialised
+    ("logdet(X)", "X", False),                                     # slogdet, inv
+    ("log(det(X)) + tr(inv(X)*A)", "X", False),                    # det, solve
+    ("a'*inv(X)*b", "X", False),                                   # solve with a transpose
+    ("-y'*log(softmax(W*x))", "W", False),                         # softmax
+    ("-y'*log(softmax(W*x))", "x", True),
+    ("logsumexp(W*x)", "x", False),                                # logsumexp
+    ("sum(relu(X*a)) + sum(softplus(X*a)) + norm1(a)", "a", False),  # relu, softplus, abs
+    ("sqrt(x'*x) + norm2(A*x)", "x", False),                       # sqrt, norm
+    ("c*sum(tanh(W*x)) + tr(A*W*B)", "W", False),                  # a scalar input, tr(A*B)
+    ("tr(X^3) + sum(X)", "X", False),                              # matrix power, a fill
+    ("sum(X*a)", "X", False),                                      # a repeated row
+    ("a'*X*b + sum(diag(X).^2)", "X", False),                      # diagonal
+]
+KRONECKER = [("A*X*B", "X"), ("X'", "X"), ("inv(X)", "X")]        # kron, vec, commutation
+
+RTOL = 1e-10
+
+
+def _derivations():
+    for expr, wrt, is_hessian in PROBLEMS:
+        compute = matcalc.hessian if is_hessian else matcalc.derive
+        yield pytest.param(lambda e=expr, w=wrt, c=compute: c(e, wrt=w, shapes={"c": "scalar"}),
+                           id=f"{'hessian' if is_hessian else 'derive'}:{expr}:{wrt}")
+    for expr, wrt in KRONECKER:
+        yield pytest.param(lambda e=expr, w=wrt: matcalc.derive(e, wrt=w).vec(),
+                           id=f"vec:{expr}:{wrt}")
+
+
+DERIVATIONS = list(_derivations())
+
+
+def reference(make, seed: int = 0):
+    """(derivation, NumPy inputs by name, NumPy result); the NumPy code checked numerically."""
+    d = make()
+    assert d.check() < 1e-6, f"the NumPy reference itself is wrong: {d}"
+    rng = np.random.default_rng(seed)
+    variables = dict(d.problem.variables)
+    sizes = dimension_sizes(variables, base=seed)
+    env = random_inputs(variables, sizes, rng, domain="positive")
+    inputs = {name: to_user(x, variables[name]) for name, x in env.items()}
+    if d.direction is not None:         # a linear map takes the direction d(X) as an argument
+        shape = variables[d.wrt]
+        inputs[d.direction] = to_user(rng.standard_normal(env[d.wrt].shape), shape)
+    return d, inputs, np.asarray(d.numpy()(**inputs))
+
+
+def assert_agrees(got, expected: np.ndarray) -> None:
+    got = np.asarray(got, dtype=float)
+    assert got.shape == expected.shape
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=RTOL * scale)
+
+
+# -- array API: array-api-strict (only the standard), NumPy through array_api_compat -------------
+
+@pytest.mark.parametrize("make", DERIVATIONS)
+def test_array_api_strict_matches_numpy(make):
+    xps = pytest.importorskip("array_api_strict")
+    d, inputs, expected = reference(make)
+    arrays = {n: xps.asarray(v) if isinstance(v, np.ndarray) else v for n, v in inputs.items()}
+    got = d.array_api()(**arrays)
+    assert isinstance(got, type(xps.asarray(0.0))), "array-api code left the strict namespace"
+    assert_agrees(np.asarray(got), expected)
+
+
+@pytest.mark.parametrize("make", DERIVATIONS[:4])
+def test_array_api_code_runs_on_numpy_arrays(make):
+    pytest.importorskip("array_api_compat")
+    d, inputs, expected = reference(make)
+    assert_agrees(d.array_api()(**inputs), expected)
+
+
+def test_array_api_keeps_dtype_and_device():
+    xps = pytest.importorskip("array_api_strict")
+    d = matcalc.hessian("x'*A*x + sum(exp(x))", wrt="x")      # creates an identity
+    device = xps.Device("device1")
+    x = xps.asarray([0.5, 1.0, 1.5], dtype=xps.float32, device=device)
+    a = xps.asarray(np.eye(3), dtype=xps.float32, device=device)
+    h = d.array_api()(x=x, A=a)
+    assert h.dtype == xps.float32 and h.device == device
+
+
+# -- JAX -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def jax64():
+    jax = pytest.importorskip("jax")
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.mark.parametrize("make", DERIVATIONS)
+def test_jax_matches_numpy(make, jax64):
+    d, inputs, expected = reference(make)
+    arrays = {n: jax64.numpy.asarray(v) if isinstance(v, np.ndarray) else v
+              for n, v in inputs.items()}
+    assert_agrees(d.jax()(**arrays), expected)                   # under jax.jit
+    assert_agrees(d.jax(jit=False)(**arrays), expected)
+
+
+def test_jax_code_composes_with_jax_transformations(jax64):
+    """The generated gradient is a jax function: vmap maps it over a batch of vectors a."""
+    d = matcalc.derive(SEED, wrt="X")
+    rng = np.random.default_rng(1)
+    x, batch = rng.standard_normal((5, 3)), rng.standard_normal((4, 5))
+    code = d.jax(jit=False).__wrapped__
+    got = jax64.jit(jax64.vmap(code, in_axes=(None, 0)))(x, batch)
+    expected = np.stack([d.numpy()(X=x, a=a) for a in batch])
+    assert_agrees(got, expected)
+
+
+# -- PyTorch ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", DERIVATIONS)
+def test_torch_matches_numpy(make):
+    torch = pytest.importorskip("torch")
+    d, inputs, expected = reference(make)
+    tensors = {n: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+               for n, v in inputs.items()}
+    got = d.torch()(**tensors)
+    assert isinstance(got, torch.Tensor)
+    assert_agrees(got.numpy(), expected)
+
+
+def test_torch_results_stay_on_the_inputs_device_and_dtype():
+    """Tensors the code creates take the inputs' device: checked on the `meta` device, which
+    has no data (a CUDA machine would show the same with device="cuda")."""
+    torch = pytest.importorskip("torch")
+    d = matcalc.hessian("x'*A*x + sum(exp(x)) + c*x'*x", wrt="x", shapes={"c": "scalar"})
+    x = torch.ones(3, dtype=torch.float32, device="meta")
+    a = torch.ones((3, 3), dtype=torch.float32, device="meta")
+    h = d.torch()(x=x, A=a, c=2.0)
+    assert h.device.type == "meta" and h.dtype == torch.float32 and h.shape == (3, 3)
+
+
+# -- Dask: the seed gradient over a matrix chunked by rows ----------------------------------------
+
+def test_seed_gradient_on_dask_chunked_by_rows():
+    da = pytest.importorskip("dask.array")
+    pytest.importorskip("array_api_compat")
+    d = matcalc.derive(SEED, wrt="X")
+    rng = np.random.default_rng(2)
+    m, n, rows = 20_000, 50, 2_000
+    x, a = rng.standard_normal((m, n)), rng.standard_normal(m)
+    big_x = da.from_array(x, chunks=(rows, n))
+    big_a = da.from_array(a, chunks=rows)
+    lazy = d.array_api()(X=big_x, a=big_a)
+    assert isinstance(lazy, da.Array)
+    assert lazy.chunks[0] == big_x.chunks[0], "the gradient is not chunked like X"
+    assert_agrees(lazy.compute(), d.numpy()(X=x, a=a))
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api"])
+def test_cli_prints_each_backend(backend):
+    from click.testing import CliRunner
+    from matcalc.cli import main
+    result = CliRunner().invoke(main, ["derive", SEED, "--wrt", "X", "--format", backend])
+    assert result.exit_code == 0, result.output
+    d = matcalc.derive(SEED, wrt="X")
+    assert result.output == d.code(backend)
+    compile(result.output, backend, "exec")
+
+
+def test_unknown_backend_is_a_clear_error():
+    d = matcalc.derive(SEED, wrt="X")
+    with pytest.raises(ValueError, match="numpy, jax, torch, array-api"):
+        d.code("tensorflow")
