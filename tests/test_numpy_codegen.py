@@ -314,3 +314,24 @@ def test_out_buffer_for_other_results_and_a_variable_named_out():
     assert d.numpy()(x=x, A=A, out=buf) is buf and np.allclose(buf, (A + A.T) @ x)
     d = check_gradient("out'*x", "x", expected=lambda out, x: out)
     assert np.allclose(d.numpy()(out=np.ones(3), x=x), 1)   # the user's variable, not a buffer
+
+
+def test_chain_order_is_chosen_at_call_time_for_unknown_dimensions():
+    """tr(A*X*B*C*D) has the gradient A'*(B*C*D)': with m, n, p, q unknown the best order of
+    B*C*D depends on the arrays, so the code leaves it to np.linalg.multi_dot."""
+    expected = lambda A, X, B, C, D: A.T @ (B @ C @ D).T  # noqa: E731
+    d = check_gradient("tr(A*X*B*C*D)", "X", expected=expected)
+    assert "np.linalg.multi_dot([B, C, D])" in d.source
+    rng = np.random.default_rng(0)
+    for p, q, r in [(2, 300, 2), (300, 2, 300)]:     # (B*C)*D best, then B*(C*D) best
+        A, X = rng.standard_normal((4, 5)), rng.standard_normal((5, p))
+        B, C, D = (rng.standard_normal(s) for s in [(p, q), (q, r), (r, 4)])
+        assert np.allclose(d.numpy()(A=A, X=X, B=B, C=C, D=D), expected(A, X, B, C, D))
+
+
+def test_chain_order_of_known_dimensions_is_fixed_when_generated():
+    shapes = {"B": (2, 300), "C": (300, 2), "D": (2, 4), "A": (4, 5), "X": (5, 2)}
+    d = check_gradient("tr(A*X*B*C*D)", "X", shapes=shapes,
+                       expected=lambda A, X, B, C, D: A.T @ (B @ C @ D).T)
+    # (B @ C) @ D, the cheaper order here (Python's @ associates to the left)
+    assert "multi_dot" not in d.source and "A.T @ (B @ C @ D).T" in d.source

@@ -180,9 +180,16 @@ class CodePrinter(Printer):
         return sign + text, NEG if sign else MUL
 
     def _chain(self, chain: list[Node], scale: Node | None) -> tuple[str, int]:
-        """Multiply a matrix chain in its cheapest order; `scale` is absorbed where cheapest."""
-        order = _cheapest_order(chain)
-        text, prec, absorbed = self._emit(order, chain, scale)
+        """Multiply a matrix chain in its cheapest order; `scale` is absorbed where cheapest.
+
+        Where the order depends on dimensions known only when the code runs, a backend that can
+        choose it then (`multi_dot`) does; otherwise unknown dimensions are taken as large and equal.
+        """
+        if self.backend.calls.get("multi_dot") and _order_depends_on_sizes(chain):
+            text, prec, absorbed = self.call("multi_dot", ", ".join(map(self.doprint, chain)))[0], \
+                ATOM, False
+        else:
+            text, prec, absorbed = self._emit(_cheapest_order(chain), chain, scale)
         if scale is not None and not absorbed:
             if const_value(scale) == -1:
                 return f"-{text if prec >= POW else f'({text})'}", NEG
@@ -382,6 +389,17 @@ def _weight(d: object) -> int:
     if d == 1:
         return 1
     return d if isinstance(d, int) else LARGE
+
+
+def _order_depends_on_sizes(chain: list[Node]) -> bool:
+    """Whether the best order of a product of three or more matrices depends on unknown
+    dimensions. A chain with a vector is not such a chain: a product ending in a vector is best
+    multiplied from that end whatever the sizes (each matrix is touched once, the least possible),
+    and a vector inside a chain makes a rank-one factor the order starts from."""
+    plain = all(f.op not in ("diagm", "fill") and _inverse_of(f) is None and not f.is_scalar
+                and not f.is_vector for f in chain)
+    dims = [chain[0].shape[0]] + [f.shape[1] for f in chain]
+    return plain and len(chain) >= 3 and any(not isinstance(d, int) for d in dims)
 
 
 def _cheapest_order(chain: list[Node]) -> object:

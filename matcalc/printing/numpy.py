@@ -25,6 +25,8 @@ NUMPY = Backend(
         "solve": "np.linalg.solve({0}, {1})",
         "matrix_power": "np.linalg.matrix_power({0}, {1})",
         "dot": "np.dot({0}, {1})",
+        # a product of three or more matrices, in the cheapest order for the shapes at call time
+        "multi_dot": "np.linalg.multi_dot([{0}])",
         "trace_product": 'np.einsum("ij,ji->", {0}, {1})',    # tr(A*B) without forming A*B
         "trace": "np.trace({0})",
         "det": "np.linalg.det({0})",

@@ -26,6 +26,7 @@ TORCH = Backend(
         "solve": "torch.linalg.solve({0}, {1})",
         "matrix_power": "torch.linalg.matrix_power({0}, {1})",
         "dot": "torch.dot({0}, {1})",
+        "multi_dot": "torch.linalg.multi_dot([{0}])",
         "trace_product": 'torch.einsum("ij,ji->", {0}, {1})',
         "trace": "torch.trace({0})",
         "det": "torch.linalg.det({0})",
