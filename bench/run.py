@@ -166,6 +166,23 @@ def _fw_impl(fw: dict, name: str, build: Callable[[Any], tuple[Callable, str]]) 
     return Impl(thunk, api)
 
 
+def generated_code_refs(fw: dict, derivation, arrays: dict[str, Any]) -> dict[str, Impl]:
+    """Reference rows for matcalc's generated JAX and PyTorch code (d.jax(), d.torch()): the closed
+    form inside the framework, against the framework's own autodiff in the main table."""
+    def build_jax(ns):
+        f = derivation.jax()
+        args = {k: ns.jnp.asarray(v) for k, v in arrays.items()}
+        return (lambda: _jax_out(f(**args))), "Derivation.jax()"
+
+    def build_torch(ns):
+        f = derivation.torch()
+        args = {k: ns.torch.from_numpy(v) for k, v in arrays.items()}
+        return (lambda: f(**args)), "Derivation.torch()"
+
+    return {"matcalc's JAX code, jit (d.jax())": _fw_impl(fw, "jax", build_jax),
+            "matcalc's PyTorch code (d.torch())": _fw_impl(fw, "torch", build_torch)}
+
+
 # -- the problems ----------------------------------------------------------------------------------
 
 def seed_case(m, n, repeats, with_ad, rng, fw, derived) -> Case:
@@ -231,6 +248,7 @@ def seed_case(m, n, repeats, with_ad, rng, fw, derived) -> Case:
         refs["matcalc, out="] = Impl(None, status="not supported (no out= argument)")
     if with_ad:
         refs["entry-wise A·D form"] = Impl(entrywise_ad, "(a 1ᵀ) @ diag(2σσ')")
+    refs.update(generated_code_refs(fw, derived["seed"], {"X": X, "a": a}))
     return Case("seed", "seed ∂(w'*w)/∂X", f"{m}×{n}", repeats, Impl(hand, "np.outer"), impls,
                 refs, {"m": m, "n": n})
 
@@ -277,7 +295,7 @@ def trace_case(n, repeats, rng, fw, derived) -> Case:
     buf = np.empty_like(X)
     impls["floor"] = Impl(lambda: np.copyto(buf, X), "np.copyto(buf, X)", checked=False)
     return Case("trace", "∂tr(X'*A*X)/∂X", f"{n}×{n}", repeats, Impl(hand, "(A + A.T) @ X"),
-                impls, sizes={"n": n})
+                impls, generated_code_refs(fw, derived["trace"], {"X": X, "A": A}), {"n": n})
 
 
 def net_case(s1, s2, repeats, rng, fw, derived) -> Case:
@@ -331,8 +349,9 @@ def net_case(s1, s2, repeats, rng, fw, derived) -> Case:
     b1, b2 = np.empty_like(W1), np.empty_like(W2)
     impls["floor"] = Impl(lambda: (np.copyto(b1, W1), np.copyto(b2, W2)),
                           "np.copyto of W1 and W2", checked=False)
+    refs = generated_code_refs(fw, derived["net"], {"W1": W1, "W2": W2, "x": x, "y": y})
     return Case("net", "two-layer net ∂/∂(W1, W2)", f"W1 {h}×{d}, W2 {o}×{h}", repeats,
-                Impl(hand, "two np.outer"), impls, sizes={"W1": [h, d], "W2": [o, h]})
+                Impl(hand, "two np.outer"), impls, refs, {"W1": [h, d], "W2": [o, h]})
 
 
 def logreg_case(N, d, repeats, rng, fw, derived) -> Case:
@@ -390,6 +409,7 @@ def logreg_case(N, d, repeats, rng, fw, derived) -> Case:
     except ImportError:
         refs["hand-written, one triangle (scipy dsyrk)"] = Impl(
             None, status="not installed (scipy)")
+    refs.update(generated_code_refs(fw, derived["logreg"], {"X": X, "w": w, "y": y}))
     return Case("logreg", "logistic-regression Hessian", f"{N}×{d}", repeats,
                 Impl(hand, "X.T @ (s[:, None] * X)"), impls, refs, {"N": N, "d": d})
 
