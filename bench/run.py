@@ -52,6 +52,11 @@ COLUMNS = ("matcalc", "jax", "torch", "autograd", "floor")
 HEADINGS = {"hand": "hand-written", "matcalc": "matcalc", "jax": "jax.jit", "torch": "torch",
             "autograd": "HIPS autograd", "floor": "copy floor"}
 RTOL = 1e-6                            # np.allclose tolerance against the hand-written result
+# Each timed call is preceded by an untimed call of the same implementation: PyTorch's OpenMP and
+# JAX's Eigen worker threads spin-wait for a while after a call, taking a core from whatever runs
+# next (the hand-written seed at 1000×1000 took 2.8 ms right after a PyTorch call, 0.8 ms
+# otherwise), and a pause instead would measure their wake-up (PyTorch 8 ms instead of 1.9 ms).
+# The timed call is the second of two back to back, as in a loop that computes the derivative.
 
 # -- the expressions matcalc derives ---------------------------------------------------------------
 SEED = {"expr": "w'*w where w = sigmoid(X'*a)", "wrt": "X",
@@ -490,7 +495,8 @@ def run_case(case: Case, budget: float) -> dict:
 
     Round r calls each implementation once (the order rotates from round to round), so that a
     change in the machine's load during the row affects every column alike; an implementation
-    leaves the rounds once its timed runs add up to more than `budget` seconds.
+    leaves the rounds once its timed runs add up to more than `budget` seconds. Each timed call
+    follows an untimed one of the same implementation (see the note at the top).
     """
     where = f"{case.label} {case.shape}"
     print(f"  {where}: check", end="", flush=True)
@@ -517,6 +523,7 @@ def run_case(case: Case, budget: float) -> dict:
             gc.disable()
             for group, name, impl in todo[k:] + todo[:k]:
                 try:
+                    impl.thunk()                # untimed: see the note at the top
                     t0 = time.perf_counter()
                     impl.thunk()
                     times[group, name].append(time.perf_counter() - t0)

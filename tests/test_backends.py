@@ -194,3 +194,51 @@ def test_unknown_backend_is_a_clear_error():
     d = matcalc.derive(SEED, wrt="X")
     with pytest.raises(ValueError, match="numpy, jax, torch, array-api"):
         d.code("tensorflow")
+
+
+# -- names: a user's variable never shadows what the generated code calls -------------------------
+
+CALL_ROOTS = {"numpy": {"np"}, "jax": {"jnp", "jax"}, "torch": {"torch"},
+              "array-api": {"xp", "array_namespace", "_device"}}
+
+
+def _calls_only(source: str, roots: set[str]) -> None:
+    """Every call goes to the library's namespace or to a helper the module defines."""
+    import ast
+    tree = ast.parse(source)
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            while isinstance(func, (ast.Attribute, ast.Subscript, ast.Call)):
+                func = func.value if not isinstance(func, ast.Call) else func.func
+            assert isinstance(func, ast.Name) and (func.id in roots | defined), \
+                f"the generated code calls {ast.unparse(node.func)}"
+
+
+def _run(backend: str, d, inputs: dict):
+    """d's code for `backend` at NumPy inputs, converted to the backend's arrays and back."""
+    if backend == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        return np.asarray(d.jax()(**{n: jnp.asarray(v) for n, v in inputs.items()}))
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        return d.torch()(**{n: torch.from_numpy(v) for n, v in inputs.items()}).numpy()
+    if backend == "array-api":
+        pytest.importorskip("array_api_compat")
+        return np.asarray(d.array_api()(**inputs))
+    return d.numpy()(**inputs)
+
+
+@pytest.mark.parametrize("backend", list(CALL_ROOTS))
+@pytest.mark.parametrize("name", ["xp", "jnp", "jax", "torch", "np", "array_namespace", "_device",
+                                  "_sigmoid", "t1", "lambda"])
+def test_names_of_every_backend_are_renamed(name, backend):
+    text = f"{name}'*x + sum(sigmoid({name}.*x).^2)"
+    d = matcalc.derive(text, wrt="x", shapes={name: ("n",), "x": ("n",)})
+    rng = np.random.default_rng(3)
+    inputs = {name: rng.standard_normal(4), "x": rng.standard_normal(4)}
+    _calls_only(d.code(backend), CALL_ROOTS[backend])
+    got = _run(backend, d, inputs)
+    rtol = 1e-5 if backend == "jax" else 1e-12       # JAX computes in float32 unless x64 is on
+    np.testing.assert_allclose(got, d.numpy()(**inputs), rtol=rtol)

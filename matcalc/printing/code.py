@@ -9,8 +9,9 @@ spells it: NumPy (numpy.py), JAX (jax.py), PyTorch (torch.py) or the array-API s
 - `diag(v)*M` is `v[:, None] * M`, never a materialised diagonal; `vector(c)` broadcasts as `c`;
 - a column times a row is an outer product, scalars are folded into its smaller side;
 - `inv(A)*B` is a solve, `logdet` goes through `slogdet`, `tr(A*B)` is a contraction;
-- matrix chains are multiplied in the cheapest order for their shapes (unknown dimensions are
-  assumed large and equal, so vectors are reduced first).
+- matrix chains are multiplied in the cheapest order for their shapes: vectors first; three or
+  more matrices of unknown sizes in the order best for the arrays at call time (`multi_dot`, where
+  the library has it; elsewhere unknown dimensions are taken as large and equal).
 """
 from __future__ import annotations
 
