@@ -79,8 +79,8 @@ EXPRESSION_LABELS = {"seed": "seed ∂(w'*w)/∂X", "trace": "∂tr(X'*A*X)/∂X
 # budget (at least one run; the count is in the JSON, ¹ in the table). The check call is the
 # warm-up; a second warm-up call is made when the first took less than the budget.
 FULL = SimpleNamespace(
-    seed=[((1000, 1000), 30, True), ((4000, 4000), 5, True), ((100000, 100), 7, False),
-          ((100, 100000), 7, False)],
+    seed=[((1000, 1000), 40, True), ((4000, 4000), 11, True), ((100000, 100), 15, False),
+          ((100, 100000), 15, False)],
     trace=[(2000, 5)],
     net=[((1000, 1000), (100, 1000), 30)],
     logreg=[((10000, 100), 20), ((10000, 1000), 5), ((2000, 2000), 5)],

@@ -92,6 +92,27 @@ def test_logistic_hessian_is_compact_and_its_code_forms_no_N_by_N_array():
     assert "[:, None] * X)" in d.source and "np.diag(" not in d.source
 
 
+@pytest.mark.parametrize("n, d", [(40, 3), (300, 99), (300, 101), (500, 257)])
+def test_gram_hessians_are_computed_one_triangle_and_exactly_symmetric(n, d):
+    """X'*diag(s)*X and A'*A are symmetric whatever X, s, A: the code computes the upper triangle
+    in row blocks (1, 2 and 4 blocks, uneven at d = 101 and 257) and mirrors it."""
+    logistic = check_hessian("sum(softplus(-y.*(X*w)))", "w", {"X": ("N", "d")}, logistic_hessian)
+    squares = check_hessian("norm2(A*x - b)^2", "x", {"A": ("m", "n")},
+                            lambda A, x, b: 2 * A.T @ A)
+    assert "_symmetric_product(X, " in logistic.source
+    assert "_symmetric_product(A, A)" in squares.source
+    rng = np.random.default_rng(d)
+    X, w, y = rng.standard_normal((n, d)), rng.standard_normal(d) / np.sqrt(d), rng.standard_normal(n)
+    H = logistic.numpy()(X=X, w=w, y=y)
+    np.testing.assert_allclose(H, logistic_hessian(X, w, y), rtol=1e-10, atol=1e-10)
+    assert np.array_equal(H, H.T)
+    H = squares.numpy()(A=X, x=w, b=y)
+    np.testing.assert_allclose(H, 2 * X.T @ X, rtol=1e-10, atol=1e-10)
+    assert np.array_equal(H, H.T)
+    H32 = logistic.numpy()(X=X.astype(np.float32), w=w.astype(np.float32), y=y.astype(np.float32))
+    assert H32.dtype == np.float32
+
+
 def test_hessian_wrt_matrix_is_a_linear_map_in_dX():
     d = matcalc.hessian("tr(X'*A*X)", wrt="X")
     assert d.kind == "hessian-map" and "d(X)" in str(d)

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from .text import ATOM
 
 # Every operation the printer asks for; a backend must spell each one (checked on construction),
-# except "multi_dot" (a chain multiplied in the order best for the shapes at call time): without it,
-# chains are ordered when the code is generated.
+# except two optional ones: "multi_dot" (a chain multiplied in the order best for the shapes at call
+# time; without it chains are ordered when the code is generated) and "symmetric_product" (M'*W
+# known to be symmetric, computed one triangle at a time; without it, as a plain product).
 OPERATIONS = (
     "eye", "zeros", "full", "full_expr", "sqrt", "abs", "sum", "sum_axis", "outer",
     "repeat_column", "repeat_row", "solve", "matrix_power", "dot", "trace_product", "trace", "det",

@@ -186,7 +186,11 @@ class CodePrinter(Printer):
         Where the order depends on dimensions known only when the code runs, a backend that can
         choose it then (`multi_dot`) does; otherwise unknown dimensions are taken as large and equal.
         """
-        if self.backend.calls.get("multi_dot") and _order_depends_on_sizes(chain):
+        gram = _gram_form(chain)
+        if gram is not None and self.backend.calls.get("symmetric_product"):
+            m, weighted = gram          # M'*W with W = M or diag(v)*M: symmetric, one triangle
+            text, prec, absorbed = (*self.call("symmetric_product", m, weighted), False)
+        elif self.backend.calls.get("multi_dot") and _order_depends_on_sizes(chain):
             text, prec, absorbed = self.call("multi_dot", ", ".join(map(self.doprint, chain)))[0], \
                 ATOM, False
         else:
@@ -390,6 +394,19 @@ def _weight(d: object) -> int:
     if d == 1:
         return 1
     return d if isinstance(d, int) else LARGE
+
+
+def _gram_form(chain: list[Node]) -> tuple[Node, Node] | None:
+    """(M, W) when the chain is M'*M or M'*diag(v)*M (W = M or diag(v)*M): a product M'*W that
+    is symmetric whatever M and v are, such as the Gram matrix of a Gauss-Newton or logistic
+    Hessian. None for anything else."""
+    from .. import algebra
+    m = chain[-1]
+    if m.is_vector or len(chain) not in (2, 3) or chain[0] != algebra.transpose(m):
+        return None
+    if len(chain) == 2:
+        return m, m
+    return (m, algebra.mul(chain[1], m)) if chain[1].op == "diagm" else None
 
 
 def _order_depends_on_sizes(chain: list[Node]) -> bool:

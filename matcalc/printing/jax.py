@@ -1,8 +1,8 @@
 """JAX spellings of generated code (`d.jax()`, `--format jax`): `jax.numpy`, jit-compatible.
 
 NumPy's spellings with `jnp` for `np`, except where JAX differs: arrays are immutable (no `out=`,
-no copies of broadcasts), the activations come from `jax.nn`, and the commutation matrix is built
-without assignment into an array. Shapes are static under `jax.jit`, so dimensions read from
+no copies of broadcasts), the activations come from `jax.nn`, the commutation matrix is built
+without assignment into an array, and symmetric products are left to XLA. Shapes are static under `jax.jit`, so dimensions read from
 `X.shape` are plain integers.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from .numpy import NUMPY
 JAX = Backend(
     name="jax",
     imports="import jax\nimport jax.numpy as jnp",
-    calls={**{op: template.replace("np.", "jnp.") for op, template in NUMPY.calls.items()},
+    calls={**{op: template.replace("np.", "jnp.") for op, template in NUMPY.calls.items()
+              if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
     functions={"sigmoid": "jax.nn.sigmoid({0})", "softplus": "jax.nn.softplus({0})",
