@@ -57,7 +57,11 @@ class GeneratedCode:
         return cache[backend]
 
     def code(self, backend: str = "numpy") -> str:
-        """The generated module's source for `backend`: numpy, jax, torch or array-api."""
+        """The generated module's source for `backend`: numpy, jax, torch or array-api.
+
+        >>> print(derive("x'*x + sum(exp(x))", wrt="x").code("torch").splitlines()[-1])
+            return torch.exp(x) + 2 * x
+        """
         return self._module(backend)[0]
 
     @property
@@ -183,7 +187,7 @@ class Derivation(GeneratedCode):
         notes = "".join(f"\n\n*Note: {n}.*" for n in self.notes)
         return f"$${self.latex()}$$\n\n`{self}`{notes}"
 
-    def with_steps(self) -> "StepsView":
+    def with_steps(self) -> StepsView:
         """A view that displays the whole derivation in a notebook (`d.with_steps()` in a cell)."""
         return StepsView(self)
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numeric import random_inputs
 
 import matcalc
 from matcalc.verify import dimension_sizes, to_user
-
-from numeric import random_inputs
 
 SEED = "w'*w where w = sigmoid(X'*a)"
 
@@ -182,6 +181,7 @@ def test_seed_gradient_on_dask_chunked_by_rows():
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api"])
 def test_cli_prints_each_backend(backend):
     from click.testing import CliRunner
+
     from matcalc.cli import main
     result = CliRunner().invoke(main, ["derive", SEED, "--wrt", "X", "--format", backend])
     assert result.exit_code == 0, result.output
