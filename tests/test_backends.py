@@ -94,6 +94,22 @@ def test_array_api_code_runs_on_numpy_arrays(make):
     assert_agrees(d.array_api()(**inputs), expected)
 
 
+@pytest.mark.parametrize("library", ["torch", "jax.numpy"])
+@pytest.mark.parametrize("make", DERIVATIONS)
+def test_array_api_code_runs_on_torch_and_jax_arrays(make, library, request):
+    """The one array-API function, given PyTorch tensors or JAX arrays, computes with them."""
+    pytest.importorskip("array_api_compat")
+    module = pytest.importorskip(library)
+    if library == "jax.numpy":
+        request.getfixturevalue("jax64")
+    d, inputs, expected = reference(make)
+    arrays = {n: module.asarray(v) if isinstance(v, np.ndarray) else v for n, v in inputs.items()}
+    got = d.array_api()(**arrays)
+    assert type(got).__module__.split(".")[0] in {"torch": {"torch"},
+                                                   "jax.numpy": {"jax", "jaxlib"}}[library]
+    assert_agrees(np.asarray(got), expected)
+
+
 def test_array_api_keeps_dtype_and_device():
     xps = pytest.importorskip("array_api_strict")
     d = matcalc.hessian("x'*A*x + sum(exp(x))", wrt="x")      # creates an identity
