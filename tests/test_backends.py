@@ -258,3 +258,18 @@ def test_names_of_every_backend_are_renamed(name, backend):
     got = _run(backend, d, inputs)
     rtol = 1e-5 if backend == "jax" else 1e-12       # JAX computes in float32 unless x64 is on
     np.testing.assert_allclose(got, d.numpy()(**inputs), rtol=rtol)
+
+
+def test_import_and_code_generation_need_no_optional_library():
+    """`import matcalc` and printing every backend's code import none of the optional libraries
+    (a fresh interpreter, so that other tests' imports do not count)."""
+    import subprocess
+    import sys
+    script = ("import sys, matcalc\n"
+              "d = matcalc.derive(\"w'*w where w = sigmoid(X'*a)\", wrt='X')\n"
+              "for b in ('numpy', 'jax', 'torch', 'array-api'):\n"
+              "    d.code(b)\n"
+              "heavy = ('jax', 'torch', 'dask', 'array_api_compat', 'array_api_strict', 'scipy')\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
