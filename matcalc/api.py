@@ -81,13 +81,17 @@ class GeneratedCode:
     def jax(self, jit: bool = True) -> Callable[..., Any]:
         """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
         Needs JAX (`pip install "matcalc[jax]"`); enable float64 with
-        `jax.config.update("jax_enable_x64", True)` for double precision."""
+        `jax.config.update("jax_enable_x64", True)` for double precision. The jitted function is
+        made once per derivation, so `d.jax()(...)` in a loop compiles only on its first call."""
         function = _compile(*self._module("jax"), self.function_name)
         if not jit:
             return function
-        import jax
-        compiled = jax.jit(function.__wrapped__)
-        return _keywords(compiled, self._module("jax")[1], function.__doc__)
+        cache = self.__dict__.setdefault("_jitted", {})
+        if "jax" not in cache:
+            import jax
+            cache["jax"] = _keywords(jax.jit(function.__wrapped__), self._module("jax")[1],
+                                     function.__doc__)
+        return cache["jax"]
 
     def torch(self) -> Callable[..., Any]:
         """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same

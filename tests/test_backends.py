@@ -273,3 +273,8 @@ def test_import_and_code_generation_need_no_optional_library():
               "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_jax_function_is_jitted_once_per_derivation(jax64):
+    d = matcalc.derive(SEED, wrt="X")
+    assert d.jax() is d.jax()
