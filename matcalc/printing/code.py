@@ -191,8 +191,8 @@ class CodePrinter(Printer):
             m, weighted = gram          # M'*W with W = M or diag(v)*M: symmetric, one triangle
             text, prec, absorbed = (*self.call("symmetric_product", m, weighted), False)
         elif self.backend.calls.get("multi_dot") and _order_depends_on_sizes(chain):
-            text, prec, absorbed = self.call("multi_dot", ", ".join(map(self.doprint, chain)))[0], \
-                ATOM, False
+            factors = ", ".join(self.doprint(f) for f in chain)
+            text, prec, absorbed = (*self.call("multi_dot", factors), False)
         else:
             text, prec, absorbed = self._emit(_cheapest_order(chain), chain, scale)
         if scale is not None and not absorbed:
@@ -402,7 +402,8 @@ def _gram_form(chain: list[Node]) -> tuple[Node, Node] | None:
     Hessian. None for anything else."""
     from .. import algebra
     m = chain[-1]
-    if m.is_vector or len(chain) not in (2, 3) or chain[0] != algebra.transpose(m):
+    plain = not m.is_vector and m.op not in ("diagm", "fill") and _inverse_of(m) is None
+    if not plain or len(chain) not in (2, 3) or chain[0] != algebra.transpose(m):
         return None
     if len(chain) == 2:
         return m, m
