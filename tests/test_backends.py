@@ -278,3 +278,23 @@ def test_import_and_code_generation_need_no_optional_library():
 def test_jax_function_is_jitted_once_per_derivation(jax64):
     d = matcalc.derive(SEED, wrt="X")
     assert d.jax() is d.jax()
+
+
+@pytest.mark.parametrize("backend", list(CALL_ROOTS))
+def test_a_problem_with_only_scalars(backend):
+    """No array to take the namespace, dtype or device from: JAX and NumPy take floats, PyTorch
+    turns them into tensors, the array-API code takes its namespace from 0-d arrays."""
+    d = matcalc.derive("exp(t)*s + sqrt(t)", wrt="t", shapes={"t": "scalar", "s": "scalar"})
+    want = np.exp(1.5) * 2.0 + 0.5 / np.sqrt(1.5)
+    if backend == "array-api":
+        pytest.importorskip("array_api_compat")
+        got = d.array_api()(t=np.asarray(1.5), s=np.asarray(2.0))
+    elif backend == "torch":
+        pytest.importorskip("torch")
+        got = d.torch()(t=1.5, s=2.0).item()          # float32: torch's default dtype
+    elif backend == "jax":
+        pytest.importorskip("jax")
+        got = d.jax()(t=1.5, s=2.0)
+    else:
+        got = d.numpy()(t=1.5, s=2.0)
+    np.testing.assert_allclose(float(got), want, rtol=1e-6)

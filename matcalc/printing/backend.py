@@ -55,8 +55,10 @@ class Backend:
     like: str = ", dtype={0}.dtype"  # keywords giving a new array the dtype of input {0}
     # the first line of a function body, given the array parameters (the array-API namespace)
     prologue: str = ""
-    # a scalar parameter converted to the arrays' kind ({0}: the scalar, {1}: an array), if needed
+    # a scalar parameter converted to the arrays' kind ({0}: the scalar, {1}: an array), if needed;
+    # and when every parameter is a scalar ({0}: the scalar)
     scalar_input: str = ""
+    scalar_only_input: str = ""
     # writing into a caller's buffer: an outer product in place, anything else copied in
     multiply_into: str = ""
     copy_into: str = ""

@@ -120,7 +120,8 @@ class CodePrinter(Printer):
 
     def _print_fill(self, node: Node) -> tuple[str, int]:
         value = node.args[0]
-        return self.call("full" if value.op == "const" else "full_expr", self.shape_text(node), value)
+        op = "full" if value.op == "const" else "full_expr"
+        return self.call(op, self.shape_text(node), value)
 
     # -- elementwise ------------------------------------------------------------------------------
     def _print_add(self, node: Node) -> tuple[str, int]:
@@ -184,7 +185,7 @@ class CodePrinter(Printer):
         """Multiply a matrix chain in its cheapest order; `scale` is absorbed where cheapest.
 
         Where the order depends on dimensions known only when the code runs, a backend that can
-        choose it then (`multi_dot`) does; otherwise unknown dimensions are taken as large and equal.
+        choose it then (`multi_dot`) does; elsewhere unknown dimensions count as large and equal.
         """
         gram = _gram_form(chain)
         if gram is not None and self.backend.calls.get("symmetric_product"):
@@ -606,11 +607,16 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
         signature += ", out=None"
         into = (f"    if out is not None:\n        {printer.print_into(outputs[0][1], 'out')}\n"
                 f"        return out\n")
-    prologue = [f"    {backend.prologue.format(', '.join(arrays))}"] \
-        if backend.prologue and arrays else []
-    if backend.scalar_input and arrays:     # scalars become arrays of the inputs' dtype and device
-        prologue += [f"    {params[n]} = {backend.scalar_input.format(params[n], arrays[0])}"
-                     for n, shape in variables.items() if shape == (1, 1)]
+    scalars = [params[n] for n, shape in variables.items() if shape == (1, 1)]
+    # the namespace comes from the arrays; from the (0-d array) scalars when there is no array
+    prologue = [f"    {backend.prologue.format(', '.join(arrays or scalars))}"] \
+        if backend.prologue and (arrays or scalars) else []
+    if arrays:      # scalars become arrays of the inputs' dtype and device, where the library needs
+        prologue += [f"    {s} = {backend.scalar_input.format(s, arrays[0])}"
+                     for s in scalars if backend.scalar_input]
+    else:
+        prologue += [f"    {s} = {backend.scalar_only_input.format(s)}"
+                     for s in scalars if backend.scalar_only_input]
     helper_src = "\n\n\n".join(backend.helpers[h] for h in sorted(printer.helpers))
     result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
     doc_lines = _docstring_safe(f"{doc.rstrip()}\n    {backend.doc}\n    ")

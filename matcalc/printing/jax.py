@@ -2,8 +2,8 @@
 
 NumPy's spellings with `jnp` for `np`, except where JAX differs: arrays are immutable (no `out=`,
 no copies of broadcasts), the activations come from `jax.nn`, the commutation matrix is built
-without assignment into an array, and symmetric products are left to XLA. Shapes are static under `jax.jit`, so dimensions read from
-`X.shape` are plain integers.
+without assignment into an array, and symmetric products are left to XLA. Shapes are static under
+`jax.jit`, so dimensions read from `X.shape` are plain integers.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """NumPy spellings of generated code (`d.numpy()`, `--format numpy`): the reference backend.
 
-Only this backend writes into a caller's buffer (`out=`): NumPy's ufuncs and `copyto` do it in place.
+Only this backend writes into a caller's buffer (`out=`): NumPy's ufuncs and `copyto` work in place.
 """
 from __future__ import annotations
 

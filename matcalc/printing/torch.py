@@ -50,5 +50,6 @@ TORCH = Backend(
     return torch.eye(rows * cols, dtype=torch.float64)[order]'''},
     like=", dtype={0}.dtype, device={0}.device",
     scalar_input="torch.as_tensor({0}, dtype={1}.dtype, device={1}.device)",
+    scalar_only_input="torch.as_tensor({0})",    # a tensor stays; a float: torch's default dtype
     doc="Vectors are 1-D tensors, scalars numbers or 0-d tensors; results on the inputs' device.",
 )
