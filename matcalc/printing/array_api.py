@@ -72,6 +72,5 @@ ARRAY_API = Backend(
     like=", dtype={0}.dtype, device=_device({0})",
     prologue="xp = array_namespace({0})",
     scalar_input="xp.asarray({0}, dtype={1}.dtype, device=_device({1}))",
-    doc="Vectors 1-D, scalars numbers or 0-d arrays (0-d if all inputs are scalars); "
-        "any array-API library.",
+    doc="Vectors are 1-D; scalars numbers, or 0-d arrays if all inputs are; any array-API library.",
 )
