@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from expression_strategy import SHAPES, SHAPES_NUMERIC, problems
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numeric import random_inputs
 
 import matcalc
@@ -298,3 +301,59 @@ def test_a_problem_with_only_scalars(backend):
     else:
         got = d.numpy()(t=1.5, s=2.0)
     np.testing.assert_allclose(float(got), want, rtol=1e-6)
+
+
+# -- random problems: every backend agrees with NumPy -----------------------------------------------
+
+def _random_problem_inputs(d):
+    variables = dict(d.problem.variables)
+    rng = np.random.default_rng(0)
+    env = random_inputs(variables, dimension_sizes(variables), rng, domain="positive")
+    inputs = {name: to_user(x, variables[name]) for name, x in env.items()}
+    if d.direction is not None:
+        inputs[d.direction] = to_user(rng.standard_normal(env[d.wrt].shape), variables[d.wrt])
+    return inputs
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
+def test_random_problems_agree_with_numpy_in_every_backend(problem, shapes):
+    """Random expressions of the whole language (tests/expression_strategy.py): the array-API code
+    on array-api-strict, and the JAX and PyTorch code where installed, against the NumPy code."""
+    xps = pytest.importorskip("array_api_strict")
+    text, wrt = problem
+    try:
+        d = matcalc.derive(text, wrt=wrt, shapes=shapes)
+    except matcalc.DifferentiationError:
+        return
+    inputs = _random_problem_inputs(d)
+    with np.errstate(all="ignore"):
+        expected = np.asarray(d.numpy()(**inputs), dtype=float)
+    if not np.all(np.isfinite(expected)):
+        return
+    only_scalars = all(np.ndim(v) == 0 for v in inputs.values())
+    wrap = {"array-api": lambda v: xps.asarray(v) if np.ndim(v) or only_scalars else v}
+    run = {"array-api": d.array_api}
+    try:
+        import torch
+        wrap["torch"] = lambda v: torch.tensor(v, dtype=torch.float64) if np.ndim(v) or only_scalars \
+            else v
+        run["torch"] = d.torch
+    except ImportError:
+        pass
+    try:
+        import jax
+        wrap["jax"] = jax.numpy.asarray
+        run["jax"] = d.jax
+        x64 = jax.config.jax_enable_x64
+        jax.config.update("jax_enable_x64", True)
+    except ImportError:
+        x64 = None
+    try:
+        for backend, code in run.items():
+            got = code()(**{n: wrap[backend](v) for n, v in inputs.items()})
+            assert_agrees(np.asarray(got, dtype=float), expected)
+    finally:
+        if x64 is not None:
+            jax.config.update("jax_enable_x64", x64)

@@ -20,6 +20,8 @@ import keyword
 from fractions import Fraction
 from itertools import count
 
+import numpy as np
+
 from ..ops import Node, const_value, dim_factors
 from .array_api import ARRAY_API
 from .backend import Backend
@@ -84,6 +86,9 @@ class CodePrinter(Printer):
     def print_with(self, node: Node) -> tuple[str, int]:
         if node in self.names:
             return self.names[node], ATOM
+        number = _constant_value(node)
+        if number is not None:      # exp(0.5) → 1.6487212707001282: torch.exp and the array API
+            return _literal(number)  # take arrays only, and a number is cheaper anyway
         return super().print_with(node)
 
     def dim(self, d: object) -> str:
@@ -370,6 +375,19 @@ class CodePrinter(Printer):
             return self.spell(template, *node.args)
         return self.call("function", name=node.op,
                          args=", ".join(self.doprint(a) for a in node.args))
+
+
+def _constant_value(node: Node) -> float | None:
+    """The value of a scalar expression of numbers alone (exp(0.5), softplus(2)^-1), if finite;
+    None for a bare number and for anything with a variable or a dimension in it."""
+    if node.op == "const" or not node.args or node.deps:
+        return None
+    if any(n.op == "ref" or not n.is_scalar for n in node.walk()):
+        return None
+    from ..verify import evaluate
+    with np.errstate(all="ignore"):
+        value = float(evaluate(node, {}, {}).reshape(()))
+    return value if np.isfinite(value) else None
 
 
 def _inverse_of(node: Node) -> tuple[Node, bool] | None:
