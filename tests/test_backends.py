@@ -37,6 +37,8 @@ PROBLEMS = [
     ("tr(X^3) + sum(X)", "X", False),                              # matrix power, a fill
     ("sum(X*a)", "X", False),                                      # a repeated row
     ("a'*X*b + sum(diag(X).^2)", "X", False),                      # diagonal
+    ("tr(A*X*B*C*D)", "X", False),                                 # multi_dot (unknown sizes)
+    ("norm2(A*x - b)^2", "x", True),                               # symmetric product A'*A
 ]
 KRONECKER = [("A*X*B", "X"), ("X'", "X"), ("inv(X)", "X")]        # kron, vec, commutation
 
