@@ -13,10 +13,14 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from expression_strategy import SHAPES, SHAPES_NUMERIC, problems
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import matcalc
+from matcalc.verify import dimension_sizes, to_user
 
-from numeric import check_gradient
+from numeric import check_gradient, random_inputs
 
 SEED = "w'*w where w = sigmoid(X'*a)"
 BIG = 2000
@@ -335,3 +339,51 @@ def test_chain_order_of_known_dimensions_is_fixed_when_generated():
                        expected=lambda A, X, B, C, D: A.T @ (B @ C @ D).T)
     # (B @ C) @ D, the cheaper order here (Python's @ associates to the left)
     assert "multi_dot" not in d.source and "A.T @ (B @ C @ D).T" in d.source
+
+
+ELEMENTWISE_RESULTS = [
+    ("sum(log(1 + X.^2))", "X"),               # 2*(X./(1 + X.^2)): the chain is in the denominator
+    ("sum(tanh(X).*A)", "X"),                  # A - tanh(X).^2.*A: a - (chain)
+    ("sum(exp(X).*sin(X))", "X"),
+    ("sum(X./(A + X.^2))", "X"),
+    ("-sum(sqrt(X))", "X"),                    # -(2*sqrt(X)).^-1
+    ("sum(softplus(X).^2)", "X"),              # helpers as operands
+    ("sum(X.^3)/3 - sum(abs(X))", "X"),
+    ("x'*x + sum(exp(x))", "x"),               # a vector result
+]
+
+
+@pytest.mark.parametrize("expr, wrt", ELEMENTWISE_RESULTS)
+def test_out_buffer_takes_elementwise_results_one_operation_at_a_time(expr, wrt):
+    d = check_gradient(expr, wrt, domain="positive")
+    into = d.source[d.source.index("if out is not None:"):d.source.index("return out")]
+    assert "np.copyto" not in into and "out=out" in into
+    rng = np.random.default_rng(1)
+    args = {n: rng.uniform(0.5, 1.5, (6, 5) if n in ("X", "A") else 5) for n in d.problem.variables}
+    fresh = d.numpy()(**args)
+    buf = np.full_like(fresh, np.nan)
+    assert d.numpy()(**args, out=buf) is buf
+    np.testing.assert_allclose(buf, fresh, rtol=1e-14)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
+def test_out_buffer_agrees_with_a_fresh_result_on_random_problems(problem, shapes):
+    """Every way of writing into `out` (outer products, elementwise chains, copies) gives what the
+    function returns without `out`, on random expressions of the whole language."""
+    text, wrt = problem
+    try:
+        d = matcalc.derive(text, wrt=wrt, shapes=shapes)
+    except matcalc.DifferentiationError:
+        return
+    if d.result.is_scalar or d.direction is not None:
+        return
+    variables = d.problem.variables
+    env = random_inputs(variables, dimension_sizes(variables), np.random.default_rng(0))
+    args = {n: to_user(x, variables[n]) for n, x in env.items()}
+    with np.errstate(all="ignore"):
+        fresh = np.asarray(d.numpy()(**args))
+        buf = np.full(fresh.shape, np.nan)
+        d.numpy()(**args, out=buf)
+    np.testing.assert_allclose(buf, fresh, rtol=1e-12, atol=1e-300, equal_nan=True)

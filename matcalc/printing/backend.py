@@ -59,9 +59,11 @@ class Backend:
     # and when every parameter is a scalar ({0}: the scalar)
     scalar_input: str = ""
     scalar_only_input: str = ""
-    # writing into a caller's buffer: an outer product in place, anything else copied in
+    # writing into a caller's buffer: an outer product in place, an elementwise expression one
+    # operation at a time (inplace.py: statement templates, {0} the buffer), anything else copied in
     multiply_into: str = ""
     copy_into: str = ""
+    in_place: dict[str, str] = field(default_factory=dict)
     doc: str = "Vectors are 1-D arrays, scalars floats."
 
     def __post_init__(self) -> None:

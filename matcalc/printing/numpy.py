@@ -80,5 +80,16 @@ NUMPY = Backend(
     return k''',
     },
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
+    in_place={
+        "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",
+        "divide": "{0} /= {1}", "negative": "np.negative({0}, out={0})",
+        "add_to": "np.add({1}, {2}, out={0})", "subtract_to": "np.subtract({1}, {2}, out={0})",
+        "multiply_to": "np.multiply({1}, {2}, out={0})", "divide_to": "np.divide({1}, {2}, out={0})",
+        "divide_into": "np.divide({1}, {0}, out={0})",
+        "subtract_into": "np.subtract({1}, {0}, out={0})",
+        "reciprocal": "np.divide(1.0, {0}, out={0})",
+        "square": "np.square({1}, out={0})", "sqrt": "np.sqrt({1}, out={0})",
+        "power": "np.power({1}, {2}, out={0})", "function": "np.{name}({1}, out={0})",
+    },
     copy_into="np.copyto({1}, {0})",
 )
