@@ -387,3 +387,14 @@ def test_out_buffer_agrees_with_a_fresh_result_on_random_problems(problem, shape
         buf = np.full(fresh.shape, np.nan)
         d.numpy()(**args, out=buf)
     np.testing.assert_allclose(buf, fresh, rtol=1e-12, atol=1e-300, equal_nan=True)
+
+
+def test_functions_of_numbers_are_printed_as_their_values():
+    """exp(0.5), tanh(2): numbers in the code (the array API and PyTorch take arrays only), never
+    a temporary, even when repeated."""
+    expr = "exp(0.5)*x'*A*x + tanh(2)*sum(exp(x)) + tanh(2)*sum(x)"
+    d = check_gradient(expr, "x", expected=lambda x, A: np.exp(0.5) * (A + A.T) @ x
+                       + np.tanh(2) * (np.exp(x) + 1))
+    body = d.source[d.source.index('"""\n', d.source.index("def grad_x")):]
+    assert "np.exp(0.5)" not in body and "np.tanh(2)" not in body and "t1 =" not in body
+    assert repr(float(np.tanh(2))) in body

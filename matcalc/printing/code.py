@@ -532,6 +532,8 @@ def _docstring_safe(text: str) -> str:
 def _worth_naming(node: Node) -> bool:
     if node.op in ("var", "ref", "const", "eye", "zero", "inv", "diagm"):
         return False    # inv and diag are printed as solves and scalings where they are used
+    if _constant_value(node) is not None:
+        return False    # printed as its value
     if node.op in ("transpose", "fill") and not node.args[0].args:
         return False
     if node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const" \
