@@ -16,11 +16,10 @@ import pytest
 from expression_strategy import SHAPES, SHAPES_NUMERIC, problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numeric import check_gradient, random_inputs
 
 import matcalc
 from matcalc.verify import dimension_sizes, to_user
-
-from numeric import check_gradient, random_inputs
 
 SEED = "w'*w where w = sigmoid(X'*a)"
 BIG = 2000
@@ -251,7 +250,7 @@ NAMES = [
 @pytest.mark.parametrize("expr, wrt", NAMES, ids=[f"{e} d/d{w}" for e, w in NAMES])
 def test_awkward_names_are_renamed_safely(expr, wrt):
     d = check_gradient(expr, wrt)
-    header = re.search(r"^def ([A-Za-z]\w*)\(([^)]*)\):", d.source, re.M)
+    header = re.search(r"^def ([A-Za-z]\w*)\(([^)]*)\):", d.source, re.MULTILINE)
     assert header, d.source
     params = [p.strip() for p in header.group(2).split(",") if p.strip() != "out=None"]
     assert len(params) == len(set(params)) == len(d.problem.variables)
@@ -323,7 +322,7 @@ def test_out_buffer_for_other_results_and_a_variable_named_out():
 def test_chain_order_is_chosen_at_call_time_for_unknown_dimensions():
     """tr(A*X*B*C*D) has the gradient A'*(B*C*D)': with m, n, p, q unknown the best order of
     B*C*D depends on the arrays, so the code leaves it to np.linalg.multi_dot."""
-    expected = lambda A, X, B, C, D: A.T @ (B @ C @ D).T  # noqa: E731
+    expected = lambda A, X, B, C, D: A.T @ (B @ C @ D).T
     d = check_gradient("tr(A*X*B*C*D)", "X", expected=expected)
     assert "np.linalg.multi_dot([B, C, D])" in d.source
     rng = np.random.default_rng(0)

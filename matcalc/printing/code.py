@@ -536,10 +536,9 @@ def _worth_naming(node: Node) -> bool:
         return False    # printed as its value
     if node.op in ("transpose", "fill") and not node.args[0].args:
         return False
-    if node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const" \
-            and not node.args[1].args:
-        return False
-    return True
+    # a number times a variable is cheaper to repeat than to name
+    return not (node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const"
+                and not node.args[1].args)
 
 
 def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
