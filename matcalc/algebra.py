@@ -114,6 +114,12 @@ def add(*terms: Node) -> Node:
         merged = apply("diagm", add(*(scale(c, m.args[0])
                                       for c, m in map(split_coefficient, diagonals))))
         flat = [t for t in flat if t not in diagonals] + [merged]
+    if shape != SCALAR:        # scalars broadcast; matrix(a) + matrix(b) → matrix(a + b)
+        flat = [fill(t, shape) if t.shape != shape else t for t in flat]
+        fills = [t for t in flat if t.op == "fill"]
+        if len(fills) > 1:
+            flat = [t for t in flat if t.op != "fill"] + [fill(add(*(f.args[0] for f in fills)),
+                                                               shape)]
     collected: dict[Node, Fraction | float] = {}
     for t in flat:
         if is_zero(t):

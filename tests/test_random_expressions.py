@@ -50,6 +50,7 @@ REGRESSIONS = [
     ("sum(softmax(x))", "x"),               # zero gradient judged against a relative error
     ("(3./(1 + exp(x)))'*y", "x"),          # '3./x' tokenized as '3.' '/' 'x'
     ("tr(exp(K))*0", "K"),                  # a zero differential had no Frobenius form
+    ("sum(T*X)/(1 + exp(sum(T*X)))", "X"),  # matrix(a) + matrix(b) times T' printed as T.T @ scalar
 ]
 
 
