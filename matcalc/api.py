@@ -24,7 +24,7 @@ from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .ops import Node, fmt_shape, number, var
 from .parse import parse
-from .printing.code import BACKENDS, generate_module
+from .printing.module import BACKENDS, generate_module
 from .printing.text import to_text
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
@@ -39,8 +39,8 @@ LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "d
 
 
 class GeneratedCode:
-    """The generated function, in each backend's library (printing/code.py and the tables beside
-    it). Subclasses say what to generate: `_generate(backend)` → (source, parameter names)."""
+    """The generated function, in each backend's library (printing/module.py, code.py and the
+    backend tables). Subclasses say what to generate: `_generate(backend)` → (source, names)."""
 
     function_name: str
 

@@ -13,7 +13,7 @@ import click
 from . import __version__
 from .errors import MatcalcError
 
-CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (printing/code.py)
+CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (printing/module.py)
 FORMATS = ("text", "latex", *CODE_FORMATS, "json")
 
 

@@ -1,54 +1,31 @@
-"""Expression → a Python module a person would be glad to have written, for any array library.
+"""Expressions → Python code a person would be glad to have written, for any array library.
 
-The printer decides which operation each node needs and asks a Backend (backend.py) how its library
+CodePrinter decides which operation each node needs and asks a Backend (backend.py) how its library
 spells it: NumPy (numpy.py), JAX (jax.py), PyTorch (torch.py) or the array-API standard
 (array_api.py). Vectors are 1-D arrays and scalars are Python floats (or 0-d arrays); matrices are
 2-D. Nothing larger than the result is formed:
 
-- common subexpressions are computed once (the user's bindings keep their names);
 - `diag(v)*M` is `v[:, None] * M`, never a materialised diagonal; `vector(c)` broadcasts as `c`;
 - a column times a row is an outer product, scalars are folded into its smaller side;
 - `inv(A)*B` is a solve, `logdet` goes through `slogdet`, `tr(A*B)` is a contraction;
-- matrix chains are multiplied in the cheapest order for their shapes: vectors first; three or
-  more matrices of unknown sizes in the order best for the arrays at call time (`multi_dot`, where
-  the library has it; elsewhere unknown dimensions are taken as large and equal).
+- matrix chains are multiplied in the cheapest order for their shapes (chain.py): vectors first;
+  three or more matrices of unknown sizes in the order best for the arrays at call time
+  (`multi_dot`, where the library has it); M'*diag(v)*M one triangle at a time;
+- a scalar made of numbers alone (exp(0.5)) is printed as its value.
+
+The module around the printed expressions — names, temporaries, `out=` — is module.py's.
 """
 from __future__ import annotations
 
-import builtins
-import keyword
 from fractions import Fraction
-from itertools import count
 
 import numpy as np
 
 from ..ops import Node, const_value, dim_factors
-from .array_api import ARRAY_API
 from .backend import Backend
+from .chain import cheapest_order, gram_form, inverse_of, order_depends_on_sizes, span_node
 from .inplace import in_place_lines
-from .jax import JAX
-from .numpy import NUMPY
 from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
-from .torch import TORCH
-
-# names generated code uses for itself, in any backend (so a user's name means the same in each)
-RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",
-                                                        "array_namespace"}
-
-BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH, ARRAY_API)}
-
-LARGE = 1000   # the weight of an unknown dimension when ordering a matrix chain
-
-
-def safe_name(name: str, taken: set[str]) -> str:
-    """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
-    out = name
-    if out in RESERVED or out.startswith("_") or keyword.issoftkeyword(out):
-        out = f"{name.lstrip('_') or 'v'}_"
-    while out in taken or out in RESERVED:
-        out += "_"
-    taken.add(out)
-    return out
 
 
 def _literal(value: Fraction | float) -> tuple[str, int]:
@@ -87,7 +64,7 @@ class CodePrinter(Printer):
     def print_with(self, node: Node) -> tuple[str, int]:
         if node in self.names:
             return self.names[node], ATOM
-        number = _constant_value(node)
+        number = constant_value(node)
         if number is not None:      # exp(0.5) → 1.6487212707001282: torch.exp and the array API
             return _literal(number)  # take arrays only, and a number is cheaper anyway
         return super().print_with(node)
@@ -193,15 +170,15 @@ class CodePrinter(Printer):
         Where the order depends on dimensions known only when the code runs, a backend that can
         choose it then (`multi_dot`) does; elsewhere unknown dimensions count as large and equal.
         """
-        gram = _gram_form(chain)
+        gram = gram_form(chain)
         if gram is not None and self.backend.calls.get("symmetric_product"):
             m, weighted = gram          # M'*W with W = M or diag(v)*M: symmetric, one triangle
             text, prec, absorbed = (*self.call("symmetric_product", m, weighted), False)
-        elif self.backend.calls.get("multi_dot") and _order_depends_on_sizes(chain):
+        elif self.backend.calls.get("multi_dot") and order_depends_on_sizes(chain):
             factors = ", ".join(self.doprint(f) for f in chain)
             text, prec, absorbed = (*self.call("multi_dot", factors), False)
         else:
-            text, prec, absorbed = self._emit(_cheapest_order(chain), chain, scale)
+            text, prec, absorbed = self._emit(cheapest_order(chain), chain, scale)
         if scale is not None and not absorbed:
             if const_value(scale) == -1:
                 return f"-{text if prec >= POW else f'({text})'}", NEG
@@ -215,8 +192,8 @@ class CodePrinter(Printer):
         if isinstance(tree, int):
             return (*self.print_with(chain[tree]), False)
         left_tree, right_tree = tree  # type: ignore[misc]
-        left = _span_node(left_tree, chain)
-        right = _span_node(right_tree, chain)
+        left = span_node(left_tree, chain)
+        right = span_node(right_tree, chain)
         if isinstance(left_tree, int) and chain[left_tree].op == "diagm":
             v = self.paren(chain[left_tree].args[0], ATOM)
             if isinstance(right_tree, int) and chain[right_tree].op == "fill":   # diag(v)*ones = v
@@ -230,13 +207,13 @@ class CodePrinter(Printer):
             v = self.paren(chain[right_tree].args[0], ATOM)
             lt, lprec, _ = self._emit(left_tree, chain, None)
             return f"{lt if lprec > MUL else f'({lt})'} * {v}", MUL, False
-        inverse = _inverse_of(chain[left_tree]) if isinstance(left_tree, int) else None
+        inverse = inverse_of(chain[left_tree]) if isinstance(left_tree, int) else None
         if inverse is not None:       # inv(A)*B = solve(A, B); inv(A)'*B = solve(A', B)
             a, transposed = inverse
             r, _, _ = self._emit(right_tree, chain, None)
             a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
             return (*self.call("solve", a_text, r), False)
-        inverse = _inverse_of(chain[right_tree]) if isinstance(right_tree, int) else None
+        inverse = inverse_of(chain[right_tree]) if isinstance(right_tree, int) else None
         if inverse is not None:       # B*inv(A) = solve(A', B')'
             a, transposed = inverse
             lt, _, _ = self._emit(left_tree, chain, None)
@@ -288,7 +265,7 @@ class CodePrinter(Printer):
         k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
         chain = node.args[k:] if node.op == "matmul" else ()
         if len(chain) == 2 and chain[0].is_column and chain[1].is_row and \
-                all(f.op not in ("fill", "diagm") and _inverse_of(f) is None for f in chain):
+                all(f.op not in ("fill", "diagm") and inverse_of(f) is None for f in chain):
             from .. import algebra
             scale = algebra.mul(*node.args[:k]) if k else None
             row = self._times(scale, *self.print_with(chain[1]))
@@ -380,7 +357,7 @@ class CodePrinter(Printer):
                          args=", ".join(self.doprint(a) for a in node.args))
 
 
-def _constant_value(node: Node) -> float | None:
+def constant_value(node: Node) -> float | None:
     """The value of a scalar expression of numbers alone (exp(0.5), softplus(2)^-1), if finite;
     None for a bare number and for anything with a variable or a dimension in it."""
     if node.op == "const" or not node.args or node.deps:
@@ -393,263 +370,8 @@ def _constant_value(node: Node) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _inverse_of(node: Node) -> tuple[Node, bool] | None:
-    """(A, transposed?) for a factor inv(A) or inv(A)'; None otherwise."""
-    if node.op == "inv":
-        return node.args[0], False
-    if node.op == "transpose" and node.args[0].op == "inv":
-        return node.args[0].args[0], True
-    return None
-
-
 def _wrap(text: str) -> str:
     return f"({text})"
 
 
-def _power(base: Node, p: Fraction | float) -> Node:
-    """base.^p exactly as split_product writes a denominator (not re-canonicalised)."""
-    from ..ops import number
-    return Node("power", (base, number(p)), base.shape)
-
-
-def _weight(d: object) -> int:
-    if d == 1:
-        return 1
-    return d if isinstance(d, int) else LARGE
-
-
-def _gram_form(chain: list[Node]) -> tuple[Node, Node] | None:
-    """(M, W) when the chain is M'*M or M'*diag(v)*M (W = M or diag(v)*M): a product M'*W that
-    is symmetric whatever M and v are, such as the Gram matrix of a Gauss-Newton or logistic
-    Hessian. None for anything else."""
-    from .. import algebra
-    m = chain[-1]
-    plain = not m.is_vector and m.op not in ("diagm", "fill") and _inverse_of(m) is None
-    if not plain or len(chain) not in (2, 3) or chain[0] != algebra.transpose(m):
-        return None
-    if len(chain) == 2:
-        return m, m
-    return (m, algebra.mul(chain[1], m)) if chain[1].op == "diagm" else None
-
-
-def _order_depends_on_sizes(chain: list[Node]) -> bool:
-    """Whether the best order of a product of three or more matrices depends on unknown
-    dimensions. A chain with a vector is not such a chain: a product ending in a vector is best
-    multiplied from that end whatever the sizes (each matrix is touched once, the least possible),
-    and a vector inside a chain makes a rank-one factor the order starts from."""
-    plain = all(f.op not in ("diagm", "fill") and _inverse_of(f) is None and not f.is_scalar
-                and not f.is_vector for f in chain)
-    dims = [chain[0].shape[0]] + [f.shape[1] for f in chain]
-    return plain and len(chain) >= 3 and any(not isinstance(d, int) for d in dims)
-
-
-def _cheapest_order(chain: list[Node]) -> object:
-    """Matrix-chain order by dynamic programming: a nested pair tree of chain indices.
-
-    A diagonal factor costs as a scaling (rows × cols), not as a product.
-    """
-    n = len(chain)
-    dims = [_weight(chain[0].shape[0])] + [_weight(f.shape[1]) for f in chain]
-    cost = [[0] * n for _ in range(n)]
-    split = [[0] * n for _ in range(n)]
-    for length in range(2, n + 1):
-        for i in range(n - length + 1):
-            j = i + length - 1
-            cost[i][j] = None  # type: ignore[call-overload]
-            for k in range(i, j):
-                step = dims[i] * dims[k + 1] * dims[j + 1]
-                if (k == i and chain[i].op == "diagm") or (k + 1 == j and chain[j].op == "diagm"):
-                    step = dims[i] * dims[j + 1]
-                c = cost[i][k] + cost[k + 1][j] + step
-                if cost[i][j] is None or c < cost[i][j]:
-                    cost[i][j], split[i][j] = c, k
-
-    def tree(i: int, j: int) -> object:
-        if i == j:
-            return i
-        k = split[i][j]
-        return (tree(i, k), tree(k + 1, j))
-
-    return tree(0, n - 1)
-
-
-def _span_node(tree: object, chain: list[Node]) -> Node:
-    """A node standing for a subtree of the chain (only its shape is used)."""
-    idx = sorted(_leaves(tree))
-    if len(idx) == 1:
-        return chain[idx[0]]
-    first, last = chain[idx[0]], chain[idx[-1]]
-    return Node("span", (), (first.shape[0], last.shape[1]))
-
-
-def _leaves(tree: object) -> list[int]:
-    if isinstance(tree, int):
-        return [tree]
-    return _leaves(tree[0]) + _leaves(tree[1])  # type: ignore[index]
-
-
-# -- modules ----------------------------------------------------------------------------------------
-
-def _without_unused(lines: list[str], returns: list[str], temporaries: set[str]) -> list[str]:
-    """Drop temporaries no later line uses (a subexpression shared only inside a form the printer
-    rewrote, such as a sum distributed over a product)."""
-    import re
-    kept = list(lines)
-    changed = True
-    while changed:
-        changed = False
-        for i, line in enumerate(kept):
-            target = line.split("=", 1)[0].strip()
-            if target not in temporaries:
-                continue
-            later = "\n".join(kept[i + 1:] + returns)
-            if not re.search(rf"\b{re.escape(target)}\b", later):
-                del kept[i]
-                changed = True
-                break
-    return kept
-
-
-def _printed_operands(node: Node) -> tuple[Node, ...]:
-    """The operands as printed: a negative term of a sum is printed negated after a minus; in a
-    product, diag(v) is printed as a scaling by v and inv(A) as a solve with A."""
-    if node.op == "matmul":
-        return tuple(f.args[0] if f.op == "diagm" else
-                     _inverse_of(f)[0] if _inverse_of(f) is not None else f for f in node.args)
-    if node.op == "add":
-        return tuple(term for _, term in signed_terms(node))
-    return node.args
-
-
-def _docstring_safe(text: str) -> str:
-    """The user's text inside a docstring: backslashes, control characters and triple quotes
-    escaped, so that the docstring says exactly what the user wrote."""
-    escaped = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1]
-                      for c in text.replace("\\", "\\\\"))
-    return escaped.replace('"""', '\\"\\"\\"')
-
-
-def _worth_naming(node: Node) -> bool:
-    if node.op in ("var", "ref", "const", "eye", "zero", "inv", "diagm"):
-        return False    # inv and diag are printed as solves and scalings where they are used
-    if _constant_value(node) is not None:
-        return False    # printed as its value
-    if node.op in ("transpose", "fill") and not node.args[0].args:
-        return False
-    # a number times a variable is cheaper to repeat than to name
-    return not (node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const"
-                and not node.args[1].args)
-
-
-def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
-                    outputs: list[tuple[str, Node]], function_name: str, doc: str,
-                    backend: Backend = NUMPY) -> tuple[str, dict[str, str]]:
-    """Source of a module defining `function_name(<variables>)` that returns the outputs, in the
-    backend's library.
-
-    Returns the source and the map from user names to the Python parameter names.
-    """
-    taken: set[str] = set()
-    params = {name: safe_name(name, taken) for name in variables}
-    dims: dict[object, str] = {}
-    for name, shape in variables.items():
-        for axis, d in enumerate(shape):
-            if d != 1 and not isinstance(d, int) and d not in dims:
-                is_vector = shape[1] == 1
-                dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
-    names: dict[Node, str] = {}
-    from ..ops import var
-    for name, shape in variables.items():
-        names[var(name, shape)] = params[name]
-
-    # Which bindings are used, and which subexpressions occur more than once.
-    used: dict[str, Node] = {}
-
-    def visit_refs(node: Node) -> None:
-        for n in node.walk():
-            if n.op == "ref" and n.value not in used:
-                visit_refs(bindings[str(n.value)])
-                used[str(n.value)] = bindings[str(n.value)]
-
-    for _, out in outputs:
-        visit_refs(out)
-    counts: dict[Node, int] = {}
-
-    def count_nodes(node: Node) -> None:
-        """Count the subexpressions as the printer will print them."""
-        p = const_value(node.args[1]) if node.op == "power" else None
-        if p is not None and p < 0:     # printed as a division by its base
-            count_nodes(node.args[0] if p == -1 else _power(node.args[0], -p))
-            return
-        counts[node] = counts.get(node, 0) + 1
-        if counts[node] == 1:
-            for a in _printed_operands(node):
-                count_nodes(a)
-
-    for body in list(used.values()) + [o for _, o in outputs]:
-        count_nodes(body)
-    shared = {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
-
-    arrays = [params[n] for n, shape in variables.items() if shape != (1, 1)]
-    printer = CodePrinter(backend, names, dims, arrays[0] if arrays else None)
-    lines: list[str] = []
-    temp = count(1)
-    emitted: set[Node] = set()
-
-    def emit(node: Node) -> None:
-        """Emit assignments for every named subexpression `node` needs, children first."""
-        if node in emitted:
-            return
-        for a in node.args:
-            emit(a)
-        if node.op == "ref":
-            name = str(node.value)
-            emit(used[name])
-            target = safe_name(name, taken)
-            lines.append(f"    {target} = {printer.doprint(used[name])}")
-            names[node] = target
-        elif node in shared:
-            target = safe_name(f"t{next(temp)}", taken)
-            lines.append(f"    {target} = {printer.doprint(node)}")
-            names[node] = target
-        emitted.add(node)
-
-    returns = []
-    for _, out in outputs:
-        emit(out)
-        text = printer.doprint(out)
-        if out.op == "fill" or (out in names and out.op == "fill"):
-            text = printer._print_fill(out)[0]
-        returns.append(text)
-    lines = _without_unused(lines, returns, temporaries={names[n] for n in shared if n in names})
-    signature = ", ".join(params[n] for n in variables)
-    into = ""
-    if len(outputs) == 1 and not outputs[0][1].is_scalar and backend.writes_out:
-        # an optional buffer for the result, reused across calls
-        signature += ", out=None"
-        into = "".join(f"        {line}\n" for line in printer.print_into(outputs[0][1], "out"))
-        into = f"    if out is not None:\n{into}        return out\n"
-    scalars = [params[n] for n, shape in variables.items() if shape == (1, 1)]
-    # the namespace comes from the arrays; from the (0-d array) scalars when there is no array
-    prologue = [f"    {backend.prologue.format(', '.join(arrays or scalars))}"] \
-        if backend.prologue and (arrays or scalars) else []
-    if arrays:      # scalars become arrays of the inputs' dtype and device, where the library needs
-        prologue += [f"    {s} = {backend.scalar_input.format(s, arrays[0])}"
-                     for s in scalars if backend.scalar_input]
-    else:
-        prologue += [f"    {s} = {backend.scalar_only_input.format(s)}"
-                     for s in scalars if backend.scalar_only_input]
-    helper_src = "\n\n\n".join(backend.helpers[h] for h in sorted(printer.helpers))
-    result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
-    notes = backend.doc + ("\n    out: an array for the result, not overlapping the inputs."
-                           if into else "")
-    doc_lines = _docstring_safe(f"{doc.rstrip()}\n    {notes}\n    ")
-    body = "".join(line + "\n" for line in prologue + lines)
-    source = (f'"""Generated by matcalc."""\n{backend.imports}\n\n\n'
-              + (helper_src + "\n\n\n" if helper_src else "")
-              + f'def {function_name}({signature}):\n    """{doc_lines}"""\n'
-              + body + into + f"    return {result}\n")
-    return source, params
-
-
-__all__ = ["BACKENDS", "CodePrinter", "generate_module", "safe_name"]
+__all__ = ["CodePrinter", "constant_value"]

@@ -1,0 +1,210 @@
+"""The generated module around the printed expressions: parameter names, the user's bindings,
+common subexpressions as temporaries, the optional `out=` buffer, helpers, the docstring.
+
+`generate_module` is the one entry point (api.py calls it for every backend); the expressions
+themselves are printed by CodePrinter (code.py).
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from fractions import Fraction
+from itertools import count
+
+from ..ops import Node, const_value
+from .array_api import ARRAY_API
+from .backend import Backend
+from .chain import inverse_of
+from .code import CodePrinter, constant_value
+from .jax import JAX
+from .numpy import NUMPY
+from .text import signed_terms
+from .torch import TORCH
+
+# names generated code uses for itself, in any backend (so a user's name means the same in each)
+RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",
+                                                        "array_namespace"}
+
+BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH, ARRAY_API)}
+
+
+def safe_name(name: str, taken: set[str]) -> str:
+    """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
+    out = name
+    if out in RESERVED or out.startswith("_") or keyword.issoftkeyword(out):
+        out = f"{name.lstrip('_') or 'v'}_"
+    while out in taken or out in RESERVED:
+        out += "_"
+    taken.add(out)
+    return out
+
+
+def _power(base: Node, p: Fraction | float) -> Node:
+    """base.^p exactly as split_product writes a denominator (not re-canonicalised)."""
+    from ..ops import number
+    return Node("power", (base, number(p)), base.shape)
+
+
+def _without_unused(lines: list[str], returns: list[str], temporaries: set[str]) -> list[str]:
+    """Drop temporaries no later line uses (a subexpression shared only inside a form the printer
+    rewrote, such as a sum distributed over a product)."""
+    kept = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(kept):
+            target = line.split("=", 1)[0].strip()
+            if target not in temporaries:
+                continue
+            later = "\n".join(kept[i + 1:] + returns)
+            if not re.search(rf"\b{re.escape(target)}\b", later):
+                del kept[i]
+                changed = True
+                break
+    return kept
+
+
+def _printed_operands(node: Node) -> tuple[Node, ...]:
+    """The operands as printed: a negative term of a sum is printed negated after a minus; in a
+    product, diag(v) is printed as a scaling by v and inv(A) as a solve with A."""
+    if node.op == "matmul":
+        return tuple(f.args[0] if f.op == "diagm" else
+                     inverse_of(f)[0] if inverse_of(f) is not None else f for f in node.args)
+    if node.op == "add":
+        return tuple(term for _, term in signed_terms(node))
+    return node.args
+
+
+def _docstring_safe(text: str) -> str:
+    """The user's text inside a docstring: backslashes, control characters and triple quotes
+    escaped, so that the docstring says exactly what the user wrote."""
+    escaped = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1]
+                      for c in text.replace("\\", "\\\\"))
+    return escaped.replace('"""', '\\"\\"\\"')
+
+
+def _worth_naming(node: Node) -> bool:
+    if node.op in ("var", "ref", "const", "eye", "zero", "inv", "diagm"):
+        return False    # inv and diag are printed as solves and scalings where they are used
+    if constant_value(node) is not None:
+        return False    # printed as its value
+    if node.op in ("transpose", "fill") and not node.args[0].args:
+        return False
+    # a number times a variable is cheaper to repeat than to name
+    return not (node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const"
+                and not node.args[1].args)
+
+
+def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
+                    outputs: list[tuple[str, Node]], function_name: str, doc: str,
+                    backend: Backend = NUMPY) -> tuple[str, dict[str, str]]:
+    """Source of a module defining `function_name(<variables>)` that returns the outputs, in the
+    backend's library.
+
+    Returns the source and the map from user names to the Python parameter names.
+    """
+    taken: set[str] = set()
+    params = {name: safe_name(name, taken) for name in variables}
+    dims: dict[object, str] = {}
+    for name, shape in variables.items():
+        for axis, d in enumerate(shape):
+            if d != 1 and not isinstance(d, int) and d not in dims:
+                is_vector = shape[1] == 1
+                dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
+    names: dict[Node, str] = {}
+    from ..ops import var
+    for name, shape in variables.items():
+        names[var(name, shape)] = params[name]
+
+    # Which bindings are used, and which subexpressions occur more than once.
+    used: dict[str, Node] = {}
+
+    def visit_refs(node: Node) -> None:
+        for n in node.walk():
+            if n.op == "ref" and n.value not in used:
+                visit_refs(bindings[str(n.value)])
+                used[str(n.value)] = bindings[str(n.value)]
+
+    for _, out in outputs:
+        visit_refs(out)
+    counts: dict[Node, int] = {}
+
+    def count_nodes(node: Node) -> None:
+        """Count the subexpressions as the printer will print them."""
+        p = const_value(node.args[1]) if node.op == "power" else None
+        if p is not None and p < 0:     # printed as a division by its base
+            count_nodes(node.args[0] if p == -1 else _power(node.args[0], -p))
+            return
+        counts[node] = counts.get(node, 0) + 1
+        if counts[node] == 1:
+            for a in _printed_operands(node):
+                count_nodes(a)
+
+    for body in list(used.values()) + [o for _, o in outputs]:
+        count_nodes(body)
+    shared = {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
+
+    arrays = [params[n] for n, shape in variables.items() if shape != (1, 1)]
+    printer = CodePrinter(backend, names, dims, arrays[0] if arrays else None)
+    lines: list[str] = []
+    temp = count(1)
+    emitted: set[Node] = set()
+
+    def emit(node: Node) -> None:
+        """Emit assignments for every named subexpression `node` needs, children first."""
+        if node in emitted:
+            return
+        for a in node.args:
+            emit(a)
+        if node.op == "ref":
+            name = str(node.value)
+            emit(used[name])
+            target = safe_name(name, taken)
+            lines.append(f"    {target} = {printer.doprint(used[name])}")
+            names[node] = target
+        elif node in shared:
+            target = safe_name(f"t{next(temp)}", taken)
+            lines.append(f"    {target} = {printer.doprint(node)}")
+            names[node] = target
+        emitted.add(node)
+
+    returns = []
+    for _, out in outputs:
+        emit(out)
+        text = printer.doprint(out)
+        if out.op == "fill" or (out in names and out.op == "fill"):
+            text = printer._print_fill(out)[0]
+        returns.append(text)
+    lines = _without_unused(lines, returns, temporaries={names[n] for n in shared if n in names})
+    signature = ", ".join(params[n] for n in variables)
+    into = ""
+    if len(outputs) == 1 and not outputs[0][1].is_scalar and backend.writes_out:
+        # an optional buffer for the result, reused across calls
+        signature += ", out=None"
+        into = "".join(f"        {line}\n" for line in printer.print_into(outputs[0][1], "out"))
+        into = f"    if out is not None:\n{into}        return out\n"
+    scalars = [params[n] for n, shape in variables.items() if shape == (1, 1)]
+    # the namespace comes from the arrays; from the (0-d array) scalars when there is no array
+    prologue = [f"    {backend.prologue.format(', '.join(arrays or scalars))}"] \
+        if backend.prologue and (arrays or scalars) else []
+    if arrays:      # scalars become arrays of the inputs' dtype and device, where the library needs
+        prologue += [f"    {s} = {backend.scalar_input.format(s, arrays[0])}"
+                     for s in scalars if backend.scalar_input]
+    else:
+        prologue += [f"    {s} = {backend.scalar_only_input.format(s)}"
+                     for s in scalars if backend.scalar_only_input]
+    helper_src = "\n\n\n".join(backend.helpers[h] for h in sorted(printer.helpers))
+    result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
+    notes = backend.doc + ("\n    out: an array for the result, not overlapping the inputs."
+                           if into else "")
+    doc_lines = _docstring_safe(f"{doc.rstrip()}\n    {notes}\n    ")
+    body = "".join(line + "\n" for line in prologue + lines)
+    source = (f'"""Generated by matcalc."""\n{backend.imports}\n\n\n'
+              + (helper_src + "\n\n\n" if helper_src else "")
+              + f'def {function_name}({signature}):\n    """{doc_lines}"""\n'
+              + body + into + f"    return {result}\n")
+    return source, params
+
+
+__all__ = ["BACKENDS", "RESERVED", "generate_module", "safe_name"]
