@@ -176,14 +176,16 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
         if out.op == "fill" or (out in names and out.op == "fill"):
             text = printer._print_fill(out)[0]
         returns.append(text)
-    lines = _without_unused(lines, returns, temporaries={names[n] for n in shared if n in names})
     signature = ", ".join(params[n] for n in variables)
-    into = ""
+    into_lines: list[str] = []
     if len(outputs) == 1 and not outputs[0][1].is_scalar and backend.writes_out:
         # an optional buffer for the result, reused across calls
         signature += ", out=None"
-        into = "".join(f"        {line}\n" for line in printer.print_into(outputs[0][1], "out"))
-        into = f"    if out is not None:\n{into}        return out\n"
+        into_lines = printer.print_into(outputs[0][1], "out")
+    lines = _without_unused(lines, returns + into_lines,
+                            temporaries={names[n] for n in shared if n in names})
+    into = "".join(f"        {line}\n" for line in into_lines)
+    into = f"    if out is not None:\n{into}        return out\n" if into_lines else ""
     scalars = [params[n] for n, shape in variables.items() if shape == (1, 1)]
     # the namespace comes from the arrays; from the (0-d array) scalars when there is no array
     prologue = [f"    {backend.prologue.format(', '.join(arrays or scalars))}"] \
