@@ -385,22 +385,7 @@ def check_jacobian(rule: Rule) -> tuple[int, list[str]]:
         return body.shape[1] == 1 and body.has_d and all(
             n.args[0] == x_var for n in body.walk() if n.op == "d")
 
-    failures: list[str] = []
-    count = 0
-    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(wrt="x", on_form=on_form),
-                                                 failures, SHAPES + [x_var.shape], wrap=on_form,
-                                                 usable=usable)):
-        count += 1
-        names = variables(lhs, rhs)
-        rng = np.random.default_rng(seed)
-        for _ in range(POINTS):
-            x = inputs(names, rng, signed=True)
-            want = jacobian(lhs, x)
-            got = value(rhs, x, special=lambda n: jacobian(n.args[0], x))
-            if not close(want, got, RTOL):
-                failures.append(f"jac({lhs!r}) = {rhs!r}: {want.ravel()[:4]} vs {got.ravel()[:4]}")
-                break
-    return count, failures
+    return _check_linear_form(rule, bind, x_var, on_form, usable, jacobian, "jac")
 
 
 def check_kronecker(rule: Rule) -> tuple[int, list[str]]:
@@ -440,20 +425,29 @@ def check_kronecker(rule: Rule) -> tuple[int, list[str]]:
     def usable(body: Node) -> bool:
         return body.has_d and all(n.args[0] == x_var for n in body.walk() if n.op == "d")
 
+    return _check_linear_form(rule, bind, x_var, on_form, usable, kron_matrix, "kvec")
+
+
+def _check_linear_form(rule: Rule, bind, x_var: Node, on_form, usable, matrix,
+                       label: str) -> tuple[int, list[str]]:
+    """The loop check_jacobian and check_kronecker share: at each instantiation of the rule and
+    each signed point, the matrix `matrix` reads off the left side must equal the right side
+    (where a nested form `label(E)` is evaluated by the same `matrix`)."""
     failures: list[str] = []
     count = 0
-    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(wrt="Z", on_form=on_form),
-                                                 failures, SHAPES + [x_var.shape], wrap=on_form,
+    context = Context(wrt=str(x_var.value), on_form=on_form)
+    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, context, failures,
+                                                 SHAPES + [x_var.shape], wrap=on_form,
                                                  usable=usable)):
         count += 1
         names = variables(lhs, rhs)
         rng = np.random.default_rng(seed)
         for _ in range(POINTS):
             x = inputs(names, rng, signed=True)
-            want = kron_matrix(lhs, x)
-            got = value(rhs, x, special=lambda n: kron_matrix(n.args[0], x))
+            want = matrix(lhs, x)
+            got = value(rhs, x, special=lambda n, x=x: matrix(n.args[0], x))
             if not close(want, got, RTOL):
-                failures.append(f"kvec({lhs!r}) = {rhs!r}: {want.ravel()[:4]} vs "
+                failures.append(f"{label}({lhs!r}) = {rhs!r}: {want.ravel()[:4]} vs "
                                 f"{got.ravel()[:4]}")
                 break
     return count, failures
