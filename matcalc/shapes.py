@@ -279,8 +279,9 @@ class _Checker:
             raise ParseError(f"unknown function {name!r}{hint}", self.text, node.start,
                              node.start + len(name))
         candidates = spellings().get(name, [])
-        allowed = CONSTRUCTORS.get(name) or (candidates[0].arity,)
+        allowed = CONSTRUCTORS.get(name) or sorted({o.arity for o in candidates})
         arity = len(args) if len(args) in allowed else allowed[0]
+        candidates = [o for o in candidates if o.arity == arity]
         if len(args) != arity:
             raise ParseError(f"{name} takes {arity} argument{'s' if arity != 1 else ''}, got "
                              f"{len(args)}", self.text, node.start, node.end)
