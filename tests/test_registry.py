@@ -177,3 +177,33 @@ def test_sympy_input_reads_every_elementwise_function(name):
     problem = build_problem(parse(f"{name}(X)"), {"X": (3, 2)})
     text, shapes = from_sympy(to_sympy(problem.expr))
     assert text == f"{name}(X)" and shapes == {"X": (3, 2)}
+
+
+def _sample(problem, seed: int, symmetric: bool = False) -> dict:
+    rng = np.random.default_rng(seed)
+    env = {}
+    for n, (r, c) in problem.variables.items():
+        x = rng.uniform(0.5, 1.5, (r, c)) + (3 * np.eye(r) if r == c else 0)
+        env[n] = (x + x.T) / 2 if symmetric and r == c else x
+    return env
+
+
+@pytest.mark.parametrize("name", [n for n in SPELLED if REGISTRY[n].linear])
+def test_operators_declared_linear_are_linear(name):
+    text, shapes = _call_text(REGISTRY[name])
+    problem = build_problem(parse(text), shapes)
+    x, y = _sample(problem, 1), _sample(problem, 2)
+    mixed = {n: 2.5 * x[n] - 0.5 * y[n] for n in x}
+    value = lambda env: evaluate(problem.expr, dict(env, __dims__={}), {})   # noqa: E731
+    np.testing.assert_allclose(value(mixed), 2.5 * value(x) - 0.5 * value(y), rtol=1e-12,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in SPELLED if REGISTRY[n].symmetric_result
+                                  or REGISTRY[n].keeps_symmetry])
+def test_operators_declared_symmetric_give_symmetric_values(name):
+    text, shapes = _call_text(REGISTRY[name])
+    problem = build_problem(parse(text), shapes)
+    value = evaluate(problem.expr, dict(_sample(problem, 3, symmetric=True), __dims__={}), {})
+    if value.shape[0] == value.shape[1]:
+        np.testing.assert_allclose(value, value.T, rtol=1e-12, atol=1e-12)
