@@ -24,9 +24,10 @@ from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .ops import Node, fmt_shape, number, var
 from .parse import parse
-from .printing.latex import derivation_latex, result_latex, standalone_document
-from .printing.module import BACKENDS, generate_module
-from .printing.text import to_text
+from .printing.backends import BACKENDS
+from .printing.codegen.module import generate_module
+from .printing.readers.latex import derivation_latex, result_latex, standalone_document
+from .printing.readers.text import to_text
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
 from .simplify import simplify
@@ -131,7 +132,7 @@ class Derivation(GeneratedCode):
     @cached_property
     def expr(self):
         """The result as a SymPy expression."""
-        from .printing.sympy import to_sympy
+        from .printing.readers.sympy import to_sympy
         return to_sympy(self.result)
 
     @cached_property
@@ -150,7 +151,7 @@ class Derivation(GeneratedCode):
     @cached_property
     def bindings(self) -> dict[str, Any]:
         """{name: SymPy expression} for each binding the result uses."""
-        from .printing.sympy import to_sympy
+        from .printing.readers.sympy import to_sympy
         return {n: to_sympy(self.problem.bindings[n]) for n in self.binding_names}
 
     @property

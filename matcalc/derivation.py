@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ops import Node
-from .printing.text import to_text
+from .printing.readers.text import to_text
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Step:
     @property
     def expr(self):
         """The step's result as a SymPy expression."""
-        from .printing.sympy import to_sympy
+        from .printing.readers.sympy import to_sympy
         return to_sympy(self.rhs)
 
     @property

@@ -23,7 +23,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from .errors import MatcalcError
 from .operators import REGISTRY
 from .ops import SCALAR, Node, var
-from .printing.sympy import to_sympy
+from .printing.readers.sympy import to_sympy
 
 ONE_ARGUMENT = {sm.Transpose: "({})'", sm.Inverse: "inv({})", sm.Trace: "tr({})",
                 sm.Determinant: "det({})", sm.DiagMatrix: "diag({})", sm.DiagonalOf: "diag({})"}

@@ -10,13 +10,13 @@ import shutil
 import numpy as np
 import pytest
 import sympy
+from numeric import check_gradient
+from test_backends import _run
 
 import matcalc
 from matcalc import operators
 from matcalc import rules as rules_module
 from matcalc.operators import Operator, elementwise, scalar_shape
-from numeric import check_gradient
-from test_backends import _run
 
 SOFTSIGN = elementwise(
     "softsign", lambda x: x / (1.0 + np.abs(x)), r"\operatorname{softsign}",

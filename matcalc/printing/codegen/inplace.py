@@ -19,10 +19,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from .. import algebra
-from ..operators import lookup
-from ..ops import Node, const_value
-from .text import signed_terms, split_product
+from ... import algebra
+from ...operators import lookup
+from ...ops import Node, const_value
+from ..readers.text import signed_terms, split_product
 
 if TYPE_CHECKING:
     from .code import CodePrinter

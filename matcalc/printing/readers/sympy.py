@@ -13,8 +13,8 @@ import sympy
 from sympy.matrices import expressions as sm
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from ..operators import lookup
-from ..ops import SCALAR, Node, Shape
+from ...operators import lookup
+from ...ops import SCALAR, Node, Shape
 from .text import to_text
 
 _t = sympy.Symbol("t")

@@ -21,14 +21,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from .. import algebra
-from ..operators import lookup
-from ..ops import Node, const_value, dim_factors
-from ..verify import evaluate
-from .backend import Backend
+from ... import algebra
+from ...operators import lookup
+from ...ops import Node, const_value, dim_factors
+from ...verify import evaluate
+from ..backends.base import Backend
+from ..readers.text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 from .chain import cheapest_order, gram_form, inverse_of, order_depends_on_sizes, span_node
 from .inplace import in_place_lines
-from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 
 
 def _literal(value: Fraction | float) -> tuple[str, int]:
