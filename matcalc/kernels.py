@@ -34,6 +34,29 @@ def _softmax(x):
     return e / np.sum(e)
 
 
+def _logsoftmax(x):
+    """x - logsumexp(x), with the maximum subtracted first (no overflow at logits of ±1000)."""
+    shifted = x - np.max(x)
+    return shifted - np.log(np.sum(np.exp(shifted)))
+
+
+# Along a dimension of a matrix (axis 0: down the columns, MATLAB's dimension 1; axis 1: along
+# the rows, dimension 2), each with that line's maximum subtracted first
+def _softmax_along(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _logsumexp_along(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+def _logsoftmax_along(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
 def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")

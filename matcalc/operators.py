@@ -70,6 +70,17 @@ class Operator:
     domain: str = "real"                        # "positive" (log, sqrt), "square", "invertible"
     almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
     rule_only: bool = False                     # written by rules, never part of a result
+    # The dimension a row works along, MATLAB's: 1 down the columns, 2 along the rows. Such a row
+    # is called with the dimension as a last, literal argument (`sum(A, 2)`), which picks it among
+    # the rows of its spelling; the node holds the operand alone. One row per dimension keeps
+    # each row static: its shape rule, evaluation, forms and code need no argument, and the rules
+    # files tell `sum(A, 1)` from `sum(A, 2)` by the operator, as they tell any two operators.
+    dimension: int | None = None
+
+    @property
+    def call_arity(self) -> int:
+        """How many arguments a call of it takes (the dimension counts)."""
+        return self.arity + (self.dimension is not None)
 
     @property
     def numpy_ufunc(self) -> str | None:
@@ -111,6 +122,20 @@ def spellings() -> dict[str, list[Operator]]:
         if op.spelling is not None:
             out.setdefault(op.spelling, []).append(op)
     return out
+
+
+def operator_for_call(spelling: str, count: int, dimension: int | None = None) -> Operator | None:
+    """The row a call of `spelling` with `count` arguments means, before shapes are known: the
+    first row taking that many; of rows along a dimension, the one of `dimension` (the literal
+    written last), None if there is none. Rows told apart by shape (diag) share the first.
+
+    >>> operator_for_call("sum", 2, dimension=2).name
+    'sum2'
+    """
+    rows = [o for o in spellings().get(spelling, ()) if o.call_arity == count]
+    if any(o.dimension is not None for o in rows):
+        rows = [o for o in rows if o.dimension == dimension]
+    return rows[0] if rows else None
 
 
 def known_functions() -> set[str]:
@@ -202,6 +227,26 @@ def column_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Sha
 
 def column_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     column_shape(shapes, unify)
+    return SCALAR
+
+
+def along_shape(dimension: int, reduces: bool) -> ShapeRule:
+    """The shape rule of a row along `dimension` of a matrix: a reduction leaves that dimension
+    1 (`sum(A, 1)` is a row), a function along it keeps the shape (`softmax(A, 2)`)."""
+    def rule(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+        r, c = shapes[0]
+        if r == 1 or c == 1:
+            raise ShapeMismatch("it takes a matrix along a dimension; a vector along its length "
+                                "is written without one")
+        if not reduces:
+            return shapes[0]
+        return (1, c) if dimension == 1 else (r, 1)
+    return rule
+
+
+def vector_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    if shapes[0][0] != 1 and shapes[0][1] != 1:
+        raise ShapeMismatch("it takes a vector")
     return SCALAR
 
 
@@ -308,6 +353,133 @@ def _logdet(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
 def _commutation(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
     rows, cols = (d if isinstance(d, int) else dims[d] for d in node.value)  # type: ignore[union-attr]
     return kernels._commutation(rows, cols)
+
+
+def _length(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+    return _cell(float(args[0].size))
+
+
+def _maximum_form(S: object, args: list, node: Node, larger: bool) -> object:
+    """max(A, B) = A + relu(B - A), min(A, B) = A - relu(A - B), a scalar operand broadcast."""
+    if node.shape == SCALAR:
+        a, b = (S.scalar(x) for x in args)  # type: ignore[attr-defined]
+        return S.sympy.Max(a, b) if larger else S.sympy.Min(a, b)  # type: ignore[attr-defined]
+    a, b = (S.scalar(x) * S.ones(*node.shape) if n.shape == SCALAR else x  # type: ignore[attr-defined]
+            for x, n in zip(args, node.args))
+    if larger:
+        return a + S.function("relu", b - a, node)  # type: ignore[attr-defined]
+    return a - S.function("relu", a - b, node)  # type: ignore[attr-defined]
+
+
+def _reduce_form(S: object, arg: object, node: Node, dimension: int) -> object:
+    """The sums of a matrix along `dimension`: ones'*A (dimension 1) or A*ones (dimension 2)."""
+    r, c = node.args[0].shape
+    return S.ones(1, r) * arg if dimension == 1 else arg * S.ones(c, 1)  # type: ignore[attr-defined]
+
+
+def _logsumexp_form(S: object, arg: object, node: Node, dimension: int) -> object:
+    exp = S.function("exp", arg, node.args[0])  # type: ignore[attr-defined]
+    return S.function("log", _reduce_form(S, exp, node, dimension), node)  # type: ignore[attr-defined]
+
+
+def _softmax_form(S: object, arg: object, node: Node, dimension: int) -> object:
+    """exp(A) with each column (1) or row (2) divided by its sum: a diagonal scaling."""
+    exp = S.function("exp", arg, node)  # type: ignore[attr-defined]
+    sums = _reduce_form(S, exp, node, dimension)
+    if dimension == 1:
+        return exp * S.sm.DiagMatrix(S.sm.HadamardPower(S.sm.Transpose(sums), -1))  # type: ignore[attr-defined]
+    return S.sm.DiagMatrix(S.sm.HadamardPower(sums, -1)) * exp  # type: ignore[attr-defined]
+
+
+def _logsoftmax_form(S: object, arg: object, node: Node, dimension: int) -> object:
+    """A minus the logsumexp of its column (1) or row (2), repeated along it."""
+    r, c = node.shape
+    lse = _logsumexp_form(S, arg, node, dimension)
+    return arg - (S.ones(r, 1) * lse if dimension == 1 else lse * S.ones(1, c))  # type: ignore[attr-defined]
+
+
+def _axis_code(call: dict[str, str], dimension: int) -> dict[str, str]:
+    """Per-backend templates of a call along a dimension: {axis} is the array axis (dimension - 1)."""
+    return {b: t.replace("{axis}", str(dimension - 1)) for b, t in call.items()}
+
+
+def along(name: str, dimension: int, reduces: bool, evaluate: Evaluator, sympy: SympyForm,
+          code: dict[str, str], latex: str | None = None, linear: bool = False,
+          latex_precedence: str = "atom") -> Operator:
+    """The row of `name(A, dimension)`: a reduction (`reduces`) or a function along a dimension."""
+    return Operator(
+        name=f"{name}{dimension}", spelling=name, dimension=dimension,
+        shape=along_shape(dimension, reduces), evaluate=evaluate, text=name,
+        latex=latex or rf"\operatorname{{{name}}}\left({{0}}, {dimension}\right)",
+        sympy=sympy, code=_axis_code(code, dimension), linear=linear,
+        latex_precedence=latex_precedence)
+
+
+def _along_rows() -> list[Operator]:
+    """sum, mean, softmax, logsumexp and logsoftmax along dimension 1 and 2 of a matrix."""
+    rows = []
+    for k in (1, 2):
+        axis = k - 1
+        keep = (lambda a: a[None, :]) if k == 1 else (lambda a: a[:, None])
+        rows += [
+            along("sum", k, True, lambda args, node, dims, axis=axis:
+                  np.sum(args[0], axis=axis, keepdims=True),
+                  lambda S, args, node, k=k: _reduce_form(S, args[0], node, k),
+                  {"numpy": "np.sum({0}, axis={axis})", "jax": "jnp.sum({0}, axis={axis})",
+                   "torch": "torch.sum({0}, {axis})", "array-api": "xp.sum({0}, axis={axis})"},
+                  latex=r"\mathbf{1}^\top {0:postfix}" if k == 1 else r"{0:postfix} \mathbf{1}",
+                  linear=True, latex_precedence="mul"),
+            along("mean", k, True, lambda args, node, dims, axis=axis:
+                  np.mean(args[0], axis=axis, keepdims=True),
+                  lambda S, args, node, k=k: _reduce_form(S, args[0], node, k)
+                  / S.dim(node.args[0].shape[k - 1]),
+                  {"numpy": "np.mean({0}, axis={axis})", "jax": "jnp.mean({0}, axis={axis})",
+                   "torch": "torch.mean({0}, {axis})", "array-api": "xp.mean({0}, axis={axis})"},
+                  linear=True),
+            along("softmax", k, False, lambda args, node, dims, axis=axis:
+                  kernels._softmax_along(args[0], axis),
+                  lambda S, args, node, k=k: _softmax_form(S, args[0], node, k),
+                  {"numpy": "_softmax_along({0}, {axis})", "jax": "jax.nn.softmax({0}, axis={axis})",
+                   "torch": "torch.softmax({0}, {axis})",
+                   "array-api": "_softmax_along({0}, {axis})"}),
+            along("logsumexp", k, True, lambda args, node, dims, axis=axis, keep=keep:
+                  keep(kernels._logsumexp_along(args[0], axis)),
+                  lambda S, args, node, k=k: _logsumexp_form(S, args[0], node, k),
+                  {"numpy": "_logsumexp_along({0}, {axis})",
+                   "jax": "jax.nn.logsumexp({0}, axis={axis})",
+                   "torch": "torch.logsumexp({0}, {axis})",
+                   "array-api": "_logsumexp_along({0}, {axis})"}),
+            along("logsoftmax", k, False, lambda args, node, dims, axis=axis:
+                  kernels._logsoftmax_along(args[0], axis),
+                  lambda S, args, node, k=k: _logsoftmax_form(S, args[0], node, k),
+                  {"numpy": "_logsoftmax_along({0}, {axis})",
+                   "jax": "jax.nn.log_softmax({0}, axis={axis})",
+                   "torch": "torch.log_softmax({0}, {axis})",
+                   "array-api": "_logsoftmax_along({0}, {axis})"}),
+        ]
+    return rows
+
+
+def _extremum(name: str, larger: bool) -> list[Operator]:
+    """max(A, B) / min(A, B) entry by entry (a scalar operand broadcasts), and max(x) / min(x),
+    the largest / smallest entry of a vector. Nonsmooth: derivatives hold almost everywhere."""
+    numpy, reduce = ("maximum", "max") if larger else ("minimum", "min")
+    return [
+        Operator(numpy, broadcast_shape,
+                 lambda args, node, dims: getattr(np, numpy)(args[0], args[1]),
+                 name, rf"\{name}\left({{0}}, {{1}}\right)",
+                 lambda S, args, node: _maximum_form(S, args, node, larger), spelling=name,
+                 arity=2, keeps_symmetry=True, almost_everywhere=True,
+                 code={"numpy": f"np.{numpy}({{0}}, {{1}})", "jax": f"jnp.{numpy}({{0}}, {{1}})",
+                       # torch.maximum takes tensors only: a number operand becomes one
+                       "torch": f"torch.{numpy}(torch.as_tensor({{0}}), torch.as_tensor({{1}}))",
+                       "array-api": f"xp.{numpy}({{0}}, {{1}})"}),
+        Operator(name, vector_to_scalar,
+                 lambda args, node, dims: _cell(getattr(np, reduce)(args[0])),
+                 name, rf"\{name}\left({{0}}\right)",
+                 lambda S, args, node: S.sympy.Function(name)(args[0]), spelling=name,
+                 code=_same_everywhere(reduce), almost_everywhere=True),
+    ]
 
 
 def _same_everywhere(name: str) -> dict[str, str]:
@@ -473,6 +645,37 @@ _ROWS = [
                    "array-api": "xp.reshape({0:atom}.T, (-1,))"},
              linear=True),
 
+    # means, the log of a softmax; reductions and functions along a dimension (_along_rows);
+    # elementwise and vector extrema (_extremum); sizes
+    Operator("mean", scalar_shape, lambda args, node, dims: _cell(np.mean(args[0])),
+             "mean", r"\operatorname{mean}\left({0}\right)",
+             lambda S, args, node: S.sum_entries(args[0], node.args[0].shape)
+             / (S.dim(node.args[0].shape[0]) * S.dim(node.args[0].shape[1])), spelling="mean",
+             code={"numpy": "np.mean({0})", "jax": "jnp.mean({0})", "torch": "torch.mean({0})",
+                   "array-api": "xp.mean({0})"},
+             linear=True),
+    Operator("logsoftmax", column_shape, lambda args, node, dims: kernels._logsoftmax(args[0]),
+             "logsoftmax", r"\operatorname{logsoftmax}\left({0}\right)",
+             lambda S, args, node: args[0] - S.sympy.log(S.sum_entries(
+                 S.function("exp", args[0], node.args[0]), node.shape)) * S.ones(*node.shape),
+             spelling="logsoftmax",
+             code={"numpy": "_logsoftmax({0})", "jax": "jax.nn.log_softmax({0})",
+                   "torch": "torch.log_softmax({0}, 0)", "array-api": "_logsoftmax({0})"}),
+    *_along_rows(),
+    *_extremum("max", larger=True),
+    *_extremum("min", larger=False),
+    # the sizes of an operand, as scalars: generated code reads them off the inputs' shapes
+    # (printing/codegen/code.py), never computing the operand
+    Operator("rows", scalar_shape, lambda args, node, dims: _cell(float(args[0].shape[0])),
+             "rows", r"\operatorname{rows}\left({0}\right)",
+             lambda S, args, node: S.dim(node.args[0].shape[0]), spelling="rows"),
+    Operator("cols", scalar_shape, lambda args, node, dims: _cell(float(args[0].shape[1])),
+             "cols", r"\operatorname{cols}\left({0}\right)",
+             lambda S, args, node: S.dim(node.args[0].shape[1]), spelling="cols"),
+    Operator("len", vector_to_scalar, _length, "len", r"\operatorname{len}\left({0}\right)",
+             lambda S, args, node: S.dim(max(node.args[0].shape, key=lambda d: d != 1)),
+             spelling="len"),
+
     # elementwise functions; their derivatives are in rules/elementwise.rules
     elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t)),
     elementwise("log", np.log, r"\log", lambda S, t: S.sympy.log(t), domain="positive"),
@@ -522,6 +725,7 @@ __all__ = [
     "is_symmetric",
     "known_functions",
     "lookup",
+    "operator_for_call",
     "register",
     "shape_size",
     "spellings",

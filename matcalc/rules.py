@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import MatcalcError, RuleError
-from .operators import is_elementwise, spellings
+from .operators import REGISTRY, is_elementwise, operator_for_call
 from .parse import Ast, parse_expression, parse_pattern
 
 RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "kronecker", "simplify")
@@ -43,12 +43,13 @@ RULE_CALLS = {"vector": "fill", "matrix": "fill", "d": "d", "jac": "jac", "kvec"
 ELEMENTWISE: dict[str, Rule] = {}
 
 
-def call_operator(name: str) -> str | None:
-    """The tree operator a call in a rule means, or None if the name is not a function."""
+def call_operator(name: str, count: int = 1, dimension: int | None = None) -> str | None:
+    """The tree operator a call in a rule means (by its argument count, and for a row along a
+    dimension by the literal written last), or None if the name is not a function."""
     if name in RULE_CALLS:
         return RULE_CALLS[name]
-    ops = spellings().get(name)
-    return ops[0].name if ops else None
+    op = operator_for_call(name, count, dimension) or operator_for_call(name, 1)
+    return op.name if op else None
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,12 @@ def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
         args = tuple(to_pattern(c, lifted) for c in node.children)
         if VARIABLE_KINDS.get(name) == FUNCTION:
             return Pattern("call-f", name, args)
-        op = call_operator(name)
+        last = node.children[-1] if node.children else None
+        dimension = int(str(last.value)) if last is not None and last.kind == "number" and \
+            str(last.value) in ("1", "2") else None
+        op = call_operator(name, len(args), dimension)
+        if op is not None and op in REGISTRY and REGISTRY[op].dimension is not None:
+            return Pattern("op", op, args[:-1])     # sum(A, 2): the operand alone
         if op is not None and not is_elementwise(op):
             return Pattern("op", op, args)
         if is_elementwise(name) or lifted:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
-from .operators import CONSTRUCTORS, infer_shape, known_functions, spellings
+from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
 from .ops import SCALAR, Node, Shape, ShapeMismatch, leaf, var
 from .parse import Ast, Program
 from .rules import load_rules
@@ -279,12 +279,13 @@ class _Checker:
             raise ParseError(f"unknown function {name!r}{hint}", self.text, node.start,
                              node.start + len(name))
         candidates = spellings().get(name, [])
-        allowed = CONSTRUCTORS.get(name) or sorted({o.arity for o in candidates})
+        allowed = CONSTRUCTORS.get(name) or sorted({o.call_arity for o in candidates})
         arity = len(args) if len(args) in allowed else allowed[0]
-        candidates = [o for o in candidates if o.arity == arity]
+        candidates = [o for o in candidates if o.call_arity == arity]
         if len(args) != arity:
-            raise ParseError(f"{name} takes {arity} argument{'s' if arity != 1 else ''}, got "
-                             f"{len(args)}", self.text, node.start, node.end)
+            counts = " or ".join(map(str, allowed))
+            raise ParseError(f"{name} takes {counts} argument{'s' if allowed != [1] else ''}, "
+                             f"got {len(args)}", self.text, node.start, node.end)
         if name == "eye":
             if not _is_integer_literal(args[0]):
                 self._fail(node, "eye(n) takes a whole number n; write eye to size it by context")
@@ -298,10 +299,42 @@ class _Checker:
             self.info[id(node)] = shape
             self.sized.append((node, shape))
             return self._apply(node, "fill", shapes, value=shape, symbol=name)
+        if any(o.dimension is not None for o in candidates):
+            return self._along(node, name, candidates, shapes[0])
         resolved = [(_find(r), _find(c)) for r, c in shapes]
         op = next(o for o in candidates if o.accepts is None or o.accepts(resolved[0]))
         self.info[id(node)] = op.name
         return self._apply(node, op.name, shapes, symbol=name)
+
+    def _along(self, node: Ast, name: str, rows: list, shape: TShape) -> TShape:
+        """A call along a dimension, `sum(A, 2)`: the last argument, a literal 1 (down the
+        columns) or 2 (along the rows), picks the row. A vector along its length takes the row
+        without a dimension (`softmax(x, 1)` is `softmax(x)`, `sum(x', 2)` is `sum(x')`)."""
+        operand, literal = node.children
+        if literal.kind != "number" or str(literal.value) not in ("1", "2"):
+            raise ParseError(f"{name}({self._snippet(operand)}, {self._snippet(literal)}): the "
+                             f"dimension is written 1 (down the columns) or 2 (along the rows)",
+                             self.text, literal.start, literal.end)
+        dimension = int(str(literal.value))
+        r, c = (_find(d) for d in shape)
+        length, across = (r, c) if dimension == 1 else (c, r)
+        if length == 1:
+            self._fail(node, f"{self._snippet(node)}: dimension {dimension} of "
+                             f"{self._snippet(operand)} ({show(shape)}) has length 1, so there "
+                             f"is nothing to take the {name} along"
+                             + (f"; write {name}({self._snippet(operand)}) for the {name} along "
+                                f"its length" if across != 1 else ""))
+        if across == 1:                 # a vector along its length
+            vector = operator_for_call(name, 1)
+            assert vector is not None, name
+            transposed = r == 1
+            self.info[id(node)] = (vector.name, transposed)
+            out = self._apply(node, vector.name, [(c, r) if transposed else (r, c)],
+                              symbol=name)
+            return (out[1], out[0]) if transposed else out
+        row = next(o for o in rows if o.dimension == dimension)
+        self.info[id(node)] = (row.name, False)
+        return self._apply(node, row.name, [shape], symbol=name)
 
     # -- pass 2: expression trees --------------------------------------------------------------------
     def dim(self, d: TDim) -> int | str:
@@ -348,7 +381,13 @@ class _Checker:
             return algebra.eye(n)
         if name in ("vector", "matrix"):
             return algebra.fill(kids[0], self.tshape(self.info[id(node)]))  # type: ignore[arg-type]
-        return algebra.apply(str(self.info[id(node)]), *kids)
+        info = self.info[id(node)]
+        if isinstance(info, tuple):     # along a dimension: the operand alone (_along)
+            op, transposed = info
+            if transposed:
+                return algebra.transpose(algebra.apply(op, algebra.transpose(kids[0])))
+            return algebra.apply(op, kids[0])
+        return algebra.apply(str(info), *kids)
 
 
 def _literal_text(node: Ast) -> str:

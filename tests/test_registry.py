@@ -110,7 +110,13 @@ def test_every_elementwise_row_has_its_derivative_rule():
 
 def _call_text(op: Operator) -> tuple[str, dict]:
     """A call of the operator and shapes for its operands that its domain admits."""
+    if op.dimension is not None:        # sum(X, 2): a matrix, along the row's dimension
+        return f"{op.spelling}(X, {op.dimension})", {"X": (4, 3)}
     if op.arity == 2:
+        try:
+            op.shape([(2, 3), (3, 2)], _strict)
+        except operators.ShapeMismatch:     # entry by entry (max(A, B)): operands of one shape
+            return f"{op.spelling}(A, B)", {"A": (3, 3), "B": (3, 3)}
         return f"{op.spelling}(A, B)", {"A": (2, 3), "B": (3, 2)}
     if op.accepts is not None and op.accepts((4, 1)):
         return f"{op.spelling}(x)", {"x": (4,)}

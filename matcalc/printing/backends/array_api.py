@@ -51,6 +51,23 @@ ARRAY_API = Backend(
     xp = array_namespace(x)
     e = xp.exp(x - xp.max(x))
     return e / xp.sum(e)''',
+        "_logsoftmax": '''def _logsoftmax(x):
+    xp = array_namespace(x)
+    shifted = x - xp.max(x)
+    return shifted - xp.log(xp.sum(xp.exp(shifted)))''',
+        # along an axis of a matrix, each line's maximum subtracted first (as kernels.py)
+        "_softmax_along": '''def _softmax_along(x, axis):
+    xp = array_namespace(x)
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)''',
+        "_logsumexp_along": '''def _logsumexp_along(x, axis):
+    xp = array_namespace(x)
+    m = xp.max(x, axis=axis, keepdims=True)
+    return xp.squeeze(m, axis=axis) + xp.log(xp.sum(xp.exp(x - m), axis=axis))''',
+        "_logsoftmax_along": '''def _logsoftmax_along(x, axis):
+    xp = array_namespace(x)
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))''',
         "_commutation": '''def _commutation(xp, rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = xp.reshape(xp.reshape(xp.arange(rows * cols), (cols, rows)).T, (-1,))

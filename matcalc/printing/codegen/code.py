@@ -362,6 +362,17 @@ class CodePrinter(Printer):
         rows, cols = node.value  # type: ignore[misc]
         return self.call("commutation", self.dim(rows), self.dim(cols))
 
+    # sizes: read off the inputs' shapes (X.shape[0]), never by computing the operand
+    def _print_rows(self, node: Node) -> tuple[str, int]:
+        return self.dim(node.args[0].shape[0]), ATOM
+
+    def _print_cols(self, node: Node) -> tuple[str, int]:
+        return self.dim(node.args[0].shape[1]), ATOM
+
+    def _print_len(self, node: Node) -> tuple[str, int]:
+        r, c = node.args[0].shape
+        return self.dim(r if c == 1 else c), ATOM
+
     def _print_frob(self, node: Node) -> tuple[str, int]:
         product = f"{self.paren(node.args[0], MUL)} * {self.paren(node.args[1], MUL)}"
         return self.spell(self.template("sum"), (product, MUL))

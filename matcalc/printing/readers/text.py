@@ -193,8 +193,12 @@ class TextPrinter(Printer):
         return f"commutation({rows}, {cols})", ATOM
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        """An operator of the registry, called by its name in the language."""
-        return f"{lookup(node.op).text}({', '.join(self.doprint(a) for a in node.args)})", ATOM
+        """An operator of the registry, called by its name in the language (and a row along a
+        dimension with the dimension: `sum(A, 2)`)."""
+        op = lookup(node.op)
+        args = [self.doprint(a) for a in node.args]
+        args += [str(op.dimension)] if op.dimension is not None else []
+        return f"{op.text}({', '.join(args)})", ATOM
 
 
 def to_text(node: Node) -> str:

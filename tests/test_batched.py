@@ -1,0 +1,201 @@
+"""Batched models in closed form: reductions and vector functions along a dimension, extrema,
+sizes — each problem differentiated by matcalc and checked against central finite differences.
+
+Every row goes through `check_gradient` (tests/numeric.py): the generated NumPy gradient is
+compared entry by entry with central differences of the input expression at random inputs, and,
+where the textbook gradient is known, with that formula written out in NumPy (`expected`).
+
+The language has no broadcasting yet: a bias added to every row of a batch is written with an
+explicit outer product, `X*W' + vector(1)*b'`, and a row of column means subtracted from every row
+as `X - vector(1)*mean(X, 1)`.
+
+Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C classes), Y N×C targets.
+"""
+import numpy as np
+import pytest
+
+import matcalc
+from numeric import check_gradient
+from test_backends import _run
+
+P = pytest.param
+
+
+def _softmax_rows(S):
+    e = np.exp(S - S.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _softmax_cols(S):
+    return _softmax_rows(S.T).T
+
+
+BATCH = {"X": ("N", "d"), "W": ("C", "d"), "Y": ("N", "C")}
+ATTENTION = {"X": ("N", "d"), "Wq": ("d", "k"), "Wk": ("d", "k"), "Wv": ("d", "v"),
+             "T": ("N", "v")}
+ATTENTION_TEXT = "sum(T.*(softmax(Q*K'/2, 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"
+
+PROBLEMS = [
+    # batched softmax cross-entropy: the sum over samples of logsumexp(s_i) - y_i's*s_i
+    P("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", "W", BATCH,
+      lambda X, W, Y, **_: (_softmax_rows(X @ W.T) - Y).T @ X, "normal", id="cross-entropy-W"),
+    P("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", "X", BATCH,
+      lambda X, W, Y, **_: (_softmax_rows(X @ W.T) - Y) @ W, "normal", id="cross-entropy-X"),
+    # multinomial logistic regression with a bias (broadcast as an outer product), per sample
+    P("mean(logsumexp(S, 2) - sum(Y.*S, 2)) where S = X*W' + vector(1)*b'", "b",
+      {**BATCH, "b": ("C",)},
+      lambda X, W, Y, b, **_: (_softmax_rows(X @ W.T + b) - Y).mean(axis=0), "normal",
+      id="logistic-regression-bias"),
+    P("-sum(Y.*logsoftmax(X*W' + vector(1)*b', 2))", "W", {**BATCH, "b": ("C",)},
+      lambda X, W, Y, b, **_: (_softmax_rows(X @ W.T + b) * Y.sum(axis=1, keepdims=True)
+                               - Y).T @ X, "normal", id="logsoftmax-nll-W"),
+    # the same model with samples as columns: softmax down each column (dimension 1)
+    P("sum(logsumexp(W*Z, 1)) - tr(Y'*W*Z)", "W", {"Z": ("d", "N"), "W": ("C", "d"),
+                                                   "Y": ("C", "N")},
+      lambda Z, W, Y, **_: (_softmax_cols(W @ Z) - Y) @ Z.T, "normal", id="cross-entropy-dim1"),
+    P("-y'*logsoftmax(W*x)", "W", {"W": ("C", "d"), "x": ("d",), "y": ("C",)},
+      lambda W, x, y, **_: np.outer(_softmax_rows((W @ x)[None, :])[0] * y.sum() - y, x),
+      "normal", id="logsoftmax-vector"),
+    # single-head attention, scaled by 1/2, with respect to each weight matrix
+    P(ATTENTION_TEXT, "Wq", ATTENTION, None, "normal", id="attention-Wq"),
+    P(ATTENTION_TEXT, "Wk", ATTENTION, None, "normal", id="attention-Wk"),
+    P(ATTENTION_TEXT, "Wv", ATTENTION,
+      lambda X, Wq, Wk, T, **_: X.T @ _softmax_rows(X @ Wq @ (X @ Wk).T / 2).T @ T, "normal",
+      id="attention-Wv"),
+    # layer norm of one sample (its size from len(x)), then a linear read-out
+    P("a'*(xc/sqrt(xc'*xc/len(x) + eps)) where xc = x - mean(x)", "x",
+      {"x": ("n",), "a": ("n",), "eps": ()}, None, "positive", id="layer-norm"),
+    # batch norm: each column standardised over the batch (dimension 1), then a loss
+    P("Xc = X - vector(1)*mean(X, 1); Z = Xc./(vector(1)*sqrt(mean(Xc.^2, 1) + eps)); "
+      "sum(T.*Z)", "X", {"X": ("N", "d"), "T": ("N", "d"), "eps": ()}, None, "positive",
+      id="batch-norm"),
+    # statistics: the total variance of the columns, and centring with rows(X)
+    P("sum(mean((X - vector(1)*mean(X, 1)).^2, 1))", "X", {"X": ("N", "d")},
+      lambda X, **_: 2 * (X - X.mean(axis=0)) / X.shape[0], "normal", id="total-variance"),
+    P("norm2(X - vector(1)*sum(X, 1)/rows(X))^2 + sum(sum(X, 2).^2)/cols(X)", "X",
+      {"X": ("N", "d")},
+      lambda X, **_: 2 * (X - X.mean(axis=0)) + 2 * np.repeat(X.sum(axis=1, keepdims=True),
+                                                               X.shape[1], 1) / X.shape[1],
+      "normal", id="centring-sizes"),
+    # Poisson regression: the mean negative log-likelihood
+    P("mean(exp(X*w) - y.*(X*w))", "w", {"X": ("N", "d"), "w": ("d",), "y": ("N",)},
+      lambda X, w, y, **_: X.T @ (np.exp(X @ w) - y) / X.shape[0], "normal", id="poisson"),
+    # nonsmooth: the hinge loss of a linear SVM, max pooling, clipping
+    P("sum(max(1 - y.*(X*w), 0)) + lambda*w'*w", "w", {"X": ("N", "d"), "w": ("d",),
+                                                       "y": ("N",)},
+      lambda X, w, y, **kw: -X.T @ (y * (1 - y * (X @ w) > 0)) + 2 * kw["lambda"] * w, "normal",
+      id="hinge"),
+    P("max(W*x) - min(W*x)", "W", {"W": ("m", "n"), "x": ("n",)},
+      lambda W, x, **_: np.outer(np.eye(W.shape[0])[np.argmax(W @ x)]
+                                 - np.eye(W.shape[0])[np.argmin(W @ x)], x), "normal",
+      id="max-pool"),
+    P("sum(min(X*W, 1).^2) + sum(max(X, Y))", "X", {"X": ("m", "n"), "W": ("n", "n"),
+                                                    "Y": ("m", "n")}, None, "normal",
+      id="clip-and-maximum"),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, expected, domain", PROBLEMS)
+def test_batched_problem_matches_finite_differences(expr, wrt, shapes, expected, domain):
+    check_gradient(expr, wrt, shapes=shapes, expected=expected, domain=domain)
+
+
+def test_cross_entropy_reads_as_a_careful_person_writes_it():
+    d = matcalc.derive("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", wrt="W", shapes=BATCH)
+    assert str(d) == "(softmax(X*W', 2) - Y)'*X"
+    rules = [s.rule for s in d.steps]
+    for name in ("logsumexp-rows", "frobenius-sum-rows-fill", "frobenius-hadamard", "gradient"):
+        assert name in rules, rules
+    assert r"\operatorname{softmax}\left(X W^\top, 2\right)" in d.latex()
+    assert "_softmax_along(X @ W.T, 1)" in d.code("numpy")
+
+
+def test_row_softmax_jacobian_is_a_linear_map_not_a_tensor():
+    d = matcalc.derive("softmax(S, 2)", wrt="S", shapes={"S": ("N", "C")})
+    assert d.kind == "linear-map"
+    # P.*(dS - sum(P.*dS, 2)*ones'), P = softmax(S, 2): N×C, never N×C×C
+    assert str(d) == "(d(S) - sum(d(S).*softmax(S, 2), 2)*vector(1)').*softmax(S, 2)"
+    rng = np.random.default_rng(0)
+    S, V = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    P_ = _softmax_rows(S)
+    got = d.numpy()(S=S, dS=V)
+    np.testing.assert_allclose(got, P_ * (V - (P_ * V).sum(axis=1, keepdims=True)), rtol=1e-12)
+    h = 1e-6
+    numeric = (_softmax_rows(S + h * V) - _softmax_rows(S - h * V)) / (2 * h)
+    np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-9)
+    assert d.check() < 1e-6
+
+
+@pytest.mark.parametrize("text, wrt, shapes", [
+    ("logsumexp(S, 1)", "S", {"S": ("C", "N")}),
+    ("logsoftmax(S, 2)", "S", {"S": ("N", "C")}),
+    ("mean(S, 2)", "S", {"S": ("N", "C")}),
+    ("max(S, R)", "S", {"S": ("N", "C"), "R": ("N", "C")}),
+])
+def test_linear_maps_of_the_new_operators_check_numerically(text, wrt, shapes):
+    d = matcalc.derive(text, wrt=wrt, shapes=shapes)
+    assert d.kind == "linear-map"
+    assert d.check() < 1e-6
+
+
+def test_nonsmooth_results_say_so():
+    d = matcalc.derive("max(W*x)", wrt="x")
+    assert any("almost everywhere" in n for n in d.notes), d.notes
+
+
+def test_a_vector_along_its_length_is_the_vector_function():
+    for text, same in (("softmax(x, 1)", "softmax(x)"), ("sum(x', 2)", "sum(x)"),
+                       ("logsumexp(x, 1)", "logsumexp(x)"), ("mean(x, 1)", "mean(x)")):
+        d = matcalc.derive(f"sum(({text}).^2)", wrt="x")
+        assert str(d) == str(matcalc.derive(f"sum(({same}).^2)", wrt="x")), text
+
+
+def test_batched_gradients_are_stable_at_large_logits():
+    d = matcalc.derive("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", wrt="W", shapes=BATCH)
+    rng = np.random.default_rng(1)
+    X, W = 1000 * np.sign(rng.standard_normal((6, 4))), rng.standard_normal((3, 4))
+    Y = np.eye(3)[rng.integers(0, 3, 6)]
+    G = d.numpy()(X=X, W=W, Y=Y)
+    assert np.all(np.isfinite(G))
+    np.testing.assert_allclose(G, (_softmax_rows(X @ W.T) - Y).T @ X, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api"])
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", "W", BATCH),
+    (ATTENTION_TEXT, "Wq", ATTENTION),
+    ("Xc = X - vector(1)*mean(X, 1); sum(T.*(Xc./(vector(1)*sqrt(mean(Xc.^2, 1) + eps))))",
+     "X", {"X": ("N", "d"), "T": ("N", "d"), "eps": ()}),
+    ("sum(max(1 - y.*(X*w), 0)) - logsoftmax(X*w)'*y", "w", {"X": ("N", "d"), "y": ("N",)}),
+])
+def test_batched_gradients_run_on_every_installed_backend(expr, wrt, shapes, backend):
+    if backend == "jax":       # float64, as NumPy
+        pytest.importorskip("jax").config.update("jax_enable_x64", True)
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
+    rng = np.random.default_rng(2)
+    sizes = {"N": 5, "d": 4, "C": 3, "k": 2, "v": 3}
+    inputs = {n: (rng.standard_normal(tuple(sizes[str(x)] for x in s if x != 1)) if s != (1, 1)
+                  else np.array(0.1)) for n, s in d.problem.variables.items()}
+    expected = d.numpy()(**inputs)
+    np.testing.assert_allclose(np.asarray(_run(backend, d, inputs), dtype=float), expected,
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("text, shapes, error, message, column", [
+    ("softmax(A, 3)", {}, matcalc.ParseError, "dimension is written 1", 11),
+    ("sum(A, 0)", {}, matcalc.ParseError, "dimension is written 1", 7),
+    ("sum(A, k)", {}, matcalc.ParseError, "dimension is written 1", 7),
+    ("mean(A, 1.5)", {}, matcalc.ParseError, "dimension is written 1", 8),
+    ("sum(x, 2)", {}, matcalc.ShapeError, "dimension 2 of x (a vector of length", 0),
+    ("logsumexp(A, 2, 1)", {}, matcalc.ParseError, "takes 1 or 2 arguments, got 3", 0),
+    ("sum(max(A, B))", {"A": ("m", "n"), "B": ("n", "m")}, matcalc.ShapeError,
+     "operator 'max' cannot combine A (m×n) with B (n×m)", 4),
+    ("len(X)", {}, matcalc.ShapeError, "len cannot take X", 0),
+    ("max(X)", {}, matcalc.ShapeError, "it takes a vector", 0),
+])
+def test_bad_dimension_arguments_get_a_clear_error(text, shapes, error, message, column):
+    with pytest.raises(error) as info:
+        matcalc.derive(text, wrt=text[text.index("(") + 1], shapes=shapes)
+    assert message in str(info.value)
+    assert info.value.start == column
+    assert "^" in str(info.value)
