@@ -427,7 +427,7 @@ def _along_rows() -> list[Operator]:
                   lambda S, args, node, k=k: _reduce_form(S, args[0], node, k),
                   {"numpy": "np.sum({0}, axis={axis})", "jax": "jnp.sum({0}, axis={axis})",
                    "torch": "torch.sum({0}, {axis})", "array-api": "xp.sum({0}, axis={axis})"},
-                  latex=r"\mathbf{1}^\top {0:postfix}" if k == 1 else r"{0:postfix} \mathbf{1}",
+                  latex=r"\mathbf 1^\top {0:postfix}" if k == 1 else r"{0:postfix} \mathbf 1",
                   linear=True, latex_precedence="mul"),
             along("mean", k, True, lambda args, node, dims, axis=axis:
                   np.mean(args[0], axis=axis, keepdims=True),

@@ -46,7 +46,11 @@ def expression(draw, t: str, depth: int) -> str:
     if t in ("nn", "mm"):
         choices += ["inverse", "diag", "matpow"]
     if t in ("m", "n"):
-        choices += ["softmax", "diagv"]
+        choices += ["softmax", "diagv", "along"]
+    if len(t) == 2:
+        choices += ["along"]
+    if t == "s":
+        choices += ["batched"]
     kind = draw(st.sampled_from(choices))
     sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
     if kind == "unary":
@@ -114,7 +118,45 @@ def expression(draw, t: str, depth: int) -> str:
         return f"diag({sub(t + t)})"
     if kind == "softmax":
         return f"softmax({sub(t)})"
+    if kind == "along":
+        return draw(_along(t, depth))
+    if kind == "batched":
+        return draw(_batched(depth))
     raise AssertionError(kind)
+
+
+@st.composite
+def _along(draw, t: str, depth: int) -> str:
+    """A vector or matrix of type t from the operators along a dimension, logsoftmax, and max/min
+    entry by entry (nonsmooth: random points miss the kinks)."""
+    sub = lambda tt: draw(expression(tt, depth - 1))
+    if len(t) == 1:     # an m-vector: a reduction along the rows of an m×? matrix
+        other = draw(st.sampled_from([c for c in "mnk" if c != t]))
+        f = draw(st.sampled_from(["sum", "mean", "logsumexp", "logsoftmax", "max", "min"]))
+        if f == "logsoftmax":
+            return f"logsoftmax({sub(t)})"
+        if f in ("max", "min"):
+            return f"{f}({sub(t)}, {draw(st.sampled_from([sub(t), '0.5']))})"
+        if draw(st.booleans()):
+            return f"{f}({sub(t + other)}, 2)"
+        return f"{f}({sub(other + t)}, 1)'"
+    f = draw(st.sampled_from(["softmax", "logsoftmax", "max", "min"]))
+    if f in ("max", "min"):
+        return f"{f}({sub(t)}, {draw(st.sampled_from([sub(t), '0.5']))})"
+    return f"{f}({sub(t)}, {draw(st.sampled_from(['1', '2']))})"
+
+
+@st.composite
+def _batched(draw, depth: int) -> str:
+    """A scalar from means, the extrema of a vector, and sizes."""
+    sub = lambda tt: draw(expression(tt, depth - 1))
+    kind = draw(st.sampled_from(["mean", "extremum", "size"]))
+    if kind == "mean":
+        return f"mean({sub(draw(st.sampled_from(['mn', 'nm', 'm', 'n'])))})"
+    if kind == "extremum":
+        return f"{draw(st.sampled_from(['max', 'min']))}({sub(draw(st.sampled_from(['m', 'n'])))})"
+    size = draw(st.sampled_from(["len(a)", "len(x)", "rows(X)", "cols(X)", "rows(B)"]))
+    return f"(({sub('s')})/{size})"
 
 
 @st.composite

@@ -244,7 +244,9 @@ def _run(backend: str, d, inputs: dict):
         return np.asarray(d.jax()(**{n: jnp.asarray(v) for n, v in inputs.items()}))
     if backend == "torch":
         torch = pytest.importorskip("torch")
-        return d.torch()(**{n: torch.from_numpy(v) for n, v in inputs.items()}).numpy()
+        # as_tensor: a result that is a size alone (rows(X)) is a Python int
+        return torch.as_tensor(d.torch()(**{n: torch.from_numpy(v)
+                                            for n, v in inputs.items()})).numpy()
     if backend == "array-api":
         pytest.importorskip("array_api_compat")
         return np.asarray(d.array_api()(**inputs))

@@ -13,10 +13,10 @@ Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C class
 """
 import numpy as np
 import pytest
-
-import matcalc
 from numeric import check_gradient
 from test_backends import _run
+
+import matcalc
 
 P = pytest.param
 

@@ -58,6 +58,7 @@ FUNCTIONS = sorted(RULES.elementwise)
 
 SIZES = {"n": 3, "m": 4, "k": 2}          # distinct sizes, so a transposition cannot hide
 SHAPES = [(1, 1), ("n", 1), ("n", "n"), ("n", "m"), ("m", "n")]
+ROWS = [(1, "n"), (1, "m")]               # for rules no other shape instantiates
 # Values tried for a `p`-style scalar: a symbolic constant, and numbers for integer/sign guards.
 CONSTANTS = [None, 2, 3, 1, -1, -2, Fraction(1, 2)]
 WRT = "X"                                  # no instance names a variable X: every variable is
@@ -261,7 +262,10 @@ def check_identity(rule: Rule) -> tuple[int, list[str]]:
 
     failures: list[str] = []
     count = 0
-    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(), failures,
+    # a rule whose operands must be rows (A : sum(B, 1), A a 1×n row) is instantiated with them
+    shapes = SHAPES if any(True for _ in build(rule, bind, Context(), [], usable=lambda body:
+                                               not frob_broadcasts(body))) else SHAPES + ROWS
+    for seed, (env, lhs, rhs) in enumerate(build(rule, bind, Context(), failures, shapes,
                                                  usable=lambda body: not frob_broadcasts(body))):
         count += 1
         names = variables(lhs, rhs)
