@@ -13,7 +13,7 @@ Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C class
 """
 import numpy as np
 import pytest
-from numeric import check_gradient
+from numeric import check_gradient, check_jacobian
 from test_backends import _run
 
 import matcalc
@@ -98,6 +98,12 @@ PROBLEMS = [
 @pytest.mark.parametrize("expr, wrt, shapes, expected, domain", PROBLEMS)
 def test_batched_problem_matches_finite_differences(expr, wrt, shapes, expected, domain):
     check_gradient(expr, wrt, shapes=shapes, expected=expected, domain=domain)
+
+
+def test_layer_norm_as_the_issue_writes_it():
+    """Its Jacobian, with the size of x written len(x) inside the expression."""
+    check_jacobian("xc = x - mean(x); xc/sqrt(xc'*xc/len(x) + eps)", "x", shapes={"eps": ()},
+                   domain="positive")
 
 
 def test_cross_entropy_reads_as_a_careful_person_writes_it():
