@@ -131,6 +131,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return not node.is_scalar
     if guard == "column":
         return node.is_column
+    if guard == "row":
+        return node.is_row
     if guard == "square":
         return node.is_square
     value = const_value(node)

@@ -27,7 +27,7 @@ FUNCTION = "function"
 VARIABLE_KINDS = {**{c: ANY for c in "ABCDEFGH"}, "s": SCALAR, "t": SCALAR, "p": SCALAR,
                   "q": SCALAR, "x": ANY, "f": FUNCTION, "g": FUNCTION}
 
-GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "square", "integer", "positive",
+GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "row", "square", "integer", "positive",
           "negative", "almost_everywhere", "not_larger"}
 
 # Input-language operator → tree operator; "lifted" is how elementwise.rules reads a scalar formula.
