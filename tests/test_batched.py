@@ -13,7 +13,7 @@ Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C class
 """
 import numpy as np
 import pytest
-from numeric import check_gradient, check_jacobian
+from numeric import check_gradient, check_hessian, check_jacobian
 from test_backends import _run
 
 import matcalc
@@ -104,6 +104,14 @@ def test_layer_norm_as_the_issue_writes_it():
     """Its Jacobian, with the size of x written len(x) inside the expression."""
     check_jacobian("xc = x - mean(x); xc/sqrt(xc'*xc/len(x) + eps)", "x", shapes={"eps": ()},
                    domain="positive")
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("mean(exp(X*w))", "w", {"X": ("N", "d")}),                   # X'*diag(exp(X*w))*X/rows(X)
+    ("sum(logsumexp(X*W', 2))", "W", BATCH),                       # a map dW ↦ …, N×C at most
+])
+def test_second_derivatives_through_the_new_operators(expr, wrt, shapes):
+    check_hessian(expr, wrt, shapes=shapes)
 
 
 def test_cross_entropy_reads_as_a_careful_person_writes_it():
