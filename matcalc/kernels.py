@@ -57,6 +57,16 @@ def _logsoftmax_along(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _ismax(x):
+    """1.0 at the (first) largest entry of x, 0.0 elsewhere: indices compared, never values."""
+    return (np.arange(x.size) == np.argmax(x)).astype(x.dtype).reshape(x.shape)
+
+
+def _ismin(x):
+    """1.0 at the (first) smallest entry of x, 0.0 elsewhere."""
+    return (np.arange(x.size) == np.argmin(x)).astype(x.dtype).reshape(x.shape)
+
+
 def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")

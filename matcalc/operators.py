@@ -244,6 +244,12 @@ def along_shape(dimension: int, reduces: bool) -> ShapeRule:
     return rule
 
 
+def vector_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    if shapes[0][0] != 1 and shapes[0][1] != 1:
+        raise ShapeMismatch("it takes a vector")
+    return shapes[0]
+
+
 def vector_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     if shapes[0][0] != 1 and shapes[0][1] != 1:
         raise ShapeMismatch("it takes a vector")
@@ -474,6 +480,13 @@ def _extremum(name: str, larger: bool) -> list[Operator]:
                        # torch.maximum takes tensors only: a number operand becomes one
                        "torch": f"torch.{numpy}(torch.as_tensor({{0}}), torch.as_tensor({{1}}))",
                        "array-api": f"xp.{numpy}({{0}}, {{1}})"}),
+        # the derivative of max(x): 1 at the first largest entry (indices compared, so that no
+        # recomputation of x can lose the equality of max(x) with its entry)
+        Operator(f"is{name}", vector_shape,
+                 lambda args, node, dims: getattr(kernels, f"_is{name}")(args[0]),
+                 f"is{name}", rf"\operatorname{{is{name}}}\left({{0}}\right)",
+                 lambda S, args, node: S.opaque(node), spelling=f"is{name}",
+                 code={b: f"_is{name}({{0}})" for b in BACKEND_NAMES}, almost_everywhere=True),
         Operator(name, vector_to_scalar,
                  lambda args, node, dims: _cell(getattr(np, reduce)(args[0])),
                  name, rf"\{name}\left({{0}}\right)",

@@ -68,6 +68,18 @@ ARRAY_API = Backend(
     xp = array_namespace(x)
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))''',
+        "_ismax": '''def _ismax(x):
+    """1.0 at the (first) largest entry of x, 0.0 elsewhere."""
+    xp = array_namespace(x)
+    flat = xp.reshape(x, (-1,))
+    hit = xp.arange(flat.shape[0], device=_device(x)) == xp.argmax(flat)
+    return xp.reshape(xp.astype(hit, x.dtype), x.shape)''',
+        "_ismin": '''def _ismin(x):
+    """1.0 at the (first) smallest entry of x, 0.0 elsewhere."""
+    xp = array_namespace(x)
+    flat = xp.reshape(x, (-1,))
+    hit = xp.arange(flat.shape[0], device=_device(x)) == xp.argmin(flat)
+    return xp.reshape(xp.astype(hit, x.dtype), x.shape)''',
         "_commutation": '''def _commutation(xp, rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = xp.reshape(xp.reshape(xp.arange(rows * cols), (cols, rows)).T, (-1,))

@@ -17,7 +17,14 @@ JAX = Backend(
               if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    helpers={"_commutation": '''def _commutation(rows, cols):
+    helpers={
+        "_ismax": '''def _ismax(x):
+    """1.0 at the (first) largest entry of x, 0.0 elsewhere."""
+    return (jnp.arange(x.size) == jnp.argmax(x)).astype(x.dtype).reshape(x.shape)''',
+        "_ismin": '''def _ismin(x):
+    """1.0 at the (first) smallest entry of x, 0.0 elsewhere."""
+    return (jnp.arange(x.size) == jnp.argmin(x)).astype(x.dtype).reshape(x.shape)''',
+        "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = jnp.arange(rows * cols).reshape(cols, rows).T.ravel()
     return jnp.eye(rows * cols)[order]'''},
