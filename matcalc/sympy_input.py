@@ -134,10 +134,3 @@ def from_sympy(expr: sympy.Basic) -> tuple[str, dict[str, tuple]]:
     reader = _Reader()
     text = reader.text(expr)
     return text, reader.shapes
-
-
-def variable_name(wrt: object) -> str:
-    """The name of `wrt`, given as a string or as a SymPy symbol."""
-    if isinstance(wrt, (sm.MatrixSymbol, sympy.Symbol)):
-        return wrt.name
-    return wrt  # type: ignore[return-value]

@@ -13,7 +13,9 @@ import re
 
 import numpy as np
 import pytest
+from numeric import sympy_value
 
+import matcalc
 from matcalc import operators
 from matcalc.operators import BACKEND_NAMES, LOWERED, NAMED, NO_CODE, REGISTRY, SYNTAX, Operator
 from matcalc.parse import parse
@@ -219,3 +221,15 @@ def test_operators_declared_symmetric_give_symmetric_values(name):
 
 def test_the_registry_spells_exactly_the_backends_there_are():
     assert set(BACKEND_NAMES) == set(BACKEND_TABLES)
+
+
+@pytest.mark.parametrize("expr", ["A*X*B", "X'", "inv(X)"])
+def test_the_sympy_form_of_a_kronecker_result_computes_its_values(expr):
+    """d.expr of kron(B', A) keeps both factors (it once dropped one) and evaluates as NumPy does."""
+    d = matcalc.derive(expr, wrt="X", shapes={"A": (2, 3), "X": (3, 3), "B": (3, 2)}).vec()
+    rng = np.random.default_rng(4)
+    inputs = {n: rng.uniform(0.5, 1.5, s) + (3 * np.eye(3) if n == "X" else 0)
+              for n, s in d.problem.variables.items()}
+    expected = np.asarray(d.numpy()(**inputs), dtype=float)
+    np.testing.assert_allclose(sympy_value(d, inputs).reshape(expected.shape), expected,
+                               rtol=1e-9, atol=1e-12)

@@ -102,3 +102,19 @@ def test_every_module_imports_alone_in_a_fresh_interpreter():
     result = subprocess.run([sys.executable, "-c", IMPORT_EACH_ALONE, *sorted(MODULES)],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tool(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *command], cwd=PACKAGE.parent,
+                          capture_output=True, text=True, check=False)
+
+
+def test_no_dead_code():
+    """vulture at 60% confidence with the repository's configuration (pyproject.toml)."""
+    result = _tool("vulture")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_clean_on_the_whole_tree():
+    result = _tool("ruff", "check", "matcalc", "tests", "bench", "cli.py")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -23,7 +23,7 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from ...api import Derivation
+    from ...derivation import Derivation
 
 def _name(name: str) -> str:
     if name == "omicron":       # the one Greek letter LaTeX writes as a Latin one
