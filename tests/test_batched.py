@@ -13,7 +13,7 @@ Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C class
 """
 import numpy as np
 import pytest
-from numeric import check_gradient, check_hessian, check_jacobian
+from numeric import check_gradient, check_hessian, check_jacobian, sympy_value
 from test_backends import _run
 
 import matcalc
@@ -112,6 +112,25 @@ def test_layer_norm_as_the_issue_writes_it():
 ])
 def test_second_derivatives_through_the_new_operators(expr, wrt, shapes):
     check_hessian(expr, wrt, shapes=shapes)
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", "W", {"X": (4, 3), "W": (2, 3), "Y": (4, 2)}),
+    ("sum(T.*softmax(W*Z, 1))", "W", {"W": (2, 3), "Z": (3, 4), "T": (2, 4)}),
+    ("sum(sum(X, 1).^2) + mean(X, 2)'*mean(X, 2) + mean(exp(X*w))", "X", {"X": (4, 3), "w": (3,)}),
+    ("-y'*logsoftmax(W*x) + sum(logsoftmax(Z, 2).*Y)", "x",
+     {"W": (3, 2), "x": (2,), "y": (3,), "Z": (3, 3), "Y": (3, 3)}),
+    ("sum(logsumexp(X, 1)) + sum(max(X, Y)) + sum(min(X, 0.5))", "X", {"X": (3, 4), "Y": (3, 4)}),
+    ("sum(X)/(rows(X)*cols(X)) + x'*x/len(x)", "X", {"X": (3, 4), "x": (3,)}),
+])
+def test_the_sympy_form_computes_what_the_code_computes(expr, wrt, shapes):
+    """d.expr, evaluated by SymPy itself: the SymPy forms of the new rows are right."""
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
+    rng = np.random.default_rng(0)
+    inputs = {n: rng.standard_normal(s) for n, s in shapes.items()}
+    expected = np.asarray(d.numpy()(**inputs), dtype=float)
+    np.testing.assert_allclose(sympy_value(d, inputs).reshape(expected.shape), expected,
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_cross_entropy_reads_as_a_careful_person_writes_it():
