@@ -324,7 +324,8 @@ def test_unknown_function_without_a_close_match_lists_the_known_ones():
 
 
 SEMANTIC_PARSE_ERRORS = [
-    ("sum(x, x)", "takes 1 argument"),
+    ("tr(x, x)", "takes 1 argument"),
+    ("sum(x, x)", "the dimension is written 1 (down the columns) or 2"),   # sum(A, 2)'s
     ("exp'*x", "exp is a function"),
     ("w'*w where w = v, v = w", "cycle"),
     ("w = x; w'*w where w = y", "bound twice"),
