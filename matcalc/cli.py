@@ -143,6 +143,29 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback: only this machine can connect).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of cores, at most 4).")
+@click.option("--time-limit", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+              help="Seconds one derivation may take before its worker is stopped.")
+def serve(host: str, port: int, open_browser: bool, workers: int | None,
+          time_limit: float) -> None:
+    """Serve the web page and the JSON API (needs the web extra: pip install "matcalc[web]")."""
+    try:
+        import uvicorn  # noqa: F401
+
+        from .web.server import serve as serve_
+    except ImportError as exc:
+        click.echo(f"matcalc: serve needs the web extra ({exc.name} is missing): "
+                   f"pip install \"matcalc[web]\"", err=True)
+        sys.exit(2)
+    serve_(host, port, open_browser, workers, time_limit)
+
+
+@main.command()
 def rules() -> None:
     """List the loaded rules, by file and section."""
     from .rules import load_rules, rules_dir
