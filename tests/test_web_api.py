@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from numeric import finite_difference_gradient
 from test_hostile_input import BLOWUPS, LARGE_BUT_LEGAL, SPECIFIC, mutated_expressions, token_soup
 from test_round_trips import SCHEMA_PATH, validate
-from web_server import TIME_LIMIT, request, server
+from web_server import TIME_LIMIT, check_seed_gradient, request, run_module, server, sigmoid
 
 from matcalc.cli import main
 
@@ -49,30 +49,6 @@ def url() -> str:
 def derive(body: dict) -> tuple[int, dict | list]:
     status, _, payload = request("POST", "/api/derive", body)
     return status, payload
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
-def run_module(source: str, name: str):
-    """The function `name` of a generated module (matcalc's own code, as the page shows it)."""
-    namespace: dict = {}
-    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 — matcalc's output
-    return namespace[name]
-
-
-def check_seed_gradient(grad_X) -> None:
-    """grad_X(X, a) against central differences of w'*w, w = σ(X'*a), at two random points."""
-    for seed, (m, n) in enumerate([(4, 3), (5, 2)]):
-        rng = np.random.default_rng(seed)
-        X, a = rng.standard_normal((m, n)), rng.standard_normal(m)
-
-        def f(X_, a=a):
-            w = sigmoid(X_.T @ a)
-            return float(w @ w)
-        np.testing.assert_allclose(grad_X(X, a), finite_difference_gradient(f, X), rtol=1e-6,
-                                   atol=1e-9)
 
 
 # -- the API answers the CLI's JSON ----------------------------------------------------------------

@@ -2,7 +2,8 @@
 port of 127.0.0.1 at its first use, stopped when the test run ends.
 
 `server()` → its base URL; `request(method, path, body)` → (status, headers, parsed JSON or
-bytes), through the standard library only.
+bytes), through the standard library only. `check_seed_gradient` checks a generated seed gradient
+against central finite differences (the page's copied code and the API's alike).
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import sys
 import tempfile
 import time
 from typing import Any
+
+import numpy as np
+from numeric import finite_difference_gradient
 
 TIME_LIMIT = 2.0        # seconds per derivation in the test server; a blow-up is killed quickly
 WORKERS = 2
@@ -92,3 +96,27 @@ def request(method: str, path: str, body: Any = None, headers: dict | None = Non
         return response.status, answer_headers, content
     finally:
         connection.close()
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def run_module(source: str, name: str):
+    """The function `name` of a generated module (matcalc's own code, as the page shows it)."""
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 — matcalc's output
+    return namespace[name]
+
+
+def check_seed_gradient(grad_X) -> None:
+    """grad_X(X, a) against central differences of w'*w, w = σ(X'*a), at two random points."""
+    for seed, (m, n) in enumerate([(4, 3), (5, 2)]):
+        rng = np.random.default_rng(seed)
+        X, a = rng.standard_normal((m, n)), rng.standard_normal(m)
+
+        def f(X_, a=a):
+            w = sigmoid(X_.T @ a)
+            return float(w @ w)
+        np.testing.assert_allclose(grad_X(X, a), finite_difference_gradient(f, X), rtol=1e-6,
+                                   atol=1e-9)

@@ -196,7 +196,9 @@ function makeRow(name) {
     schedule();
   };
   type.addEventListener("change", () => {
-    if (!dims.value && DEFAULT_DIMS[type.value]) dims.value = DEFAULT_DIMS[type.value];
+    const count = dims.value.split(",").filter((d) => d.trim()).length;
+    const wanted = {vector: 1, matrix: 2, symmetric: 2}[type.value];
+    if (wanted && count !== wanted) dims.value = DEFAULT_DIMS[type.value];
     dims.disabled = type.value === "scalar";
     save();
   });
