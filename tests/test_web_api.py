@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -325,3 +326,43 @@ def test_hostile_corpus_from_concurrent_clients(capsys):
               f"in {elapsed:.1f} s ({len(limit_errors)} stopped at the {TIME_LIMIT:g} s limit); "
               f"seed latency p50 {statistics.median(seed_latencies) * 1000:.0f} ms, "
               f"p95 {p95 * 1000:.0f} ms")
+
+
+@pytest.mark.skipif(not os.environ.get("MATCALC_WEB_LOAD_SECONDS"),
+                    reason="a long load profile: set MATCALC_WEB_LOAD_SECONDS")
+def test_sustained_load(capsys):
+    """CLIENTS clients for MATCALC_WEB_LOAD_SECONDS seconds, each alternating a hostile input and
+    the seed; every answer 2xx/4xx, and the seed's latency percentiles printed."""
+    seconds = float(os.environ["MATCALC_WEB_LOAD_SECONDS"])
+    corpus = hostile_corpus()
+    deadline = time.monotonic() + seconds
+    lock = threading.Lock()
+    statuses: list[int] = []
+    seed_latencies: list[float] = []
+
+    def client(k: int) -> None:
+        i = k
+        while time.monotonic() < deadline:
+            status, _ = derive({"expr": corpus[i % len(corpus)], "wrt": "x"})
+            start = time.perf_counter()
+            seed_status, _ = derive({"expr": SEED, "wrt": "X"})
+            elapsed = time.perf_counter() - start
+            with lock:
+                statuses.extend([status, seed_status])
+                if seed_status == 200:
+                    seed_latencies.append(elapsed)
+            i += CLIENTS
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 60)
+    assert not any(t.is_alive() for t in threads)
+    assert all(200 <= s < 500 for s in statuses)
+    assert request("GET", "/api/health")[0] == 200
+    cuts = statistics.quantiles(seed_latencies, n=100)
+    with capsys.disabled():
+        print(f"\nweb sustained load: {len(statuses)} requests from {CLIENTS} clients in "
+              f"{seconds:g} s; seed latency p50 {cuts[49] * 1000:.0f} ms, p95 "
+              f"{cuts[94] * 1000:.0f} ms, p99 {cuts[98] * 1000:.0f} ms")

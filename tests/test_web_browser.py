@@ -112,6 +112,9 @@ def test_a_session_with_the_seed(page: Page):
             assert step.rule in shown_steps, step.rule
         expect(steps.locator("summary").first).to_have_text(
             f"Derivation steps ({len(expected.steps)})")
+        if os.environ.get("MATCALC_UPDATE_SCREENSHOT"):
+            page.mouse.move(0, 0)
+            page.screenshot(path=str(ROOT / "docs" / "serve.png"))
 
         # the code: NumPy tab, copy, run it
         page.click("[role=tab][data-tab=jax]")
@@ -127,8 +130,6 @@ def test_a_session_with_the_seed(page: Page):
         X, a = rng.standard_normal((5, 3)), rng.standard_normal(5)
         np.testing.assert_allclose(grad_X(X, a), expected.numpy()(X=X, a=a), rtol=1e-12)
 
-        if os.environ.get("MATCALC_UPDATE_SCREENSHOT"):
-            page.screenshot(path=str(ROOT / "docs" / "serve.png"), full_page=True)
 
         # the URL carries the state
         link = page.url
