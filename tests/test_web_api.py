@@ -245,6 +245,20 @@ def test_import_matcalc_imports_no_web_stack():
     assert out.stdout.strip() == "[]"
 
 
+def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)       # as if not installed
+    result = CliRunner().invoke(main, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    assert 'pip install "matcalc[web]"' in result.stderr and "Traceback" not in result.output
+
+
+def test_serve_help_names_its_options():
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--open", "--workers", "--time-limit", "127.0.0.1"):
+        assert option in result.output
+
+
 # -- hostile input under load ---------------------------------------------------------------------
 
 def _drawn(strategy, count: int) -> list[str]:
@@ -262,8 +276,9 @@ def _drawn(strategy, count: int) -> list[str]:
 
 
 def hostile_corpus() -> list[str]:
-    """500 inputs: the specific and large cases, a blow-up, then fuzzed text."""
-    corpus = [*SPECIFIC.values(), *LARGE_BUT_LEGAL.values(), BLOWUPS["exp 60 deep"][0]]
+    """500 inputs: the specific and large cases, a blow-up (7 s in-process here, stopped at the
+    test server's 2 s limit), then fuzzed text."""
+    corpus = [*SPECIFIC.values(), *LARGE_BUT_LEGAL.values(), BLOWUPS["sigmoid 30 deep"][0]]
     corpus += _drawn(mutated_expressions(), 60)
     corpus += _drawn(token_soup, 200)
     corpus += _drawn(st.text(max_size=60), HOSTILE - len(corpus))
@@ -271,8 +286,9 @@ def hostile_corpus() -> list[str]:
 
 
 def test_hostile_corpus_from_concurrent_clients(capsys):
-    """50 clients send the 500 hostile inputs, and the seed twice each, at once; every answer is
-    2xx or 4xx; the server answers afterwards; the seed's p95 latency under the load is printed."""
+    """50 clients send the 500 hostile inputs, and the seed once each amid them, at once; every
+    answer is 2xx or 4xx; the server answers afterwards; the seed's p95 latency under the load
+    is printed."""
     corpus = hostile_corpus()
     assert len(corpus) == HOSTILE
     deadline = time.monotonic() + 120          # a bound, far above the few seconds it takes
@@ -292,18 +308,22 @@ def test_hostile_corpus_from_concurrent_clients(capsys):
                 seed_latencies.append(elapsed)
 
     def client(k: int) -> None:
-        send_seed()
+        sent = 0
         while time.monotonic() < deadline:
+            if sent == 3:
+                send_seed()         # once each, amid the hostile inputs
             with lock:
                 i = next(next_input, None)
             if i is None:
                 break
             status, payload = derive({"expr": corpus[i], "wrt": "x", "hessian": i % 7 == 0})
+            sent += 1
             with lock:
                 statuses.append((status, corpus[i]))
                 if status == 422 and payload["error"]["type"] == "LimitError":
                     limit_errors.append(corpus[i])
-        send_seed()
+        if sent <= 3:
+            send_seed()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
@@ -315,14 +335,14 @@ def test_hostile_corpus_from_concurrent_clients(capsys):
     assert not any(t.is_alive() for t in threads), "clients still waiting after the bound"
     bad = [(s, text[:60]) for s, text in statuses if not 200 <= s < 500]
     assert not bad, f"answers other than 2xx/4xx: {bad[:5]}"
-    assert len(statuses) == HOSTILE + 2 * CLIENTS
-    assert BLOWUPS["exp 60 deep"][0] in limit_errors, "the blow-up was not stopped"
-    assert len(seed_latencies) == 2 * CLIENTS, "the seed failed under load"
+    assert len(statuses) == HOSTILE + CLIENTS
+    assert BLOWUPS["sigmoid 30 deep"][0] in limit_errors, "the blow-up was not stopped"
+    assert len(seed_latencies) == CLIENTS, "the seed failed under load"
     status, payload = derive({"expr": SEED, "wrt": "X"})
     assert status == 200 and payload["text"].startswith("2*a*(w.^2 - w.^3)'")
     p95 = statistics.quantiles(seed_latencies, n=20)[-1]
     with capsys.disabled():
-        print(f"\nweb load: {HOSTILE} hostile inputs + {2 * CLIENTS} seeds from {CLIENTS} clients "
+        print(f"\nweb load: {HOSTILE} hostile inputs + {CLIENTS} seeds from {CLIENTS} clients "
               f"in {elapsed:.1f} s ({len(limit_errors)} stopped at the {TIME_LIMIT:g} s limit); "
               f"seed latency p50 {statistics.median(seed_latencies) * 1000:.0f} ms, "
               f"p95 {p95 * 1000:.0f} ms")
