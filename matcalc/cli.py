@@ -145,7 +145,7 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (loopback: only this machine can connect).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: the number of cores, at most 4).")

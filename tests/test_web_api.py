@@ -247,7 +247,7 @@ def test_import_matcalc_imports_no_web_stack():
 
 def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "uvicorn", None)       # as if not installed
-    result = CliRunner().invoke(main, ["serve", "--port", "0"])
+    result = CliRunner().invoke(main, ["serve", "--port", "8000"])
     assert result.exit_code == 2
     assert 'pip install "matcalc[web]"' in result.stderr and "Traceback" not in result.output
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .worker import MEMORY_LIMIT, error_payload, worker_main
@@ -84,12 +85,14 @@ class WorkerPool:
         self.pending = 0
         self.workers: list[Worker] = []
         self.idle: asyncio.Queue[Worker] | None = None
+        self.threads: ThreadPoolExecutor | None = None     # one per worker, waiting on its pipe
 
     def start(self) -> None:
         """Start the workers (call from the event loop that will `run` jobs)."""
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["matcalc.web._preload"])
         self.idle = asyncio.Queue()
+        self.threads = ThreadPoolExecutor(self.size, thread_name_prefix="matcalc-pool")
         for _ in range(self.size):
             worker = Worker(context, self.memory_limit, self.max_jobs)
             self.workers.append(worker)
@@ -99,6 +102,8 @@ class WorkerPool:
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
+        if self.threads is not None:
+            self.threads.shutdown(wait=False)
 
     async def run(self, job: dict[str, Any]) -> tuple[int, Any]:
         """Run `job` on the next idle worker; 429 when `max_pending` jobs are already queued."""
@@ -109,7 +114,8 @@ class WorkerPool:
         self.pending += 1
         try:
             worker = await self.idle.get()
-            call = asyncio.ensure_future(asyncio.to_thread(worker.call, job, self.time_limit))
+            loop = asyncio.get_running_loop()
+            call = loop.run_in_executor(self.threads, worker.call, job, self.time_limit)
             # the worker is idle again only when its call has ended, even if this request was
             # cancelled (the client went away) while it ran
             call.add_done_callback(lambda _: self.idle.put_nowait(worker))
