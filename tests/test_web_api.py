@@ -308,10 +308,11 @@ def test_hostile_corpus_from_concurrent_clients(capsys):
                 seed_latencies.append(elapsed)
 
     def client(k: int) -> None:
-        sent = 0
+        sent, seeded = 0, False
         while time.monotonic() < deadline:
             if sent == 3:
                 send_seed()         # once each, amid the hostile inputs
+                seeded = True
             with lock:
                 i = next(next_input, None)
             if i is None:
@@ -322,8 +323,8 @@ def test_hostile_corpus_from_concurrent_clients(capsys):
                 statuses.append((status, corpus[i]))
                 if status == 422 and payload["error"]["type"] == "LimitError":
                     limit_errors.append(corpus[i])
-        if sent <= 3:
-            send_seed()
+        if not seeded:
+            send_seed()             # the corpus ran out before this client's turn came
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
