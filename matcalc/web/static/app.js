@@ -13,7 +13,10 @@ const ERROR_LABELS = {ParseError: "parse error", ShapeError: "shape error",
                       InternalError: "internal error"};
 
 const $ = (id) => document.getElementById(id);
-const state = {expr: "", wrt: [], hessian: false, decl: {}, tab: "numpy", code: {}};
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// decl: name → {type, dims}, a map without a prototype (a name such as __proto__ is a name)
+const state = {expr: "", wrt: [], hessian: false, decl: Object.create(null), tab: "numpy",
+               code: {}};
 let sequence = 0;          // the number of the latest update; answers to older ones are dropped
 let timer = null;
 let controller = null;
@@ -24,11 +27,12 @@ function readUrl() {
   state.expr = params.get("expr") ?? "w'*w where w = sigmoid(X'*a)";
   state.wrt = (params.get("wrt") || "").split(",").filter(Boolean);
   state.hessian = params.get("kind") === "hessian";
-  state.decl = {};
+  state.decl = Object.create(null);
   for (const [key, value] of params) {
-    if (!key.startsWith("v.")) continue;
+    const name = key.slice(2);
+    if (!key.startsWith("v.") || !NAME.test(name)) continue;
     const [type, ...dims] = value.split(":");
-    if (TYPES.includes(type)) state.decl[key.slice(2)] = {type, dims: dims.join(":")};
+    if (TYPES.includes(type)) state.decl[name] = {type, dims: dims.join(":")};
   }
 }
 
@@ -45,8 +49,7 @@ function writeUrl() {
 
 // -- requests ---------------------------------------------------------------------------------
 function mentioned(name) {
-  const escaped = name.replace(/[^A-Za-z0-9_]/g, "");
-  return escaped === name && new RegExp(`(^|[^A-Za-z0-9_])${escaped}($|[^A-Za-z0-9_])`)
+  return NAME.test(name) && new RegExp(`(^|[^A-Za-z0-9_])${name}($|[^A-Za-z0-9_])`)
     .test(state.expr);
 }
 
