@@ -5,6 +5,7 @@ column for parse errors — and exits with status 2; never a traceback.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 
@@ -154,14 +155,12 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
 def serve(host: str, port: int, open_browser: bool, workers: int | None,
           time_limit: float) -> None:
     """Serve the web page and the JSON API (needs the web extra: pip install "matcalc[web]")."""
-    try:
-        import uvicorn  # noqa: F401
-
-        from .web.server import serve as serve_
-    except ImportError as exc:
-        click.echo(f"matcalc: serve needs the web extra ({exc.name} is missing): "
+    missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        click.echo(f"matcalc: serve needs the web extra ({', '.join(missing)} missing): "
                    f"pip install \"matcalc[web]\"", err=True)
         sys.exit(2)
+    from .web.server import serve as serve_
     serve_(host, port, open_browser, workers, time_limit)
 
 

@@ -10,6 +10,12 @@ import os
 import threading
 import webbrowser
 
+import click
+import uvicorn
+
+from .app import create_app
+from .pool import WorkerPool
+
 
 def loopback(host: str) -> bool:
     """Whether `host` is a loopback address or name (only this machine can connect)."""
@@ -25,12 +31,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
           workers: int | None = None, time_limit: float = 10.0, quiet: bool = False) -> None:
     """Serve until interrupted. `workers` processes (default: the number of cores, at most 4)
     each run one derivation at a time, stopped after `time_limit` seconds."""
-    import click
-    import uvicorn
-
-    from .app import create_app
-    from .pool import WorkerPool
-
     size = workers or max(1, min(4, os.cpu_count() or 1))
     pool = WorkerPool(size=size, time_limit=time_limit)
     app = create_app(pool, loopback_only=loopback(host))
