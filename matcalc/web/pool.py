@@ -28,6 +28,7 @@ class Worker:
         self.process: Any = None
         self.conn: Any = None
         self.jobs = 0
+        self.closed = False
         self.start()
 
     def start(self) -> None:
@@ -38,6 +39,11 @@ class Worker:
         child.close()
         self.conn = parent
         self.jobs = 0
+
+    def close(self) -> None:
+        """Stop for good: a call still waiting on this worker does not start another."""
+        self.closed = True
+        self.stop()
 
     def stop(self) -> None:
         """Kill the process (a job in it is abandoned)."""
@@ -50,10 +56,13 @@ class Worker:
 
     def restart(self) -> None:
         self.stop()
-        self.start()
+        if not self.closed:
+            self.start()
 
     def call(self, job: dict[str, Any], time_limit: float) -> tuple[int, Any]:
         """(status, payload) of `job`, or a 422 once `time_limit` seconds have passed."""
+        if self.closed:
+            return 503, error_payload("Closing", "the server is shutting down")
         if self.jobs >= self.max_jobs or not self.process.is_alive():
             self.restart()
         self.jobs += 1
@@ -100,7 +109,7 @@ class WorkerPool:
 
     def close(self) -> None:
         for worker in self.workers:
-            worker.stop()
+            worker.close()
         self.workers.clear()
         if self.threads is not None:
             self.threads.shutdown(wait=False)
