@@ -79,6 +79,8 @@ def test_a_session_with_the_seed(page: Page):
     expected = matcalc.derive(SEED, wrt="X")
     with screenshot_on_failure(page, "session"):
         page.goto(f"{page.base_url}/?expr=")
+        settled(page)
+        expect(page.locator("#status")).to_contain_text("Type an expression")
         editor = page.locator("#expr")
         editor.press_sequentially(SEED, delay=5)        # typing, as a person: debounced updates
         settled(page)

@@ -90,6 +90,12 @@ async function update() {
   const signal = controller.signal;
   document.body.dataset.state = "busy";
   writeUrl();
+  if (!state.expr.trim()) {
+    showError(null);
+    clearResults();
+    renderVariables([]);
+    return finish("Type an expression, e.g. w'*w where w = sigmoid(X'*a).");
+  }
   $("status").textContent = "deriving…";
   try {
     const {shapes, symmetric} = declarations();
