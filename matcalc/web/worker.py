@@ -21,7 +21,7 @@ from typing import Any
 
 import matcalc
 from matcalc.parse import parse
-from matcalc.printing.module import BACKENDS
+from matcalc.printing.backends import BACKENDS
 from matcalc.rules import load_rules
 from matcalc.shapes import build_problem
 
