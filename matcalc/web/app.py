@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
 
@@ -127,7 +127,7 @@ def create_app(pool: WorkerPool, loopback_only: bool = True) -> ASGIApp:
         cache = "max-age=86400" if request.path_params["name"].startswith("katex/") else "no-cache"
         return Response(entry[0], media_type=entry[1], headers={"cache-control": cache})
 
-    async def api(request: Request, make_job: Any) -> Response:
+    async def api(request: Request, make_job: Callable[[dict], dict]) -> Response:
         try:
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media != "application/json":
