@@ -98,8 +98,11 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start the workers (call from the event loop that will `run` jobs)."""
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["matcalc.web._preload"])
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["matcalc.web._preload"])
+        else:       # Windows: each worker imports matcalc itself (a second or two at start)
+            context = multiprocessing.get_context("spawn")
         self.idle = asyncio.Queue()
         self.threads = ThreadPoolExecutor(self.size, thread_name_prefix="matcalc-pool")
         for _ in range(self.size):

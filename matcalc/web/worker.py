@@ -15,9 +15,13 @@ self-check.
 from __future__ import annotations
 
 import math
-import resource
 import signal
 from typing import Any
+
+try:
+    import resource
+except ImportError:     # Windows: no address-space limit; the time limit still applies
+    resource = None
 
 import matcalc
 from matcalc.parse import parse
@@ -42,6 +46,8 @@ def worker_main(conn: Any, memory_limit: int = MEMORY_LIMIT) -> None:
 
 
 def _limit_memory(limit: int) -> None:
+    if resource is None:
+        return
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
