@@ -14,14 +14,11 @@ self-check.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 import signal
 from typing import Any
-
-try:
-    import resource
-except ImportError:     # Windows: no address-space limit; the time limit still applies
-    resource = None
 
 import matcalc
 from matcalc.parse import parse
@@ -30,6 +27,8 @@ from matcalc.rules import load_rules
 from matcalc.shapes import build_problem
 
 MEMORY_LIMIT = 4 * 1024**3      # bytes of address space a worker may use
+# POSIX only: Windows has no `resource` module, and there only the time limit applies
+resource = importlib.import_module("resource") if importlib.util.find_spec("resource") else None
 
 
 def worker_main(conn: Any, memory_limit: int = MEMORY_LIMIT) -> None:
