@@ -49,6 +49,7 @@ def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]
         return
     if kind == "num":     # a number, or a matrix of that number (1 in exp(A) + 1 broadcasts)
         value = const_value(node.args[0] if node.op == "fill" else node)
+        value = 0 if node.op == "zero" else value       # a zero matrix is the number 0 too
         if value == Fraction(str(pattern.value)):
             yield env
         return
