@@ -6,6 +6,7 @@ column for parse errors — and exits with status 2; never a traceback.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -40,6 +41,37 @@ def main() -> None:
     """Symbolic matrix calculus: closed-form derivatives with their derivation."""
 
 
+class ExpressionCommand(click.Command):
+    """A command whose EXPR may start with '-' (`-y'*log(p)`): such an argument, unless it is one
+    of the command's options, is the expression, not an unknown option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        params = [p for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        options = {name for p in params for name in (*p.opts, *p.secondary_opts)}
+        takes_value = {name for p in params if not p.is_flag for name in p.opts}
+        kept: list[str] = []
+        expressions: list[str] = []
+        previous = ""
+        for i, arg in enumerate(args):
+            if arg == "--":
+                kept.extend(args[i:])
+                break
+            is_value = previous in takes_value
+            previous = arg
+            # a value, an option, or a mistyped long option (click says which ones exist)
+            if (is_value or not arg.startswith("-") or len(arg) == 1
+                    or arg.split("=", 1)[0] in options
+                    or re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", arg)):
+                kept.append(arg)
+            else:
+                expressions.append(arg)
+        if expressions:
+            if "--" not in kept:
+                kept.append("--")
+            kept.extend(expressions)
+        return super().parse_args(ctx, kept)
+
+
 def _common_options(command):
     """The options `derive` and `hessian` share."""
     for option in reversed([
@@ -66,7 +98,7 @@ def _common_options(command):
     return command
 
 
-@main.command()
+@main.command(cls=ExpressionCommand)
 @_common_options
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
            steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
@@ -82,7 +114,7 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
          shape, sym, steps, fmt, check, standalone, vec, no_verify)
 
 
-@main.command()
+@main.command(cls=ExpressionCommand)
 @_common_options
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
             steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
