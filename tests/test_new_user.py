@@ -2,7 +2,9 @@
 against central finite differences (numeric.py), never by its string alone."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import sympy
 from click.testing import CliRunner
 from numeric import check_gradient
 
@@ -38,3 +40,37 @@ def test_options_still_work_and_a_mistyped_option_is_still_refused():
     assert "Usage:" in run("derive", "-x'*x", "--wrt", "x", "-h").output
     result = run("derive", "-x'*x", "--wrt", "x", "--frmat", "json")
     assert result.exit_code == 2 and "No such option '--frmat'" in result.output
+
+
+# -- item 9: every kind of result converts to SymPy -----------------------------------------------
+
+def _sympy_value(expr, values: dict[str, np.ndarray]) -> np.ndarray:
+    """d.expr evaluated with numbers for its symbols (integer dimensions only)."""
+    subs = {s: sympy.ImmutableMatrix(values[s.name]) for s in expr.atoms(sympy.MatrixSymbol)}
+    subs.update({i: i.as_explicit() for i in expr.atoms(sympy.Identity)})
+    return np.array(expr.subs(subs).doit(), dtype=float)
+
+
+@pytest.mark.parametrize("compute, text, wrt, shapes", [
+    (matcalc.derive, "X'*X", "X", {"X": (3, 2)}),                  # the Jacobian of X'*X
+    (matcalc.hessian, "logdet(X'*X)", "X", {"X": (3, 2)}),
+    (matcalc.hessian, "norm2(X'*X - eye)^2", "X", {"X": (3, 2)}),
+    (matcalc.derive, "P*H'*inv(H*P*H' + R)", "H", {"H": (2, 3), "P": (3, 3), "R": (2, 2)}),
+])
+def test_results_with_a_commutation_matrix_convert_to_sympy(compute, text, wrt, shapes):
+    d = compute(text, wrt=wrt, shapes=shapes).vec()
+    assert "commutation(" in str(d)
+    expr = d.expr
+    sympy.latex(expr), sympy.srepr(expr)
+    rng = np.random.default_rng(0)
+    values = {n: rng.standard_normal(s if len(s) == 2 else (*s, 1)) + 3 * np.eye(*s[:1], s[-1])
+              for n, s in shapes.items()}
+    assert np.allclose(_sympy_value(expr, values), d.numpy()(**values), atol=1e-9)
+    assert d.check() < 1e-6
+
+
+def test_the_commutation_matrix_in_sympy_is_the_permutation():
+    from matcalc.printing.sympy import CommutationMatrix, Vec
+    A = sympy.Matrix(2, 3, lambda i, j: 10 * i + j)
+    K = CommutationMatrix(2, 3).as_explicit()
+    assert K * Vec(A).as_explicit() == Vec(A.T).as_explicit()

@@ -11,7 +11,7 @@ import sympy
 from sympy.matrices import expressions as sm
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from ..ops import Node
+from ..ops import Node, dim_factors
 
 _t = sympy.Symbol("t")
 SCALAR_FUNCTIONS = {
@@ -23,8 +23,71 @@ SCALAR_FUNCTIONS = {
 
 
 def _dim(d: object) -> sympy.Expr:
-    return sympy.Integer(d) if isinstance(d, int) else sympy.Symbol(str(d), integer=True,
-                                                                   positive=True)
+    """A dimension: a number, a name, or a product of them (`"m*n"`, from vec and kron)."""
+    if isinstance(d, int):
+        return sympy.Integer(d)
+    return sympy.Mul(*(sympy.Integer(f) if isinstance(f, int) else
+                       sympy.Symbol(f, integer=True, positive=True) for f in dim_factors(d)))
+
+
+class CommutationMatrix(sm.MatrixExpr):
+    """K_{m,n}: the (m·n)×(m·n) permutation with K*vec(A) = vec(A') for A m×n (column-major vec).
+
+    >>> K = CommutationMatrix(2, 3)
+    >>> K.as_explicit()[1, 2]
+    1
+    """
+
+    def __new__(cls, rows, cols):
+        return super().__new__(cls, sympy.sympify(rows), sympy.sympify(cols))
+
+    @property
+    def shape(self):
+        n = self.args[0] * self.args[1]
+        return (n, n)
+
+    def _entry(self, i, j, **kwargs):
+        rows, cols = self.args
+        return sympy.KroneckerDelta(j, sympy.floor(i / cols) + rows * sympy.Mod(i, cols))
+
+    def doit(self, **hints):
+        """The explicit permutation matrix when both dimensions are numbers."""
+        if all(a.is_Integer for a in self.args):
+            return self.as_explicit()
+        return self
+
+    def _latex(self, printer):
+        return f"K_{{{printer._print(self.args[0])},{printer._print(self.args[1])}}}"
+
+
+class Vec(sm.MatrixExpr):
+    """vec(A): the columns of A stacked into one column.
+
+    >>> Vec(sympy.Matrix([[1, 2], [3, 4]])).as_explicit().T
+    Matrix([[1, 3, 2, 4]])
+    """
+
+    def __new__(cls, arg):
+        return super().__new__(cls, sympy.sympify(arg))
+
+    @property
+    def shape(self):
+        rows, cols = self.args[0].shape
+        return (rows * cols, sympy.Integer(1))
+
+    def _entry(self, i, j, **kwargs):
+        rows = self.args[0].shape[0]
+        return self.args[0][sympy.Mod(i, rows), sympy.floor(i / rows)]
+
+    def doit(self, **hints):
+        """The explicit column when the argument evaluates to an explicit matrix."""
+        arg = self.args[0].doit(**hints) if hints.get("deep", True) else self.args[0]
+        if isinstance(arg, sympy.MatrixBase):
+            return arg.T.reshape(arg.rows * arg.cols, 1)
+        return Vec(arg)
+
+    def _latex(self, printer):
+        return rf"\operatorname{{vec}}\left({printer._print(self.args[0])}\right)"
 
 
 def _scalar(x: sympy.Basic) -> sympy.Expr:
@@ -48,7 +111,7 @@ def _ones(r: object, c: object) -> sm.MatrixExpr:
 def _sum_entries(x: sympy.Basic, shape) -> sympy.Expr:
     if shape == (1, 1):
         return _scalar(x)
-    return sm.Trace(_ones(1, shape[0]) * x * _ones(shape[1], 1))
+    return sm.Trace(sm.MatMul(_ones(1, shape[0]), x, _ones(shape[1], 1)))
 
 
 def to_sympy(node: Node) -> sympy.Basic:
@@ -69,7 +132,7 @@ def to_sympy(node: Node) -> sympy.Basic:
     if op == "zero":
         return sm.ZeroMatrix(_dim(node.shape[0]), _dim(node.shape[1]))
     if op == "fill":
-        return _scalar(args[0]) * _ones(*node.shape)
+        return sm.MatMul(_scalar(args[0]), _ones(*node.shape))
     if op == "add":
         return sympy.Add(*map(_scalar, args)) if scalar else sm.MatAdd(*args)
     if op == "matmul":
@@ -78,8 +141,11 @@ def to_sympy(node: Node) -> sympy.Basic:
         coefficient = sympy.Mul(*scalars)
         if not chain:
             return coefficient
-        product = chain[0] if len(chain) == 1 else sm.MatMul(*chain)
-        return coefficient * sm.Trace(product) if scalar else coefficient * product
+        if scalar:
+            return coefficient * sm.Trace(chain[0] if len(chain) == 1 else sm.MatMul(*chain))
+        # built without MatMul.doit, which costs more than the rest of the conversion
+        factors = ([coefficient] if coefficient != 1 else []) + chain
+        return factors[0] if len(factors) == 1 else sm.MatMul(*factors)
     if op == "hadamard":
         return sm.HadamardProduct(*args)
     if op == "power":
@@ -116,12 +182,12 @@ def to_sympy(node: Node) -> sympy.Basic:
                                       node.args[0].shape))
     if op == "softmax":
         e = _apply_function("exp", args[0], node.shape)
-        return e / _sum_entries(e, node.shape)
+        return sm.MatMul(1 / _sum_entries(e, node.shape), e)
     if op == "frob":
         a, b = node.args
         if a.shape == (1, 1) and b.shape == (1, 1):
             return _scalar(args[0]) * _scalar(args[1])
-        return sm.Trace(sm.Transpose(args[0]) * args[1])
+        return sm.Trace(sm.MatMul(sm.Transpose(args[0]), args[1]))
     if op == "d":
         inner = node.args[0]
         from .text import to_text
@@ -129,6 +195,15 @@ def to_sympy(node: Node) -> sympy.Basic:
         if scalar:
             return sympy.Symbol(name)
         return sm.MatrixSymbol(name, _dim(node.shape[0]), _dim(node.shape[1]))
+    if op == "commutation":
+        rows, cols = node.value  # type: ignore[misc]
+        return CommutationMatrix(_dim(rows), _dim(cols))
+    if op == "kron":
+        return sm.KroneckerProduct(*args)
+    if op == "vec":
+        return Vec(args[0])
     if op == "fprime":
         return _apply_function(f"{node.value}'", args[0], node.shape)
+    if len(node.args) != 1:
+        raise NotImplementedError(f"no SymPy form for the operator {op!r}")
     return _apply_function(op, args[0], node.shape)
