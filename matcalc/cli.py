@@ -18,6 +18,36 @@ CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (print
 FORMATS = ("text", "latex", *CODE_FORMATS, "json")
 
 
+# where the console cannot encode a symbol (a legacy code page such as cp1252): ASCII spellings
+ASCII = {"∂": "d", "²": "^2", "σ": "sigma", "×": "x", "↦": "->", "→": "->", "≠": "!=", "≤": "<=",
+         "≥": ">=", "≈": "~", "·": "*", "∘": ".*", "⊗": " kron ", "−": "-", "—": "--", "–": "-",
+         "…": "...", "ᵀ": "'", "§": "section "}
+
+
+def to_ascii(text: str) -> str:
+    """`text` with the symbols matcalc prints spelled in ASCII (`∂f/∂x` → `df/dx`).
+
+    >>> to_ascii("∂f/∂X = 2*x; σ' = σ - σ²")
+    "df/dX = 2*x; sigma' = sigma - sigma^2"
+    """
+    text = "".join(ASCII.get(ch, ch) for ch in text)
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _encodable(text: str, err: bool = False) -> bool:
+    stream = sys.stderr if err else sys.stdout
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def echo(text: str = "", err: bool = False, nl: bool = True) -> None:
+    """click.echo, in ASCII where the stream cannot encode the text (never a traceback)."""
+    click.echo(text if _encodable(text, err) else to_ascii(text), err=err, nl=nl)
+
+
 def _parse_shapes(values: tuple[str, ...]) -> dict[str, str]:
     shapes: dict[str, str] = {}
     for item in values:
@@ -31,7 +61,7 @@ def _parse_shapes(values: tuple[str, ...]) -> dict[str, str]:
 
 def _fail(error: MatcalcError) -> None:
     kind = type(error).__name__.replace("Error", " error").lower()
-    click.echo(f"matcalc: {kind}: {error}", err=True)
+    echo(f"matcalc: {kind}: {error}", err=True)
     sys.exit(2)
 
 
@@ -150,27 +180,28 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
         _fail(exc)
         return
     if fmt in CODE_FORMATS:
-        click.echo(result.code(fmt), nl=False)
+        echo(result.code(fmt), nl=False)
         return
     if fmt == "json":
         payload = [d.to_json() for d in derivations]
-        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2,
-                              ensure_ascii=False))
+        data = payload[0] if len(payload) == 1 else payload
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        echo(text if _encodable(text) else json.dumps(data, indent=2))   # \u escapes: exact
         return
     if fmt == "latex":
-        click.echo(result.latex(steps=steps, standalone=standalone))
+        echo(result.latex(steps=steps, standalone=standalone))
         return
     for d in derivations:
         if steps:
-            click.echo(d.steps_text())
-            click.echo()
-        click.echo(f"{d.label} = {d.result_text()}")
+            echo(d.steps_text())
+            echo()
+        echo(f"{d.label} = {d.result_text()}")
         for name, body in d.where():
-            click.echo(f"  where {name} = {body}")
+            echo(f"  where {name} = {body}")
         for note in d.notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
     if error is not None:
-        click.echo(f"check: largest relative error against central finite differences: "
+        echo(f"check: largest relative error against central finite differences: "
                    f"{error:.1e}")
 
 
@@ -183,14 +214,14 @@ def rules() -> None:
     except MatcalcError as exc:
         _fail(exc)
         return
-    click.echo(f"rules from {rules_dir()}")
+    echo(f"rules from {rules_dir()}")
     for stem, sections in ruleset.sections.items():
-        click.echo(f"\n{stem}.rules")
+        echo(f"\n{stem}.rules")
         for title, items in sections:
             if title:
-                click.echo(f"  ## {title}")
+                echo(f"  ## {title}")
             for r in items:
-                click.echo(f"  {r.text}")
+                echo(f"  {r.text}")
 
 
 if __name__ == "__main__":

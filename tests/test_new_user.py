@@ -2,6 +2,12 @@
 against central finite differences (numeric.py), never by its string alone."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy
@@ -74,3 +80,29 @@ def test_the_commutation_matrix_in_sympy_is_the_permutation():
     A = sympy.Matrix(2, 3, lambda i, j: 10 * i + j)
     K = CommutationMatrix(2, 3).as_explicit()
     assert K * Vec(A).as_explicit() == Vec(A.T).as_explicit()
+
+
+# -- item 7: a legacy console -----------------------------------------------------------------------
+
+def test_a_legacy_console_gets_ascii_not_a_traceback():
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    proc = subprocess.run([sys.executable, "cli.py", "hessian", "sum(sigmoid(x))", "--wrt", "x",
+                           "--steps"], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    out = proc.stdout.decode("cp1252")
+    assert "d^2f/dx^2 = diag(" in out and "[sigmoid']" in out
+
+
+@pytest.mark.parametrize("args", [["derive", "x'*x", "--wrt", "x", "--check"],
+                                  ["derive", "sum(abs(x))", "--wrt", "x", "--format", "json"],
+                                  ["derive", "X*a", "--wrt", "X", "--shape", "X=m,n"]])
+def test_every_output_survives_a_legacy_console(args):
+    result = CliRunner(charset="ascii").invoke(main, args)
+    assert result.exit_code in (0, 2), result.exception
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    if "--check" in args:
+        assert "df/dx = 2*x" in result.output
+    if "json" in args:
+        assert json.loads(result.output)["result"] == "sign(x)"
