@@ -32,6 +32,9 @@ from .simplify import simplify
 from .verify import derivative_error, from_user, to_user
 
 TOLERANCE = 1e-5   # relative error above which a derivative is refused
+NOT_CHECKED = "not checked numerically"
+NOT_CHECKED_NOTE = (f"{NOT_CHECKED}: no sampled point where the function and the result are "
+                    f"finite (see README, Limits)")
 
 LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
           "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",
@@ -281,6 +284,18 @@ class Derivation(GeneratedCode):
         d = Derivation(self.problem, self.wrt, result, run.steps, self.notes, kind, self.function)
         return _verified(d, verify)
 
+    def record_check(self, error: float) -> float:
+        """Take a numeric check's error into `d.error`, so that every check made of this result
+        gives one account of it: the largest error any check found, nan only if no check found a
+        usable point — and then, only then, the note "not checked numerically".
+        """
+        errors = [e for e in (self.error, error) if e is not None and not np.isnan(e)]
+        self.error = max(errors) if errors else float("nan")
+        self.notes[:] = [n for n in self.notes if not n.startswith(NOT_CHECKED)]
+        if np.isnan(self.error):
+            self.notes.append(NOT_CHECKED_NOTE)
+        return self.error
+
     def check(self, trials: int = 5, seed: int = 1) -> float:
         """Largest relative error against central finite differences at random inputs."""
         return derivative_error(self.function, self.problem.bindings, self.problem.variables,
@@ -507,9 +522,7 @@ def _verified(d: Derivation, verify: bool) -> Derivation:
                 f"refusing a result that failed its numeric check: the generated code for "
                 f"{d.label} = {d} raised {type(exc).__name__}: {exc} (this is a bug in matcalc; "
                 f"please report the expression)") from exc
-        if np.isnan(d.error):
-            d.notes.append("not checked numerically: no sampled point where the function and the "
-                           "result are finite (see README, Limits)")
+        d.record_check(d.error)
         if d.error > TOLERANCE:
             raise DifferentiationError(
                 f"refusing a result that failed its numeric check: {d.label} = {d} differs from "

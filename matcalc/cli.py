@@ -6,6 +6,7 @@ column for parse errors — and exits with status 2; never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 
@@ -171,11 +172,10 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
                 raise click.BadParameter("--vec takes one --wrt", param_hint="--vec")
             result = result.vec(verify=not no_verify)
         derivations = list(result) if hasattr(result, "derivations") else [result]
-        error = None
-        if check:
-            error = max(d.check() for d in derivations)
+        from .api import NOT_CHECKED, NOT_CHECKED_NOTE
+        if check:       # one account: this check and the self-check, merged (api.record_check)
             for d in derivations:
-                d.error = error
+                d.record_check(d.check())
     except MatcalcError as exc:
         _fail(exc)
         return
@@ -199,10 +199,13 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
         for name, body in d.where():
             echo(f"  where {name} = {body}")
         for note in d.notes:
-            echo(f"note: {note}")
-    if error is not None:
-        echo(f"check: largest relative error against central finite differences: "
-                   f"{error:.1e}")
+            if not (check and note.startswith(NOT_CHECKED)):    # the check line says it
+                echo(f"note: {note}")
+        if check:
+            label = f" ({d.label})" if len(derivations) > 1 else ""
+            echo(f"check{label}: {NOT_CHECKED_NOTE}" if math.isnan(d.error) else
+                 f"check{label}: largest relative error against central finite differences: "
+                 f"{d.error:.1e}")
 
 
 @main.command()

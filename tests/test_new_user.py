@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import sympy
 from click.testing import CliRunner
-from numeric import check_gradient
+from numeric import check_gradient, finite_difference_gradient
 
 import matcalc
 from matcalc.cli import main
+from matcalc.verify import evaluate
 
 
 def run(*args: str):
@@ -106,3 +107,49 @@ def test_every_output_survives_a_legacy_console(args):
         assert "df/dx = 2*x" in result.output
     if "json" in args:
         assert json.loads(result.output)["result"] == "sign(x)"
+
+
+# -- item 6: one check, one account -----------------------------------------------------------------
+
+@pytest.mark.parametrize("expr, wrt", [("c'*x - sum(log(b - A*x))", "x"),
+                                       ("sum(log(b - A*x))*mu", "x"),
+                                       ("sum(inv(u)) where u = exp(S - S)", "S")])
+def test_check_gives_one_account_in_text_and_json(expr, wrt):
+    text = run("derive", expr, "--wrt", wrt, "--check").stdout
+    data = json.loads(run("derive", expr, "--wrt", wrt, "--check", "--format", "json").stdout)
+    check_lines = [line for line in text.splitlines() if line.startswith("check")]
+    assert len(check_lines) == 1 and text.count("not checked") <= 1, text
+    if data["check_error"] is None:
+        assert "not checked numerically" in check_lines[0]
+        assert sum("not checked numerically" in n for n in data["notes"]) == 1
+    else:
+        assert check_lines[0].endswith(f"{data['check_error']:.1e}"), (text, data["check_error"])
+        assert not any("not checked" in n for n in data["notes"]) and "note:" not in text
+        d = matcalc.derive(expr, wrt=wrt, shapes={"A": (4, 3)})
+        rng = np.random.default_rng(2)
+        values = {"A": rng.standard_normal((4, 3)), "x": rng.standard_normal(3),
+                  "b": 10 + rng.random(4), "c": rng.standard_normal(3), "mu": 0.7}
+        gradient_at(d, values)      # b - A*x > 0: inside the domain of log
+
+
+def gradient_at(d, values: dict) -> np.ndarray:
+    """d's generated gradient at `values`, checked against central differences of f there."""
+    values = {n: v for n, v in values.items() if n in d.problem.variables}
+    env = {n: np.array(v, dtype=float, ndmin=2).reshape(np.shape(v) if np.ndim(v) == 2 else (-1, 1))
+           for n, v in values.items()}
+
+    def f(x):
+        return float(evaluate(d.problem.expr, {**env, d.wrt: x}, d.problem.bindings).reshape(()))
+
+    numeric = finite_difference_gradient(f, env[d.wrt])
+    got = np.reshape(d.numpy()(**values), numeric.shape)
+    assert np.allclose(got, numeric, rtol=1e-6, atol=1e-8), (str(d), got, numeric)
+    return got
+
+
+def test_record_check_merges_errors():
+    d = matcalc.derive("x'*x", wrt="x", verify=False)
+    assert d.error is None
+    assert np.isnan(d.record_check(float("nan"))) and d.notes[-1].startswith("not checked")
+    assert d.record_check(1e-9) == 1e-9 and d.notes == []
+    assert d.record_check(float("nan")) == 1e-9 and d.record_check(1e-12) == 1e-9
