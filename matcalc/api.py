@@ -27,7 +27,7 @@ from .parse import parse
 from .printing.module import BACKENDS, generate_module
 from .printing.text import to_text
 from .rules import Rule, load_rules
-from .shapes import Problem, build_problem
+from .shapes import Problem, build_problem, non_scalar_warning
 from .simplify import simplify
 from .verify import derivative_error, from_user, to_user
 
@@ -120,6 +120,9 @@ class Derivation(GeneratedCode):
         self.kind = kind
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
         self.error: float | None = None
+        # where a default shape may not be what was meant (also in notes; the CLI's stderr)
+        self.warnings = shape_warnings(problem, wrt)
+        self.notes = self.warnings + [n for n in notes if n not in self.warnings]
 
     # -- the result ---------------------------------------------------------------------------------
     @property
@@ -291,7 +294,7 @@ class Derivation(GeneratedCode):
         """
         errors = [e for e in (self.error, error) if e is not None and not np.isnan(e)]
         self.error = max(errors) if errors else float("nan")
-        self.notes[:] = [n for n in self.notes if not n.startswith(NOT_CHECKED)]
+        self.notes = [n for n in self.notes if not n.startswith(NOT_CHECKED)]
         if np.isnan(self.error):
             self.notes.append(NOT_CHECKED_NOTE)
         return self.error
@@ -320,6 +323,9 @@ class Derivation(GeneratedCode):
             "notes": self.notes,
             "check_error": None if self.error is None or np.isnan(self.error) else self.error,
             "numpy": self.source,
+            "shapes": {n: {"shape": [str(d) for d in shape], "from": source}
+                       for n, (shape, source) in self.problem.shape_sources().items()},
+            "warnings": self.warnings,
         }
 
     def json(self) -> str:
@@ -552,6 +558,12 @@ def derive(expr: str, wrt: str | Sequence[str], shapes: dict | None = None,
                                        "functions (gradients) only")
         return DerivationSet([_derive_one(problem, w, verify) for w in wrt])
     return _derive_one(problem, wrt, verify)
+
+
+def shape_warnings(problem: Problem, wrt: str) -> list[str]:
+    """Sentences about default shapes that may not be what was meant (README, Shapes)."""
+    non_scalar = non_scalar_warning(problem, {wrt})
+    return problem.warnings + ([non_scalar] if non_scalar else [])
 
 
 def _too_large(exc: RecursionError) -> DifferentiationError:

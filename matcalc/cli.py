@@ -179,6 +179,10 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
     except MatcalcError as exc:
         _fail(exc)
         return
+    warnings = list(dict.fromkeys(w for d in derivations for w in d.warnings))
+    for warning in warnings:
+        echo(f"matcalc: warning: {warning}", err=True)
+    shapes_line = f"shapes: {derivations[0].problem.shapes_text()}"
     if fmt in CODE_FORMATS:
         echo(result.code(fmt), nl=False)
         return
@@ -190,6 +194,8 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
         return
     if fmt == "latex":
         echo(result.latex(steps=steps, standalone=standalone))
+        if not standalone:      # the document states them in its text
+            echo(f"% {shapes_line}")
         return
     for d in derivations:
         if steps:
@@ -199,8 +205,11 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
         for name, body in d.where():
             echo(f"  where {name} = {body}")
         for note in d.notes:
-            if not (check and note.startswith(NOT_CHECKED)):    # the check line says it
+            # warnings went to stderr; with --check, the check line says "not checked"
+            if note not in warnings and not (check and note.startswith(NOT_CHECKED)):
                 echo(f"note: {note}")
+    echo(shapes_line)
+    for d in derivations:
         if check:
             label = f" ({d.label})" if len(derivations) > 1 else ""
             echo(f"check{label}: {NOT_CHECKED_NOTE}" if math.isnan(d.error) else

@@ -16,8 +16,8 @@ from fractions import Fraction
 
 from . import algebra
 from .errors import ParseError, ShapeError
-from .ops import SCALAR, Node, Shape, ShapeMismatch, infer_shape, leaf, var
-from .parse import Ast, Program
+from .ops import SCALAR, Node, Shape, ShapeMismatch, fmt_shape, infer_shape, leaf, var
+from .parse import Ast, Program, parse
 from .rules import known_functions, load_rules
 
 MAX_NUMBER = 1e300          # literals are limited in magnitude, so that folding them stays exact
@@ -97,6 +97,30 @@ class Problem:
     text: str
     binding_order: list[str] = field(default_factory=list)
     symmetric: set[str] = field(default_factory=set)
+    declared: set[str] = field(default_factory=set)      # variables whose shape was declared
+    warnings: list[str] = field(default_factory=list)    # where a default may not be what is meant
+    program: Program | None = None
+    shapes: dict = field(default_factory=dict)           # the declarations, as given
+
+    def shape_sources(self) -> dict[str, tuple[Shape, str]]:
+        """{name: (shape, "declared" | "default" | "binding")}: variables, then bindings."""
+        out = {n: (s, "declared" if n in self.declared else "default")
+               for n, s in self.variables.items()}
+        out.update({n: (self.bindings[n].shape, "binding") for n in self.binding_order})
+        return out
+
+    def shapes_text(self) -> str:
+        """The shapes used, in one line (`X m×n, a m×1 (declared); mu scalar (by default)`).
+
+        >>> build_problem(parse("mu*x'*A*x"), {"A": ("n", "n")}).shapes_text()
+        'A n×n (declared); mu scalar, x n×1 (by default)'
+        """
+        groups: dict[str, list[str]] = {"declared": [], "default": [], "binding": []}
+        for name, (shape, source) in self.shape_sources().items():
+            groups[source].append(f"{name} {fmt_shape(shape)}")
+        label = {"declared": "declared", "default": "by default", "binding": "bindings"}
+        return "; ".join(f"{', '.join(sorted(items, key=str.lower))} ({label[k]})"
+                         for k, items in groups.items() if items)
 
     def variable(self, name: str) -> Node:
         """The expression node of a variable."""
@@ -153,6 +177,17 @@ class _Checker:
         self.fresh = 0
         self.functions = known_functions()
         self.sized: list[tuple[Ast, TShape]] = []   # eye, vector(c), matrix(c): sized by context
+        self.greek_broadcasts: list[tuple[str, Ast, Ast]] = []   # (name, operation, other side)
+
+    def agree(self, name: str, body: Ast, shape: TShape) -> None:
+        """A declared shape for a bound name must be its binding's."""
+        declared = self.declared[name]
+        try:
+            unify(declared[0], shape[0])
+            unify(declared[1], shape[1])
+        except ShapeMismatch:
+            self._fail(body, f"{name} is declared {show(declared)}, but its binding "
+                             f"{self._snippet(body)} is {show(shape)}")
 
     # -- pass 1: shapes ----------------------------------------------------------------------------
     def infer(self, node: Ast) -> TShape:
@@ -210,6 +245,9 @@ class _Checker:
             return self._call(node)
         raise ParseError(f"{kind} is not part of the input language", self.text, node.start)
 
+    def _greek_default(self, name: str) -> bool:
+        return name in GREEK and name not in self.declared and name not in self.binding_shapes
+
     def _name_shape(self, node: Ast) -> TShape:
         name = str(node.value)
         if name in self.binding_shapes:
@@ -239,6 +277,12 @@ class _Checker:
     def _binop(self, node: Ast) -> TShape:
         op = str(node.value)
         left, right = (self.infer(c) for c in node.children)
+        if op in ("+", "-", ".*", "./"):
+            a, b = node.children
+            for side, other, other_shape in ((a, b, right), (b, a, left)):
+                if side.kind == "name" and self._greek_default(str(side.value)) \
+                        and not _scalar(other_shape):
+                    self.greek_broadcasts.append((str(side.value), node, other))
         if op in ("+", "-"):
             return self._apply(node, "add", [left, right], symbol=op)
         if op in (".*", "./"):
@@ -418,11 +462,14 @@ def build_problem(program: Program, shapes: dict | None = None,
     checker = _Checker(program, shapes or {}, symmetric or set())
     ordered = _binding_order(program, program.text)
     for name, body in ordered:
-        if name in GREEK or name in checker.functions or name == "eye":
+        if name in checker.functions or name == "eye":
             raise ParseError(f"cannot bind {name!r}: it names a "
-                             f"{'function' if name != 'eye' and name not in GREEK else 'constant'}"
-                             f" of the language", program.text, body.start)
+                             f"{'function' if name != 'eye' else 'constant'} of the language",
+                             program.text, body.start)
+        # a binding defines its name's shape, whatever the name (mu = W1*x + b1 is a vector)
         checker.binding_shapes[name] = checker.infer(body)
+        if name in checker.declared:
+            checker.agree(name, body, checker.binding_shapes[name])
     assert program.body is not None
     checker.infer(program.body)
     for name in checker.symmetric:
@@ -445,8 +492,42 @@ def build_problem(program: Program, shapes: dict | None = None,
         refs[name] = leaf("ref", tree.shape, name, tree.deps)
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
+    warnings = [f"{name} is a scalar by default (a Greek name), so {checker._snippet(node)} "
+                f"applies it to every entry of {checker._snippet(other)} "
+                f"({show(checker.shape[id(other)])}); if {name} is a vector, declare its shape "
+                f"(--shape {name}=n, shapes={{'{name}': ('n',)}})"
+                for name, node, other in checker.greek_broadcasts]
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
-                   set(checker.symmetric))
+                   set(checker.symmetric), set(checker.declared) & set(variables),
+                   list(dict.fromkeys(warnings)), program, dict(shapes or {}))
 
 
-__all__ = ["GREEK", "SCALAR", "Problem", "build_problem"]
+def non_scalar_warning(problem: Problem, wrt: set[str]) -> str | None:
+    """If f is not a scalar only because of a default shape — an undeclared lower-case name taken
+    for a vector (`n/2*logdet(S)`) — the sentence that says so, else None.
+
+    >>> non_scalar_warning(build_problem(parse("n/2*logdet(S)")), {"S"})[:45]
+    'f is a vector of length len(n), not a scalar:'
+    """
+    if problem.expr.is_scalar or problem.program is None:
+        return None
+    for name, shape in problem.variables.items():
+        if name in problem.declared or name in wrt or shape == SCALAR:
+            continue
+        try:
+            trial = build_problem(problem.program, {**problem.shapes, name: ()},
+                                  problem.symmetric - {name})
+        except (ShapeError, ParseError):
+            continue
+        if trial.expr.is_scalar:
+            r, c = problem.expr.shape
+            what = f"a vector of length {r}" if c == 1 else fmt_shape(problem.expr.shape)
+            kind = "vector" if shape[1] == 1 else "matrix"
+            return (f"f is {what}, not a scalar: {name} is a {kind} by default (an undeclared "
+                    f"{'lower' if kind == 'vector' else 'upper'}-case name); if {name} is a "
+                    f"number, declare it (--shape {name}=scalar, shapes={{'{name}': ()}}) and f "
+                    f"is a scalar")
+    return None
+
+
+__all__ = ["GREEK", "SCALAR", "Problem", "build_problem", "non_scalar_warning"]

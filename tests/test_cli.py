@@ -72,7 +72,10 @@ def test_seed_steps():
 def test_seed_without_steps_is_just_the_result():
     result = run("derive", SEED, "--wrt", "X")
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == [SEED_RESULT, "  where w = sigmoid(X'*a)"]
+    # the shapes line (issue 17, item 3): what the defaults made of the names
+    assert result.stdout.splitlines() == [
+        SEED_RESULT, "  where w = sigmoid(X'*a)",
+        "shapes: a len(a)×1, X len(a)×cols(X) (by default); w cols(X)×1 (bindings)"]
 
 
 # -- (b) (c) (l) user errors -----------------------------------------------------------------------------

@@ -153,3 +153,66 @@ def test_record_check_merges_errors():
     assert np.isnan(d.record_check(float("nan"))) and d.notes[-1].startswith("not checked")
     assert d.record_check(1e-9) == 1e-9 and d.notes == []
     assert d.record_check(float("nan")) == 1e-9 and d.record_check(1e-12) == 1e-9
+
+
+# -- item 3: visible shapes; a binding defines its name's shape; warnings about defaults ------------
+
+def test_a_binding_of_any_name_defines_its_shape():
+    d = check_gradient("mu = W1*x + b1; sum(sigmoid(mu))", "W1")
+    assert d.problem.shape_sources()["mu"][1] == "binding" and d.problem.bindings["mu"].is_column
+    assert d.warnings == []
+    check_gradient("lambda = x.*x; lambda'*lambda", "x")       # a Greek name, a Python keyword
+
+
+def test_a_declared_shape_of_a_bound_name_must_be_its_bindings():
+    check_gradient("mu = W1*x + b1; sum(sigmoid(mu))", "W1", shapes={"mu": ("k",), "b1": ("k",)})
+    result = run("derive", "mu = W1*x + b1; sum(mu)", "--wrt", "W1", "--shape", "mu=scalar")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "mu is declared a scalar, but its binding W1*x + b1 is" in result.output
+    assert "\n  mu = W1*x + b1; sum(mu)\n       ^^^^^^^^^\n" in result.output
+
+
+MAHALANOBIS = "0.5*(x - mu)'*inv(S)*(x - mu)"
+
+
+def test_a_greek_default_scalar_used_as_a_vector_is_warned_about():
+    d = matcalc.derive(MAHALANOBIS, wrt="mu")
+    assert len(d.warnings) == 1 and d.warnings[0] in d.notes
+    assert "mu is a scalar by default (a Greek name)" in d.warnings[0]
+    result = run("derive", MAHALANOBIS, "--wrt", "mu")
+    assert result.exit_code == 0
+    assert f"matcalc: warning: {d.warnings[0]}\n" in result.stderr
+    assert "shapes: mu scalar," in result.stdout and "warning" not in result.stdout
+    # declared a vector: no warning, and the textbook gradient
+    d = check_gradient(MAHALANOBIS, "mu", shapes={"mu": ("n",), "x": ("n",)},
+                       expected=lambda x, mu, S: -0.5 * (np.linalg.inv(S) + np.linalg.inv(S).T)
+                       @ (x - mu))
+    assert d.warnings == []
+
+
+NORMAL_LOGLIK = "n/2*logdet(S) + tr(inv(S)*C)"
+
+
+def test_a_default_that_makes_f_non_scalar_is_warned_about():
+    d = matcalc.derive(NORMAL_LOGLIK, wrt="S")
+    assert d.kind == "linear-map" and len(d.warnings) == 1
+    assert d.warnings[0].startswith("f is a vector of length len(n), not a scalar: n is a vector "
+                                    "by default")
+    assert "matcalc: warning: f is a vector" in run("derive", NORMAL_LOGLIK, "--wrt", "S").stderr
+    d = check_gradient(NORMAL_LOGLIK, "S", shapes={"n": ()})
+    assert d.kind == "gradient" and d.warnings == []
+    # differentiating with respect to the vector itself is no surprise: no warning
+    assert matcalc.derive("x/2", wrt="x").warnings == []
+
+
+def test_shapes_are_shown_in_text_json_and_latex():
+    args = ["derive", "t*x'*A*x", "--wrt", "x", "--shape", "A=3,3", "--shape", "t=scalar"]
+    assert run(*args).stdout.splitlines()[-1] == "shapes: A 3×3, t scalar (declared); x 3×1 " \
+                                                 "(by default)"
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["shapes"] == {"t": {"shape": ["1", "1"], "from": "declared"},
+                              "x": {"shape": ["3", "1"], "from": "default"},
+                              "A": {"shape": ["3", "3"], "from": "declared"}}
+    assert data["warnings"] == []
+    assert run(*args, "--format", "latex").stdout.splitlines()[-1].startswith("% shapes: A 3×3")
+    check_gradient("t*x'*A*x", "x", shapes={"A": (3, 3), "t": ()})
