@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import algebra
 from .errors import ParseError, ShapeError
 from .ops import SCALAR, Node, Shape, ShapeMismatch, fmt_shape, infer_shape, leaf, var
-from .parse import Ast, Program, parse
+from .parse import Ast, Program
 from .rules import known_functions, load_rules
 
 MAX_NUMBER = 1e300          # literals are limited in magnitude, so that folding them stays exact
@@ -112,6 +112,7 @@ class Problem:
     def shapes_text(self) -> str:
         """The shapes used, in one line (`X m×n, a m×1 (declared); mu scalar (by default)`).
 
+        >>> from matcalc.parse import parse
         >>> build_problem(parse("mu*x'*A*x"), {"A": ("n", "n")}).shapes_text()
         'A n×n (declared); mu scalar, x n×1 (by default)'
         """
@@ -506,6 +507,7 @@ def non_scalar_warning(problem: Problem, wrt: set[str]) -> str | None:
     """If f is not a scalar only because of a default shape — an undeclared lower-case name taken
     for a vector (`n/2*logdet(S)`) — the sentence that says so, else None.
 
+    >>> from matcalc.parse import parse
     >>> non_scalar_warning(build_problem(parse("n/2*logdet(S)")), {"S"})[:45]
     'f is a vector of length len(n), not a scalar:'
     """
