@@ -186,7 +186,7 @@ class Derivation(GeneratedCode):
         with standalone=True a complete document (problem, steps, result)."""
         from .printing.latex import derivation_latex, result_latex, standalone_document
         if standalone:
-            return standalone_document(self)
+            return standalone_document([self])
         return derivation_latex(self) if steps else result_latex(self)
 
     # -- notebooks ----------------------------------------------------------------------------------
@@ -385,7 +385,11 @@ class DerivationSet(GeneratedCode):
         return max(d.check(trials, seed) for d in self.derivations)
 
     def latex(self, steps: bool = False, standalone: bool = False) -> str:
-        return "\n".join(d.latex(steps, standalone) for d in self.derivations)
+        """LaTeX of each result (see Derivation.latex); standalone=True gives one document."""
+        if standalone:
+            from .printing.latex import standalone_document
+            return standalone_document(self.derivations)
+        return "\n".join(d.latex(steps) for d in self.derivations)
 
     def _repr_latex_(self) -> str:
         return "$$" + r" \\ ".join(d.latex() for d in self.derivations) + "$$"

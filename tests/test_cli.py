@@ -291,5 +291,7 @@ def test_latex_standalone_is_a_complete_document():
     assert result.exit_code == 0
     out = result.output
     assert out.startswith("\\documentclass{article}") and out.rstrip().endswith("\\end{document}")
-    assert "\\begin{align*}" in out and "\\circ" in out and "\\texttt{w'*w where w = sigmoid(X'*a)}" in out
+    # steps in a list of inline formulas that may break (issue 17, item 1; was align*)
+    assert "\\begin{enumerate}" in out and "\\circ" in out
+    assert "\\texttt{w'*\\allowbreak{}w where w =\\allowbreak{} sigmoid(" in out
     assert out.count("\\begin{") == out.count("\\end{")
