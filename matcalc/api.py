@@ -83,7 +83,7 @@ class GeneratedCode:
 
     def jax(self, jit: bool = True) -> Callable[..., Any]:
         """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
-        Needs JAX (`pip install "matcalc[jax]"`); enable float64 with
+        Needs JAX (`pip install "matcalc-symbolic[jax]"`); enable float64 with
         `jax.config.update("jax_enable_x64", True)` for double precision. The jitted function is
         made once per derivation, so `d.jax()(...)` in a loop compiles only on its first call."""
         function = _compile(*self._module("jax"), self.function_name)
@@ -98,12 +98,12 @@ class GeneratedCode:
 
     def torch(self) -> Callable[..., Any]:
         """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
-        device. Needs PyTorch (`pip install "matcalc[torch]"`)."""
+        device. Needs PyTorch (`pip install "matcalc-symbolic[torch]"`)."""
         return _compile(*self._module("torch"), self.function_name)
 
     def array_api(self) -> Callable[..., Any]:
         """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
-        and Dask arrays, through `array_api_compat` (`pip install "matcalc[array-api]"`)."""
+        and Dask arrays, through `array_api_compat` (`pip install "matcalc-symbolic[array-api]"`)."""
         return _compile(*self._module("array-api"), self.function_name)
 
 

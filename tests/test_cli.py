@@ -261,9 +261,12 @@ def test_hessian_command():
     assert "parse error" in out and "^" in out
 
 
+DISTRIBUTION = "matcalc-symbolic"     # "matcalc" on PyPI is an unrelated project (issue 17)
+
+
 def _installed() -> bool:
     try:
-        importlib.metadata.version("matcalc")
+        importlib.metadata.version(DISTRIBUTION)
         return True
     except importlib.metadata.PackageNotFoundError:
         return False
@@ -272,6 +275,21 @@ def _installed() -> bool:
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and "0.1.0" in result.output
+
+
+def test_the_distribution_name_is_not_the_import_name():
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == DISTRIBUTION and project["scripts"] == {"matcalc": "matcalc.cli:main"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    # every install line names the clone (".") or the distribution, never PyPI's other "matcalc"
+    readme = readme.replace("`pip install matcalc` installs somebody else's", "")  # the warning
+    targets = re.findall(r'pip install (?:-q )?("[^"]+"|[^\s`]+)', readme)
+    assert len(targets) >= 8
+    for target in targets:
+        assert target.strip('"').startswith((".", DISTRIBUTION)), target
+    if _installed():
+        assert importlib.metadata.version(DISTRIBUTION) == "0.1.0"
 
 
 # -- (k) python cli.py -------------------------------------------------------------------------------------
