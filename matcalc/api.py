@@ -122,7 +122,7 @@ class Derivation(GeneratedCode):
         self.error: float | None = None
         # where a default shape may not be what was meant (also in notes; the CLI's stderr)
         self.warnings = shape_warnings(problem, wrt)
-        self.notes = self.warnings + [n for n in notes if n not in self.warnings]
+        self.notes = [n for n in notes if n not in self.warnings] + self.warnings
 
     # -- the result ---------------------------------------------------------------------------------
     @property
@@ -222,7 +222,7 @@ class Derivation(GeneratedCode):
 
     def _code_outputs(self) -> tuple[dict[str, tuple], Node]:
         """The generated function's variables and output (d(X) becomes an argument)."""
-        variables = dict(self.problem.variables)
+        variables = argument_order(self.problem.variables, [self.wrt])
         result = self.result
         if self.direction is not None:
             shape = self.problem.variables[self.wrt]
@@ -347,6 +347,9 @@ class StepsView:
     def __str__(self) -> str:
         return self.derivation.steps_text()
 
+    def __repr__(self) -> str:
+        return f"{self.derivation.steps_text()}\n\n{self.derivation.label} = {self.derivation}"
+
 
 class DerivationSet(GeneratedCode):
     """Gradients with respect to several variables, sharing one generated function."""
@@ -377,9 +380,20 @@ class DerivationSet(GeneratedCode):
         """One function returning every gradient (a tuple, in the order of `wrt`)."""
         doc = (f"Gradients of f = {self.problem.text.strip()} with respect to "
                f"{', '.join(self.wrt)}, in that order.")
-        return generate_module(self.problem.variables, self.problem.bindings,
+        return generate_module(argument_order(self.problem.variables, self.wrt),
+                               self.problem.bindings,
                                [(d.wrt, d.result) for d in self.derivations], "gradients", doc,
                                BACKENDS[backend])
+
+    def __repr__(self) -> str:
+        return f"<DerivationSet {', '.join(self.wrt)}:\n{self}>"
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """One JSON object per variable (as `--format json` with several --wrt)."""
+        return [d.to_json() for d in self.derivations]
+
+    def json(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
 
     def check(self, trials: int = 5, seed: int = 1) -> float:
         return max(d.check(trials, seed) for d in self.derivations)
@@ -399,6 +413,17 @@ class DerivationSet(GeneratedCode):
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+def argument_order(variables: dict[str, tuple], wrt: list[str]) -> dict[str, tuple]:
+    """The generated function's parameters: the variables of differentiation first, in the order
+    they were asked for, then the others in order of first appearance in the input (a linear
+    map's direction dX and `out=` come after them all).
+
+    >>> list(argument_order({"W2": (), "W1": (), "x": (), "y": ()}, ["W1", "W2"]))
+    ['W1', 'W2', 'x', 'y']
+    """
+    return {**{w: variables[w] for w in wrt}, **variables}
+
 
 def _function_name(kind: str, wrt: str) -> str:
     stem = {"gradient": "grad", "jacobian": "jacobian", "linear-map": "differential",

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from test_cookbook import ROWS as COOKBOOK_ROWS
 
 import matcalc
+from matcalc.api import argument_order
 from matcalc.cli import main
 from matcalc.parse import parse
 from matcalc.shapes import build_problem
@@ -261,7 +262,9 @@ def check_cli_module(expr, wrt, shapes=None, symmetric=None, hessian=False, seed
     sizes = dimension_sizes(variables, base=seed)
     env = sample_inputs(variables, sizes, rng, symmetric=derivations[0].problem.symmetric)
     user = {n: to_user(env[n], variables[n]) for n in variables}
-    positional = [user[n] for n in variables]
+    # the documented order (issue 17, item 10): the variables of differentiation, then the rest
+    wrts = d.wrt if isinstance(d.wrt, list) else [d.wrt]
+    positional = [user[n] for n in argument_order(variables, wrts)]
     keywords = dict(user)
     direction = getattr(d, "direction", None)
     if direction is not None:
@@ -409,7 +412,8 @@ def test_the_validator_rejects_what_it_should(schema):
             "variables": {"x": ["n", "1"]}, "result": "2*x", "shape": ["n", "1"], "where": {},
             "text": "2*x", "latex": "2 x", "steps": [{"rule": "r", "lhs": "l", "rhs": "r",
                                                        "note": ""}],
-            "notes": [], "check_error": None, "numpy": "import numpy as np\n"}
+            "notes": [], "check_error": None, "numpy": "import numpy as np\n",
+            "shapes": {"x": {"shape": ["n", "1"], "from": "default"}}, "warnings": []}
     validate(good, schema)
     validate([good, dict(good, wrt="y")], schema)
     for bad in [dict(good, kind="hessian-vec"), dict(good, check_error="0.1"),
@@ -418,7 +422,9 @@ def test_the_validator_rejects_what_it_should(schema):
                 dict(good, steps=[{"rule": "r", "lhs": "l", "rhs": "r"}]),
                 dict(good, steps=[{"rule": "r", "lhs": "l", "rhs": "r", "note": None}]),
                 dict(good, variables={"x": ["n", 1]}), dict(good, where={"w": 3}),
-                dict(good, schema="matcalc.derivation/2"), [], [good]]:
+                dict(good, schema="matcalc.derivation/2"), [], [good],
+                dict(good, shapes={"x": {"shape": ["n", "1"], "from": "guessed"}}),
+                {k: v for k, v in good.items() if k != "warnings"}]:
         with pytest.raises(SchemaError):
             validate(bad, schema)
 
