@@ -53,10 +53,14 @@ def _parse_shapes(values: tuple[str, ...]) -> dict[str, str]:
     shapes: dict[str, str] = {}
     for item in values:
         name, sep, dims = item.partition("=")
-        if not sep or not name.strip().isidentifier():
+        name = name.strip()
+        if not sep or not name.isidentifier() or not dims.strip():
             raise click.BadParameter(f"{item!r}: write NAME=DIMS, e.g. X=m,n or a=m or t=scalar",
                                      param_hint="--shape")
-        shapes[name.strip()] = dims
+        if name in shapes and shapes[name] != dims:
+            echo(f"matcalc: warning: --shape {name} is given twice; the last, {item}, is used",
+                 err=True)
+        shapes[name] = dims
     return shapes
 
 
@@ -103,12 +107,17 @@ class ExpressionCommand(click.Command):
         return super().parse_args(ctx, kept)
 
 
-def _common_options(command):
-    """The options `derive` and `hessian` share."""
+def _common_options(several: bool):
+    """The options `derive` and `hessian` share (`several`: --wrt may be repeated)."""
+    return lambda command: _options(command, several)
+
+
+def _options(command, several: bool):
     for option in reversed([
         click.argument("expr"),
         click.option("--wrt", required=True, multiple=True,
-                     help="The variable to differentiate with respect to (repeat for several)."),
+                     help="The variable to differentiate with respect to"
+                          + (" (repeat for several)." if several else " (one variable).")),
         click.option("--shape", "shape", multiple=True, metavar="NAME=DIMS",
                      help="Declare a shape: X=m,n (matrix), a=m (vector), t=scalar; numbers "
                           "allowed."),
@@ -130,7 +139,7 @@ def _common_options(command):
 
 
 @main.command(cls=ExpressionCommand)
-@_common_options
+@_common_options(several=True)
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
            steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
            no_verify: bool) -> None:
@@ -141,12 +150,13 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
       matcalc derive "w'*w where w = sigmoid(X'*a)" --wrt X --steps
     """
     from .api import derive as derive_
+    wrt = tuple(dict.fromkeys(wrt))     # --wrt x --wrt x is x once
     _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
          shape, sym, steps, fmt, check, standalone, vec, no_verify)
 
 
 @main.command(cls=ExpressionCommand)
-@_common_options
+@_common_options(several=False)
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
             steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
            no_verify: bool) -> None:
@@ -165,6 +175,8 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
 
 def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
          check: bool, standalone: bool, vec: bool, no_verify: bool) -> None:
+    if standalone and fmt != "latex":
+        raise click.UsageError("--standalone makes a LaTeX document: add --format latex")
     try:
         result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
         if vec:

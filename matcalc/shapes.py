@@ -241,7 +241,13 @@ class _Checker:
         if kind == "transpose":
             return self._apply(node, "transpose", [self.infer(node.children[0])])
         if kind == "binop":
-            return self._binop(node)
+            shape = self._binop(node)
+            value = _constant(node)
+            if value is not None and not (value == 0 or MIN_NUMBER <= abs(value) <= MAX_NUMBER):
+                raise ParseError(f"{self._snippet(node)} is out of range: numbers (also computed "
+                                 f"ones) must lie between {MIN_NUMBER:g} and {MAX_NUMBER:g} in "
+                                 f"magnitude", self.text, node.start, node.end)
+            return shape
         if kind == "call":
             return self._call(node)
         raise ParseError(f"{kind} is not part of the input language", self.text, node.start)
@@ -303,6 +309,10 @@ class _Checker:
                                  f"not {show(right)}")
             if op == "^" and not _scalar(left):
                 exponent = node.children[1]
+                if _find(left[1]) == 1 or _find(left[0]) == 1:
+                    self._fail(node, f"{self._snippet(node)}: {self._snippet(node.children[0])} is "
+                                     f"{show(left)}, and ^ is the power of a square matrix; "
+                                     f"use .^ for an elementwise power")
                 if not _is_integer_literal(exponent):
                     self._fail(node, f"{self._snippet(node)}: a matrix power needs an integer "
                                      f"exponent (use .^ for an elementwise power)")
@@ -402,6 +412,34 @@ class _Checker:
         return algebra.apply(name, *kids)
 
 
+def _constant(node: Ast) -> float | None:
+    """The value of an expression of number literals (`2^1000`), inf where it overflows; None
+    for anything else."""
+    if node.kind == "number":
+        return float(str(node.value))
+    if node.kind == "neg":
+        inner = _constant(node.children[0])
+        return None if inner is None else -inner
+    if node.kind != "binop":
+        return None
+    a, b = (_constant(c) for c in node.children)
+    if a is None or b is None:
+        return None
+    op = str(node.value)
+    try:
+        if op in ("+", "-"):
+            return a + b if op == "+" else a - b
+        if op in ("*", ".*", "/", "./"):
+            value = a * b if op in ("*", ".*") else a / b
+        else:
+            value = float(abs(a) ** b) if a != 0 else 0.0
+    except OverflowError:
+        return float("inf")
+    except (ZeroDivisionError, ValueError):
+        return None
+    return float("nan") if value == 0 and a != 0 and b != 0 else value    # underflow
+
+
 def _literal_text(node: Ast) -> str:
     """The text of an integer literal, with its sign."""
     return "-" + _literal_text(node.children[0]) if node.kind == "neg" else str(node.value)
@@ -498,6 +536,12 @@ def build_problem(program: Program, shapes: dict | None = None,
                 f"({show(checker.shape[id(other)])}); if {name} is a vector, declare its shape "
                 f"(--shape {name}=n, shapes={{'{name}': ('n',)}})"
                 for name, node, other in checker.greek_broadcasts]
+    seen = set(variables) | set(bindings)
+    warnings += [f"a shape is declared for {name}, which does not appear in the expression"
+                 for name in (shapes or {}) if name not in seen]
+    used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    warnings += [f"the binding {name} = {checker._snippet(body)} is not used"
+                 for name, body in ordered if name not in used]
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
                    set(checker.symmetric), set(checker.declared) & set(variables),
                    list(dict.fromkeys(warnings)), program, dict(shapes or {}))

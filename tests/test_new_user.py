@@ -216,3 +216,91 @@ def test_shapes_are_shown_in_text_json_and_latex():
     assert data["warnings"] == []
     assert run(*args, "--format", "latex").stdout.splitlines()[-1].startswith("% shapes: A 3×3")
     check_gradient("t*x'*A*x", "x", shapes={"A": (3, 3), "t": ()})
+
+
+# -- item 10: the smaller ones ------------------------------------------------------------------------
+
+def test_a_matrix_power_of_a_vector_suggests_the_elementwise_power():
+    result = run("derive", "sum(x^2)", "--wrt", "x")
+    assert result.exit_code == 2 and "use .^ for an elementwise power" in result.output
+    assert "\n  sum(x^2)\n      ^^^\n" in result.output
+    check_gradient("sum(x.^2)", "x", expected=lambda x: 2 * x)
+
+
+@pytest.mark.parametrize("text", ["2^1000*sum(x)", "(2^10)^100*sum(x)", "1e200*1e200*sum(x)",
+                                  "2^-2000*sum(x)"])
+def test_a_computed_number_out_of_range_is_refused(text):
+    result = run("derive", text, "--wrt", "x")
+    assert result.exit_code == 2 and "out of range" in result.output and "^^^" in result.output
+
+
+def test_numbers_in_range_still_fold():
+    check_gradient("2^10*sum(x) + 0^2*sum(x)", "x", expected=lambda x: 1024 + 0 * x)
+
+
+def test_shape_options_are_checked():
+    result = run("derive", "x'*x", "--wrt", "x", "--shape", "x=")
+    assert result.exit_code == 2 and "NAME=DIMS" in result.output
+    result = run("derive", "x'*x", "--wrt", "x", "--shape", "x=3", "--shape", "x=4")
+    assert result.exit_code == 0 and "--shape x is given twice; the last, x=4, is used" in \
+        result.stderr and "shapes: x 4×1 (declared)" in result.stdout
+    result = run("derive", "x'*x", "--wrt", "x", "--shape", "q=3")
+    assert "warning: a shape is declared for q, which does not appear" in result.stderr
+
+
+def test_an_unused_binding_is_warned_about():
+    d = check_gradient("u = exp(x); v = x.*x; sum(v)", "x", expected=lambda x: 2 * x)
+    assert d.warnings == ["the binding u = exp(x) is not used"]
+
+
+def test_a_repeated_wrt_is_one_variable():
+    result = run("derive", "x'*x", "--wrt", "x", "--wrt", "x")
+    assert result.exit_code == 0 and result.stdout.count("∂f/∂x = 2*x") == 1
+
+
+def test_hessian_help_says_one_variable_and_standalone_needs_latex():
+    assert "(one variable)" in run("hessian", "--help").output
+    assert "(repeat for several)" in run("derive", "--help").output
+    result = run("derive", "x'*x", "--wrt", "x", "--standalone")
+    assert result.exit_code == 2 and "add --format latex" in result.output
+
+
+def test_eye_n_is_documented():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "`eye(n)`" in readme
+    check_gradient("tr(eye(3)*X)", "X", shapes={"X": (3, 3)}, expected=lambda X: np.eye(3))
+
+
+def test_results_and_steps_show_themselves_in_a_terminal():
+    ds = matcalc.derive("sum((W2*tanh(W1*x) - y).^2)", wrt=["W1", "W2"])
+    assert repr(ds).startswith("<DerivationSet W1, W2:\n∂f/∂W1 = ")
+    assert [o["wrt"] for o in json.loads(ds.json())] == ["W1", "W2"]
+    d = matcalc.derive("x'*x", wrt="x")
+    assert repr(d.with_steps()).endswith("∂f/∂x = 2*x") and "[product]" in repr(d.with_steps())
+
+
+def test_generated_arguments_come_in_a_documented_order():
+    """The variables of differentiation first (in the order of wrt), then the others in order of
+    first appearance, then a linear map's direction — a deliberate change (issue 17, item 10):
+    they were all in order of appearance, gradients(W2, W1, x, y)."""
+    import inspect
+    ds = matcalc.derive("sum((W2*tanh(W1*x) - y).^2)", wrt=["W1", "W2"])
+    assert "def gradients(W1, W2, x, y, out=None)" in ds.source or \
+        "def gradients(W1, W2, x, y)" in ds.source
+    rng = np.random.default_rng(0)
+    W1, W2, x, y = (rng.standard_normal(s) for s in [(3, 2), (4, 3), 2, 4])
+    positional = ds.numpy().__wrapped__(W1, W2, x, y)
+    by_name = ds.numpy()(W2=W2, W1=W1, y=y, x=x)
+    for got, want in zip(positional, by_name):
+        assert np.array_equal(got, want)
+    for wrt in ("W1", "W2"):
+        check_gradient("sum((W2*tanh(W1*x) - y).^2)", wrt)
+    h = matcalc.hessian("sum(softplus(-y.*(X*w)))", wrt="w")
+    assert list(inspect.signature(h.numpy().__wrapped__).parameters)[:3] == ["w", "y", "X"]
+    m = matcalc.derive("A*X*B", wrt="X")
+    assert list(inspect.signature(m.numpy().__wrapped__).parameters)[:4] == ["X", "A", "B", "dX"]
+
+
+def test_a_numeric_identity_keeps_its_size_in_text():
+    d = check_gradient("tr(eye(5))*sum(x)", "x", expected=lambda x: 5 + 0 * x)
+    assert "eye(5)" in str(d) or str(d) == "vector(5)"
