@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 
 import matcalc
 from matcalc.parse import parse
-from matcalc.printing.latex import PREAMBLE
+from matcalc.printing.readers.latex import PREAMBLE
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 PDFLATEX = shutil.which("pdflatex")

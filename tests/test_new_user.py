@@ -76,13 +76,6 @@ def test_results_with_a_commutation_matrix_convert_to_sympy(compute, text, wrt, 
     assert d.check() < 1e-6
 
 
-def test_the_commutation_matrix_in_sympy_is_the_permutation():
-    from matcalc.printing.sympy import CommutationMatrix, Vec
-    A = sympy.Matrix(2, 3, lambda i, j: 10 * i + j)
-    K = CommutationMatrix(2, 3).as_explicit()
-    assert K * Vec(A).as_explicit() == Vec(A.T).as_explicit()
-
-
 # -- item 7: a legacy console -----------------------------------------------------------------------
 
 def test_a_legacy_console_gets_ascii_not_a_traceback():

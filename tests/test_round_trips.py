@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from test_cookbook import ROWS as COOKBOOK_ROWS
 
 import matcalc
-from matcalc.api import argument_order
+from matcalc.derivation import argument_order
 from matcalc.cli import main
 from matcalc.parse import parse
 from matcalc.shapes import build_problem

@@ -1,10 +1,14 @@
 """Expression → LaTeX: Hadamard product as ∘, Frobenius product as :, transpose as ^\\top."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from ..ops import Node, const_value
+from ...names import GREEK
+from ...operators import APPLIED, lookup
+from ...ops import Node, const_value
 from .text import (
+    _OPERAND,
     ADD,
     ATOM,
     FROB,
@@ -12,6 +16,7 @@ from .text import (
     NEG,
     POSTFIX,
     POW,
+    PRECEDENCE,
     Printer,
     format_number,
     signed_terms,
@@ -19,20 +24,7 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from ..api import Derivation
-
-FUNCTION_NAMES = {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
-    "tanh": r"\tanh", "sigmoid": r"\sigma", "det": r"\det", "logdet": r"\log\det",
-    "tr": r"\operatorname{tr}", "sum": r"\operatorname{sum}", "diagm": r"\operatorname{diag}",
-    "diagv": r"\operatorname{diag}", "sign": r"\operatorname{sign}",
-}
-
-
-GREEK_TEX = {"lambda", "alpha", "beta", "gamma", "delta", "epsilon", "mu", "sigma", "theta",
-             "tau", "rho", "eta", "kappa", "nu", "xi", "pi", "phi", "chi", "psi", "omega", "zeta",
-             "iota", "upsilon"}
-
+    from ...derivation import Derivation
 
 def _name(name: str) -> str:
     r"""A name in math mode: Greek letters as such, `x_1` and `x_long_name` subscripted, other
@@ -41,15 +33,17 @@ def _name(name: str) -> str:
     >>> print(*(_name(n) for n in ("lambda", "x_1", "x_long_name", "W1", "my_var")))
     \lambda x_{1} x_{\mathrm{long\_name}} \mathrm{W1} \mathrm{my\_var}
     """
-    if name in GREEK_TEX:
+    if name == "omicron":       # the one Greek letter LaTeX writes as a Latin one
+        return "o"
+    if name in GREEK:
         return "\\" + name
     if len(name) == 1:
         return name
     base, _, sub = name.partition("_")
-    if sub and (len(base) == 1 or base in GREEK_TEX):
-        sub_tex = sub if sub.isdigit() or len(sub) == 1 or sub in GREEK_TEX else \
+    if sub and (len(base) == 1 or base in GREEK):
+        sub_tex = sub if sub.isdigit() or len(sub) == 1 or sub in GREEK else \
             rf"\mathrm{{{sub.replace('_', chr(92) + '_')}}}"
-        return f"{_name(base)}_{{{_name(sub_tex) if sub in GREEK_TEX else sub_tex}}}"
+        return f"{_name(base)}_{{{_name(sub_tex) if sub in GREEK else sub_tex}}}"
     return rf"\mathrm{{{name.replace('_', chr(92) + '_')}}}"
 
 
@@ -104,7 +98,6 @@ def tex_verbatim(text: str) -> str:
 
 def _dim(d: object) -> str:
     """A dimension in math mode: 3, m, len(x), m*n."""
-    import re
     factors = []
     for f in str(d).split("*"):
         m = re.fullmatch(r"(\w+)\((\w+)\)", f)
@@ -178,6 +171,15 @@ class LatexPrinter(Printer):
     def _print_hadamard(self, node: Node) -> tuple[str, int]:
         return self._product(node, r" \circ ")
 
+    def fill(self, template: str, operands) -> str:
+        """A registry template; an operand that takes a superscript there goes through base()."""
+        def operand(m: re.Match) -> str:
+            node = operands[int(m.group(1))]
+            if template[m.end():].startswith("^"):
+                return self.base(node)
+            return self.paren(node, PRECEDENCE[m.group(2)] if m.group(2) else 0)
+        return _OPERAND.sub(operand, template)
+
     def base(self, node: Node) -> str:
         """An operand that takes a superscript: in parentheses if it has one itself (T^⊤ to the
         power −1 is (T^⊤)^{-1}; T^⊤^{-1} is a TeX error)."""
@@ -202,19 +204,13 @@ class LatexPrinter(Printer):
             return rf"{self.base(inner.args[0])}^{{-\top}}", POSTFIX
         return rf"{self.base(inner)}^\top", POSTFIX
 
-    def _print_inv(self, node: Node) -> tuple[str, int]:
-        inner = node.args[0]
-        if inner.op == "transpose" and inner.args[0].op != "inv":
-            return rf"{self.base(inner.args[0])}^{{-\top}}", POSTFIX
-        return f"{self.base(inner)}^{{-1}}", POSTFIX
-
     def _print_d(self, node: Node) -> tuple[str, int]:
         inner, prec = self.print_with(node.args[0])
         return (rf"\mathrm{{d}}{inner}" if prec >= ATOM else rf"\mathrm{{d}}\left({inner}\right)",
                 ATOM)
 
     def _print_fprime(self, node: Node) -> tuple[str, int]:
-        name = FUNCTION_NAMES.get(str(node.value), rf"\operatorname{{{node.value}}}")
+        name = lookup(str(node.value)).latex.removesuffix(APPLIED)   # \exp of \exp\left({0}\right)
         return rf"{name}'\left({self.doprint(node.args[0])}\right)", ATOM
 
     def _print_frob(self, node: Node) -> tuple[str, int]:
@@ -223,26 +219,14 @@ class LatexPrinter(Printer):
             return self.print_with(right)
         return f"{self.paren(left, POSTFIX)} : {self.paren(right, POSTFIX)}", FROB
 
-    def _print_norm2(self, node: Node) -> tuple[str, int]:
-        return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_2", ATOM
-
-    def _print_norm1(self, node: Node) -> tuple[str, int]:
-        return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_1", ATOM
-
-    def _print_kron(self, node: Node) -> tuple[str, int]:
-        a, b = node.args
-        return rf"{self.paren(a, POSTFIX)} \otimes {self.paren(b, POSTFIX)}", FROB
-
-    def _print_vec(self, node: Node) -> tuple[str, int]:
-        return rf"\operatorname{{vec}}\left({self.doprint(node.args[0])}\right)", ATOM
-
     def _print_commutation(self, node: Node) -> tuple[str, int]:
         rows, cols = node.value  # type: ignore[misc]
         return f"K_{{{_name(str(rows))},{_name(str(cols))}}}", ATOM
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        name = FUNCTION_NAMES.get(node.op, rf"\operatorname{{{node.op}}}")
-        return rf"{name}\left({', '.join(self.doprint(a) for a in node.args)}\right)", ATOM
+        """An operator of the registry, by its LaTeX template."""
+        op = lookup(node.op)
+        return self.fill(op.latex, node.args), PRECEDENCE[op.latex_precedence]
 
 
 def to_latex(node: Node) -> str:
@@ -256,26 +240,24 @@ class BreakableLatexPrinter(LatexPrinter):
     def wrap(self, text: str) -> str:
         return f"({text})"
 
+    def fill(self, template: str, operands) -> str:
+        for sized, plain in _UNSIZED.items():
+            template = template.replace(sized, plain)
+        return super().fill(template, operands)
+
     def _print_d(self, node: Node) -> tuple[str, int]:
         inner, prec = self.print_with(node.args[0])
         return (rf"\mathrm{{d}}{inner}" if prec >= ATOM else rf"\mathrm{{d}}({inner})", ATOM)
 
     def _print_fprime(self, node: Node) -> tuple[str, int]:
-        name = FUNCTION_NAMES.get(str(node.value), rf"\operatorname{{{node.value}}}")
-        return rf"{name}'({self.doprint(node.args[0])})", ATOM
+        text, prec = super()._print_fprime(node)
+        for sized, plain in _UNSIZED.items():
+            text = text.replace(sized, plain)
+        return text, prec
 
-    def _print_norm2(self, node: Node) -> tuple[str, int]:
-        return rf"\lVert {self.doprint(node.args[0])} \rVert_2", ATOM
 
-    def _print_norm1(self, node: Node) -> tuple[str, int]:
-        return rf"\lVert {self.doprint(node.args[0])} \rVert_1", ATOM
-
-    def _print_vec(self, node: Node) -> tuple[str, int]:
-        return rf"\operatorname{{vec}}({self.doprint(node.args[0])})", ATOM
-
-    def _print_function(self, node: Node) -> tuple[str, int]:
-        name = FUNCTION_NAMES.get(node.op, rf"\operatorname{{{node.op}}}")
-        return rf"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
+_UNSIZED = {r"\left(": "(", r"\right)": ")", r"\left\lVert": r"\lVert",
+            r"\right\rVert": r"\rVert"}
 
 
 def _breakable(node: Node) -> str:
@@ -284,7 +266,6 @@ def _breakable(node: Node) -> str:
 
 def _lhs(label: str) -> str:
     """A step's or result's label (`∂f/∂X`, `∂²f/∂x²`, `df`, `d(∂f/∂X)`, `∂vec(f)/∂vec(X)`)."""
-    import re
     m = re.fullmatch(r"∂(²?)(f|vec\(f\)|vec\(∂f/∂(\w+)\))/∂(vec\()?(\w+)\)?²?", label)
     if m:
         order, top, inner, vec, x = m.groups()
