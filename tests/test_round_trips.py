@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from test_cookbook import ROWS as COOKBOOK_ROWS
 
 import matcalc
-from matcalc.derivation import argument_order
 from matcalc.cli import main
+from matcalc.derivation import argument_order
 from matcalc.parse import parse
 from matcalc.shapes import build_problem
 from matcalc.verify import SAMPLERS, dimension_sizes, evaluate, from_user, sample_inputs, to_user
