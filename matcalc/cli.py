@@ -241,11 +241,13 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
               help="Seconds one derivation may take before its worker is stopped.")
 def serve(host: str, port: int, open_browser: bool, workers: int | None,
           time_limit: float) -> None:
-    """Serve the web page and the JSON API (needs the web extra: pip install "matcalc[web]")."""
+    """Serve the web page and the JSON API (needs the web extra: pip install ".[web]" in a clone,
+    "matcalc-symbolic[web]" from PyPI)."""
     missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
         click.echo(f"matcalc: serve needs the web extra ({', '.join(missing)} missing): "
-                   f"pip install \"matcalc[web]\"", err=True)
+                   f"pip install \".[web]\" in a clone, \"matcalc-symbolic[web]\" from PyPI",
+                   err=True)
         sys.exit(2)
     from .web.server import serve as serve_
     serve_(host, port, open_browser, workers, time_limit)
