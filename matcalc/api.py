@@ -22,6 +22,7 @@ from . import algebra
 from .derivation import Step
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
+from .operators import conditions
 from .ops import Node, fmt_shape, number, var
 from .parse import parse
 from .printing.latex import derivation_latex, result_latex, standalone_document
@@ -490,10 +491,14 @@ class _Run:
 
     def notes(self) -> list[str]:
         nonsmooth = sorted({r.name for r in self.used if r.almost_everywhere})
+        # operators whose derivative holds under a condition (a simple eigenvalue, full rank)
+        conditional = conditions(r.lhs.args[0].value for r in self.used
+                                 if r.file == "differentials.rules" and r.lhs.args[0].kind == "op")
         if not nonsmooth:
-            return []
+            return conditional
         return [(f"holds almost everywhere: {', '.join(nonsmooth)} "
-                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points")]
+                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points"
+                 )] + conditional
 
 
 def _verified(d: Derivation, verify: bool) -> Derivation:

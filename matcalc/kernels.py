@@ -56,3 +56,57 @@ def _symmetric_product(m, w):
         block = out[lo:hi, lo:hi]
         out[lo:hi, lo:hi] = (block + block.T) / 2    # the diagonal block made exactly symmetric
     return out
+
+
+# -- factorizations, spectral functions and matrix functions -------------------------------------
+# lambdamax(A), eigvecmax(A), … are those of the symmetric part (A + A')/2: the same as A's for a
+# symmetric A, and a function of every entry of any square A (eigh reads one triangle only).
+
+def _lambdamax(a):
+    """The largest eigenvalue of (A + A')/2."""
+    return np.linalg.eigvalsh((a + a.T) / 2)[-1]
+
+
+def _lambdamin(a):
+    """The smallest eigenvalue of (A + A')/2."""
+    return np.linalg.eigvalsh((a + a.T) / 2)[0]
+
+
+def _eigvecmax(a):
+    """A unit eigenvector of (A + A')/2 for its largest eigenvalue (its sign is LAPACK's)."""
+    return np.linalg.eigh((a + a.T) / 2)[1][:, -1]
+
+
+def _eigvecmin(a):
+    """A unit eigenvector of (A + A')/2 for its smallest eigenvalue (its sign is LAPACK's)."""
+    return np.linalg.eigh((a + a.T) / 2)[1][:, 0]
+
+
+def _polar(a):
+    """U*V' of the thin SVD A = U*diag(s)*V': the orthogonal factor of the polar decomposition."""
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return u @ vt
+
+
+def _svdtop(a):
+    """u1*v1' for the top singular pair of A (the signs of u1 and v1 cancel)."""
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return np.outer(u[:, 0], vt[0])
+
+
+def _expm(a):
+    """exp(A), by SciPy's scaling and squaring (Al-Mohy & Higham 2009)."""
+    try:
+        from scipy.linalg import expm
+    except ImportError:
+        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+    return expm(a)
+
+
+def _expm_frechet(a, e):
+    """L(A, E), the Fréchet derivative of exp at A along E (SciPy; Al-Mohy & Higham 2009)."""
+    try:
+        from scipy.linalg import expm_frechet
+    except ImportError:
+        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+    return expm_frechet(a, e, compute_expm=False)

@@ -8,6 +8,7 @@ without assignment into an array, and symmetric products are left to XLA. Shapes
 from __future__ import annotations
 
 from .backend import Backend
+from .spectral import JAX_EXPM, spectral_helpers
 from .numpy import NUMPY
 
 JAX = Backend(
@@ -17,7 +18,7 @@ JAX = Backend(
               if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    helpers={"_commutation": '''def _commutation(rows, cols):
+    helpers={**spectral_helpers("jnp"), **JAX_EXPM, "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = jnp.arange(rows * cols).reshape(cols, rows).T.ravel()
     return jnp.eye(rows * cols)[order]'''},
