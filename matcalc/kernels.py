@@ -110,3 +110,13 @@ def _expm_frechet(a, e):
     except ImportError:
         raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
     return expm_frechet(a, e, compute_expm=False)
+
+
+def _chol(a):
+    """The lower Cholesky factor L of (A + A')/2 = L*L' (positive definite)."""
+    return np.linalg.cholesky((a + a.T) / 2)
+
+
+def _trilhalf(a):
+    """Φ(A) of Murray (2016): the lower triangle of A with its diagonal halved."""
+    return np.tril(a) - np.diag(np.diag(a)) / 2

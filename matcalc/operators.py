@@ -68,7 +68,8 @@ class Operator:
     symmetric_result: bool = False              # its value is a symmetric matrix
     keeps_symmetry: bool = False                # symmetric argument → symmetric result
     domain: str = "real"                        # "positive" (log, sqrt), "square", "invertible",
-                                                # "symmetric" (of its symmetric part), "full-rank"
+                                                # "symmetric" (of its symmetric part), "full-rank",
+                                                # "spd" (positive definite symmetric part)
     almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
     # where its derivative formula holds, when that is not everywhere in its domain (a simple
     # eigenvalue, full rank): derivations that use its differential rule say so in a note
@@ -593,6 +594,17 @@ _ROWS = [
     Operator("svdtop", matrix_only, lambda args, node, dims: kernels._svdtop(args[0]),
              "svdtop", r"u_1 v_1^\top\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="svdtop", code=_helper("_svdtop")),
+    # the lower Cholesky factor of (A + A')/2 (positive definite), and Φ(A) of its derivative:
+    # the lower triangle of A with its diagonal halved (Murray 2016)
+    Operator("chol", square_to_square, lambda args, node, dims: kernels._chol(args[0]),
+             "chol", r"\operatorname{chol}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="chol",
+             code={"numpy": "_chol({0})", "jax": "_chol({0})", "torch": "_chol({0})",
+                   "array-api": "_chol({0})"},
+             domain="spd"),
+    Operator("trilhalf", square_to_square, lambda args, node, dims: kernels._trilhalf(args[0]),
+             "trilhalf", r"\Phi\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="trilhalf", code=_helper("_trilhalf"), linear=True, domain="square"),
     # the matrix exponential and its Fréchet derivative L(A, E) (SciPy in NumPy code)
     Operator("expm", square_to_square, lambda args, node, dims: kernels._expm(args[0]),
              "expm", r"\operatorname{expm}\left({0}\right)",

@@ -8,8 +8,8 @@ without assignment into an array, and symmetric products are left to XLA. Shapes
 from __future__ import annotations
 
 from .backend import Backend
-from .spectral import JAX_EXPM, spectral_helpers
 from .numpy import NUMPY
+from .spectral import JAX_EXPM, spectral_helpers
 
 JAX = Backend(
     name="jax",

@@ -31,12 +31,29 @@ _SPECTRAL = {
     """u1*v1' for the top singular pair of A."""
 {ns}    u, _, vt = {xp}.linalg.svd(a, full_matrices=False)
     return u[:, 0:1] @ vt[0:1, :]''',
+    "_chol": '''def _chol(a):
+    """The lower Cholesky factor L of (A + A')/2 = L*L'."""
+{ns}    return {xp}.linalg.cholesky((a + a.T) / 2)''',
 }
+
+# Φ(A): the lower triangle of A with its diagonal halved (the array API has no tril)
+_TRILHALF = '''def _trilhalf(a):
+    """The lower triangle of A with its diagonal halved."""
+    return {xp}.tril(a) - {xp}.diag({xp}.diagonal(a)) / 2'''
+_TRILHALF_ARRAY_API = '''def _trilhalf(a):
+    """The lower triangle of A with its diagonal halved."""
+    xp = array_namespace(a)
+    i = xp.arange(a.shape[0])
+    below = xp.astype(i[:, None] > i[None, :], a.dtype)
+    on = xp.astype(i[:, None] == i[None, :], a.dtype)
+    return a * (below + on / 2)'''
 
 
 def spectral_helpers(xp: str, namespace_line: str = "") -> dict[str, str]:
     """The helpers above for the library whose namespace is called `xp` in generated code."""
-    return {name: source.format(xp=xp, ns=namespace_line) for name, source in _SPECTRAL.items()}
+    helpers = {name: source.format(xp=xp, ns=namespace_line) for name, source in _SPECTRAL.items()}
+    helpers["_trilhalf"] = _TRILHALF_ARRAY_API if namespace_line else _TRILHALF.format(xp=xp)
+    return helpers
 
 
 JAX_EXPM = {
