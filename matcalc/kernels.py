@@ -96,6 +96,8 @@ def _svdtop(a):
 
 def _expm(a):
     """exp(A), by SciPy's scaling and squaring (Al-Mohy & Higham 2009)."""
+    if not np.all(np.isfinite(a)):
+        return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
     try:
         from scipy.linalg import expm
     except ImportError:
@@ -105,6 +107,8 @@ def _expm(a):
 
 def _expm_frechet(a, e):
     """L(A, E), the Fréchet derivative of exp at A along E (SciPy; Al-Mohy & Higham 2009)."""
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+        return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
     try:
         from scipy.linalg import expm_frechet
     except ImportError:
@@ -120,3 +124,50 @@ def _chol(a):
 def _trilhalf(a):
     """Φ(A) of Murray (2016): the lower triangle of A with its diagonal halved."""
     return np.tril(a) - np.diag(np.diag(a)) / 2
+
+
+def _sqrtm(a):
+    """The principal square root of A (SciPy; A without eigenvalues on the closed negative axis)."""
+    if not np.all(np.isfinite(a)):
+        return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import sqrtm
+    except ImportError:
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+    return sqrtm(a)
+
+
+def _sqrtm_frechet(a, e):
+    """L(A, E) of the principal square root: the X with sqrtm(A)*X + X*sqrtm(A) = E (SciPy)."""
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+        return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import solve_sylvester, sqrtm
+    except ImportError:
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+    root = sqrtm(a)
+    return solve_sylvester(root, root, e)
+
+
+def _logm(a):
+    """The principal logarithm of A (SciPy; A without eigenvalues on the closed negative axis)."""
+    if not np.all(np.isfinite(a)):
+        return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import logm
+    except ImportError:
+        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+    return logm(a)
+
+
+def _logm_frechet(a, e):
+    """L(A, E) of the principal logarithm: the upper right block of logm([[A, E], [0, A]])
+    (Higham 2008, Functions of Matrices, ch. 3; SciPy)."""
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+        return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import logm
+    except ImportError:
+        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+    n = a.shape[0]
+    return logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]

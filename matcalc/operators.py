@@ -69,7 +69,8 @@ class Operator:
     keeps_symmetry: bool = False                # symmetric argument → symmetric result
     domain: str = "real"                        # "positive" (log, sqrt), "square", "invertible",
                                                 # "symmetric" (of its symmetric part), "full-rank",
-                                                # "spd" (positive definite symmetric part)
+                                                # "spd" (positive definite symmetric part),
+                                                # "positive-spectrum" (eigenvalues off (-inf, 0])
     almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
     # where its derivative formula holds, when that is not everywhere in its domain (a simple
     # eigenvalue, full rank): derivations that use its differential rule say so in a note
@@ -362,6 +363,19 @@ def _chol(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
         return np.full(args[0].shape, np.nan)
 
 
+def _real(kernel: Callable[..., np.ndarray]) -> Evaluator:
+    """A matrix function's value where it is real; nan where it is not (a logarithm of a matrix
+    with a negative eigenvalue), as logdet's: a point the numeric checks pass over."""
+    def evaluate(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+        value = kernel(*args)
+        if np.iscomplexobj(value):
+            if np.max(np.abs(value.imag)) > 1e-12 * max(1.0, float(np.max(np.abs(value)))):
+                return np.full(value.shape, np.nan)
+            value = value.real
+        return value
+    return evaluate
+
+
 def _commutation(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
     rows, cols = (d if isinstance(d, int) else dims[d] for d in node.value)  # type: ignore[union-attr]
     return kernels._commutation(rows, cols)
@@ -370,6 +384,10 @@ def _commutation(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
 def _same_everywhere(name: str) -> dict[str, str]:
     """The spelling of a function every library names alike: np.exp, jnp.exp, torch.exp, xp.exp."""
     return {b: f"{prefix}.{name}({{0}})" for b, prefix in LIBRARY_PREFIX.items()}
+
+
+# the backends whose libraries lack a principal matrix square root or logarithm usable here
+_SCIPY_ONLY = ("jax", "torch", "array-api")
 
 
 def _helper(name: str) -> dict[str, str]:
@@ -613,6 +631,26 @@ _ROWS = [
     Operator("trilhalf", square_to_square, lambda args, node, dims: kernels._trilhalf(args[0]),
              "trilhalf", r"\Phi\left({0}\right)", lambda S, args, node: S.opaque(node),
              spelling="trilhalf", code=_helper("_trilhalf"), linear=True, domain="square"),
+    # the principal square root and logarithm (of a matrix without eigenvalues on the closed
+    # negative real axis) and their Fréchet derivatives; SciPy in NumPy code, refused elsewhere
+    Operator("sqrtm", square_to_square, _real(kernels._sqrtm),
+             "sqrtm", r"{0:postfix}^{1/2}", lambda S, args, node: S.opaque(node),
+             spelling="sqrtm", latex_precedence="postfix", code=_helper("_sqrtm"),
+             keeps_symmetry=True, domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    Operator("sqrtmfrechet", frechet_shape, _real(kernels._sqrtm_frechet),
+             "sqrtmfrechet", r"L_{\sqrt{\cdot}}\left({0}, {1}\right)",
+             lambda S, args, node: S.opaque(node), spelling="sqrtmfrechet", arity=2,
+             code={b: "_sqrtm_frechet({0}, {1})" for b in BACKENDS},
+             domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    Operator("logm", square_to_square, _real(kernels._logm),
+             "logm", r"\log\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="logm", code=_helper("_logm"), keeps_symmetry=True,
+             domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    Operator("logmfrechet", frechet_shape, _real(kernels._logm_frechet),
+             "logmfrechet", r"L_{\log}\left({0}, {1}\right)",
+             lambda S, args, node: S.opaque(node), spelling="logmfrechet", arity=2,
+             code={b: "_logm_frechet({0}, {1})" for b in BACKENDS},
+             domain="positive-spectrum", refused_by=_SCIPY_ONLY),
     # the matrix exponential and its Fréchet derivative L(A, E) (SciPy in NumPy code)
     Operator("expm", square_to_square, lambda args, node, dims: kernels._expm(args[0]),
              "expm", r"\operatorname{expm}\left({0}\right)",

@@ -77,15 +77,21 @@ def sample_inputs(variables: dict[str, tuple], sizes: dict[str, int], rng: np.ra
                   domains: dict[str, str] | None = None) -> dict[str, np.ndarray]:
     """Random 2-D inputs: entries in [centre - spread, centre + spread], square matrices plus
     (shift·n + 1 - shift)·I (diagonally dominant). `domains` names the variables an operator needs
-    in a domain of its own (`variable_domains`): "spd" ones are X*X'/n + centre·I."""
+    in a domain of its own (`variable_domains`): "spd" ones are X*X'/n + centre·I,
+    "positive-spectrum" ones (sqrtm, logm) are shifted until their eigenvalues have real parts
+    of at least centre."""
     env: dict[str, np.ndarray] = {}
     for name, shape in variables.items():
         r, c = (d if isinstance(d, int) else sizes[d] for d in shape)
         x = rng.uniform(centre - spread, centre + spread, size=(r, c))
         if r == c and r > 1:
             x = x + (shift * r + 1 - shift) * np.eye(r)
-        if r == c and (domains or {}).get(name) == "spd":
+        domain = (domains or {}).get(name) if r == c else None
+        if domain == "spd":
             x = x @ x.T / r + centre * np.eye(r)
+        elif domain == "positive-spectrum":     # eigenvalues moved right of 0 by at least centre
+            lowest = float(np.min(np.linalg.eigvals(x).real))
+            x = x + (max(0.0, -lowest) + centre) * np.eye(r)
         if name in symmetric:
             x = (x + x.T) / 2
         env[name] = x
@@ -94,12 +100,12 @@ def sample_inputs(variables: dict[str, tuple], sizes: dict[str, int], rng: np.ra
 
 # the domains of registry rows (`Operator.domain`) that sampling draws from directly; the others
 # hold at the diagonally dominant points sample_inputs draws anyway, or almost surely (full rank)
-SAMPLED_DOMAINS = ("spd",)
+SAMPLED_DOMAINS = ("spd", "positive-spectrum")
 
 
 def variable_domains(function: Node, bindings: dict[str, Node]) -> dict[str, str]:
     """The variables that are the operand of an operator whose row asks for a sampled domain
-    (chol(S): S positive definite), with that domain."""
+    (chol(S): S positive definite; logm(A): no eigenvalue of A on (-inf, 0]), with that domain."""
     found: dict[str, str] = {}
     for body in (function, *bindings.values()):
         for node in body.walk():

@@ -1,5 +1,5 @@
 """Factorizations, spectral functions and matrix functions (issue 13): solve, pinv, lambdamax,
-lambdamin, normnuc, normop, expm, chol — a dozen real problems per family, each differentiated and
+lambdamin, normnuc, normop, expm, chol, sqrtm, logm — a dozen real problems per family, each differentiated and
 checked entry by entry against central finite differences at random points of its domain
 (`numeric.check_gradient`), and against the textbook formula where there is one.
 
@@ -7,7 +7,9 @@ The domains: solve needs an invertible A (the inputs' square matrices are diagon
 chol a positive definite symmetric part (so are theirs; the self-check draws chol's operand as
 X*X'/n + I, by the row's domain "spd");
 pinv and normnuc a full-rank matrix, normop a simple top singular value, lambdamax/lambdamin a
-simple extreme eigenvalue (random inputs have them almost surely); expm any square matrix. Where a
+simple extreme eigenvalue (random inputs have them almost surely); expm any square matrix; sqrtm
+and logm one without eigenvalues on (-inf, 0] (the self-check shifts their operand there, by the
+rows' domain "positive-spectrum"). Where a
 derivative would need more than the rules give (the derivative of an eigenvector, the second
 Fréchet derivative of expm, the Kronecker form of expm's), matcalc refuses.
 """
@@ -151,6 +153,34 @@ CHOL = [
 ]
 
 
+def _sqrtm(a):
+    return np.real(scipy.linalg.sqrtm(a))
+
+
+# the Bures–Wasserstein distance between covariances S and T, and the quantum (von Neumann)
+# relative entropy, the matrix KL divergence
+BURES = "tr(S + T - 2*sqrtm(sqrtm(S)*T*sqrtm(S)))"
+KL = "tr(S*(logm(S) - logm(T)) - S + T)"
+ROOTS = [
+    ("tr(sqrtm(A)*B)", "A", {"B": ("n", "n")}, (),
+     lambda A, B: scipy.linalg.solve_sylvester(_sqrtm(A).T, _sqrtm(A).T, B.T)),
+    ("tr(logm(A)*B)", "A", None, (), None),
+    ("norm2(sqrtm(S))^2", "S", None, {"S"}, lambda S: np.eye(len(S))),     # = tr(S)
+    (BURES, "T", None, {"S", "T"},
+     lambda S, T: np.eye(len(S)) - _sqrtm(S) @ np.linalg.inv(_sqrtm(_sqrtm(S) @ T @ _sqrtm(S)))
+     @ _sqrtm(S)),
+    (BURES, "S", None, {"S", "T"}, None),
+    (KL, "S", None, {"S", "T"},
+     lambda S, T: np.real(scipy.linalg.logm(S) - scipy.linalg.logm(T))),
+    (KL, "T", None, {"S", "T"}, None),
+    ("tr(logm(S))", "S", None, {"S"}, lambda S: np.linalg.inv(S)),          # = logdet(S)
+    ("tr(logm(A))", "A", None, (), lambda A: np.linalg.inv(A).T),
+    ("norm2(logm(S) - logm(T))^2", "S", None, {"S", "T"}, None),             # log-Euclidean
+    ("x'*sqrtm(S)*x", "S", None, {"S"}, None),
+    ("sum(sqrtm(A))", "A", None, (), None),
+]
+
+
 def _lambda(S):
     return np.linalg.eigvalsh(_sym(S))[-1]
 
@@ -161,11 +191,16 @@ def _cases(table, family):
 
 @pytest.mark.parametrize("expr, wrt, shapes, symmetric, expected",
                          _cases(SOLVE, "solve") + _cases(SPECTRAL, "spectral")
-                         + _cases(NORMS, "norms") + _cases(EXPM, "expm") + _cases(CHOL, "chol"))
+                         + _cases(NORMS, "norms") + _cases(EXPM, "expm") + _cases(CHOL, "chol")
+                         + _cases(ROOTS, "sqrtm/logm"))
 def test_gradient_matches_finite_differences(expr, wrt, shapes, symmetric, expected):
-    domain = "positive" if "expm" in expr else "normal"
+    domain = "positive" if any(f in expr for f in ("expm", "sqrtm", "logm")) else "normal"
+    seeds = (0, 1)
+    if "logm" in expr:      # SciPy's logm takes ~30 ms even at 3×3: one point, 3×3 matrices
+        seeds = (0,)
+        shapes = {**(shapes or {}), **{n: (3, 3) for n in "ABST" if n in expr}}
     d = check_gradient(expr, wrt, shapes=shapes, symmetric=set(symmetric), domain=domain,
-                       expected=expected)
+                       expected=expected, seeds=seeds)
     assert d.error is not None and d.error < 1e-6
 
 
@@ -240,6 +275,8 @@ def test_hessians_the_rules_do_not_give_are_refused(expr, wrt):
     ("solve(X, b)", "solve"),           # X is not square: declared m×n below
     ("lambdamax(X)", "lambdamax"),
     ("chol(X)", "chol"),
+    ("logm(x)", "logm"),
+    ("sqrtm(X)", "sqrtm"),
 ])
 def test_hostile_inputs_get_clear_errors(expr, match):
     with pytest.raises(matcalc.ShapeError, match=match):
@@ -255,12 +292,24 @@ def test_import_does_not_load_scipy():
     assert out.stdout.strip() == "False"
 
 
-def test_the_array_api_code_refuses_expm_clearly():
-    d = matcalc.derive("tr(expm(A))", wrt="A")
-    with pytest.raises(NotImplementedError, match="array API standard has no matrix exponential"):
+@pytest.mark.parametrize("expr, what", [("tr(expm(A))", "matrix exponential"),
+                                        ("tr(logm(A))", "principal matrix logarithm"),
+                                        ("tr(sqrtm(A))", "principal matrix square root")])
+def test_the_array_api_code_refuses_what_the_standard_lacks(expr, what):
+    d = matcalc.derive(expr, wrt="A")
+    with pytest.raises(NotImplementedError, match=f"array API standard has no {what}"):
         d.array_api()(A=np.eye(3))
 
 
 def test_generated_numpy_never_forms_an_inverse_for_solve():
     source = matcalc.derive("y'*solve(S, y) + sum(solve(A, B))", wrt="A").source
     assert "np.linalg.inv" not in source and "np.linalg.solve" in source
+
+
+def test_an_overflow_before_expm_is_nan_not_an_error():
+    # exp(tr(expm(S)*S)^3) overflows at the sampled points: SciPy's expm_frechet raises on inf,
+    # the generated code gives nan (as NumPy's arithmetic would) and the self-check looks elsewhere
+    d = matcalc.derive("alpha/(1 + exp(tr(expm(S)*S)^3/(1 + exp(alpha))))", wrt="S")
+    assert np.isnan(d.error) or d.error < 1e-5
+    S = np.full((3, 3), np.inf)
+    assert np.all(np.isnan(d.numpy()(S=S, alpha=1.0)))

@@ -161,7 +161,7 @@ def test_generated_code_computes_what_the_registry_evaluates(name, backend):
     result.array_api = lambda: _compiled(result.code("array-api"))
     inputs = {n: to_user(x, problem.variables[n]) for n, x in env.items()}
     if backend in REGISTRY[name].refused_by:      # the library lacks it: a clear refusal
-        with pytest.raises(NotImplementedError, match="array API standard has no"):
+        with pytest.raises(NotImplementedError, match=" has no "):
             _run(backend, result, inputs)
         return
     got = np.asarray(_run(backend, result, inputs), dtype=float)

@@ -76,6 +76,23 @@ TORCH_EXPM = {
     return torch.linalg.matrix_exp(block)[:n, n:]''',
 }
 
+def _refusal(name: str, args: str, library: str, what: str) -> str:
+    return (f'''def {name}({args}):
+    """{what}: not in {library}."""
+    raise NotImplementedError("{library} has no {what}: use the NumPy (SciPy) code for it")''')
+
+
+def scipy_only(library: str) -> dict[str, str]:
+    """Helpers that refuse sqrtm and logm, which `library` lacks (they need SciPy)."""
+    return {
+        "_sqrtm": _refusal("_sqrtm", "a", library, "principal matrix square root"),
+        "_sqrtm_frechet": _refusal("_sqrtm_frechet", "a, e", library,
+                                   "principal matrix square root"),
+        "_logm": _refusal("_logm", "a", library, "principal matrix logarithm"),
+        "_logm_frechet": _refusal("_logm_frechet", "a, e", library, "principal matrix logarithm"),
+    }
+
+
 _NO_EXPM = ("raise NotImplementedError(\"the array API standard has no matrix exponential: "
             "use the NumPy (SciPy), JAX or PyTorch code for expm\")")
 ARRAY_API_EXPM = {
@@ -87,4 +104,4 @@ ARRAY_API_EXPM = {
     {_NO_EXPM}''',
 }
 
-__all__ = ["ARRAY_API_EXPM", "JAX_EXPM", "TORCH_EXPM", "spectral_helpers"]
+__all__ = ["ARRAY_API_EXPM", "JAX_EXPM", "TORCH_EXPM", "scipy_only", "spectral_helpers"]

@@ -7,7 +7,7 @@ there too, so the same function runs on CPU and CUDA tensors.
 from __future__ import annotations
 
 from .backend import Backend
-from .spectral import TORCH_EXPM, spectral_helpers
+from .spectral import TORCH_EXPM, scipy_only, spectral_helpers
 
 TORCH = Backend(
     name="torch",
@@ -31,7 +31,9 @@ TORCH = Backend(
         "kron": "torch.kron({0:atom}.contiguous(), {1:atom}.contiguous())",
         "commutation": "_commutation({0}, {1})",
     },
-    helpers={**spectral_helpers("torch"), **TORCH_EXPM, "_commutation": '''def _commutation(rows, cols):
+    helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"),
+             **TORCH_EXPM,
+             "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = torch.arange(rows * cols).reshape(cols, rows).T.reshape(-1)
     return torch.eye(rows * cols, dtype=torch.float64)[order]'''},
