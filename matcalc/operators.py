@@ -634,7 +634,7 @@ _ROWS = [
     # the principal square root and logarithm (of a matrix without eigenvalues on the closed
     # negative real axis) and their Fréchet derivatives; SciPy in NumPy code, refused elsewhere
     Operator("sqrtm", square_to_square, _real(kernels._sqrtm),
-             "sqrtm", r"{0:postfix}^{1/2}", lambda S, args, node: S.opaque(node),
+             "sqrtm", r"{0:postfix}^{\frac12}", lambda S, args, node: S.opaque(node),
              spelling="sqrtm", latex_precedence="postfix", code=_helper("_sqrtm"),
              keeps_symmetry=True, domain="positive-spectrum", refused_by=_SCIPY_ONLY),
     Operator("sqrtmfrechet", frechet_shape, _real(kernels._sqrtm_frechet),
