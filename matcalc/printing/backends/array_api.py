@@ -7,7 +7,7 @@ or `diag`, which are written with broadcasting and reshapes instead.
 """
 from __future__ import annotations
 
-from .backend import Backend
+from .base import Backend
 from .spectral import ARRAY_API_EXPM, scipy_only, spectral_helpers
 
 ARRAY_API = Backend(
