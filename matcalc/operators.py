@@ -393,7 +393,7 @@ _SCIPY_ONLY = ("jax", "torch", "array-api")
 def _helper(name: str) -> dict[str, str]:
     """The spelling of an operator every backend computes with a helper function of its own
     (kernels.py for NumPy; printing/jax.py, torch.py, array_api.py for the others)."""
-    return {b: f"{name}({{0}})" for b in BACKENDS}
+    return {b: f"{name}({{0}})" for b in LIBRARY_PREFIX}
 
 
 def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: str,
@@ -640,7 +640,7 @@ _ROWS = [
     Operator("sqrtmfrechet", frechet_shape, _real(kernels._sqrtm_frechet),
              "sqrtmfrechet", r"L_{\sqrt{\cdot}}\left({0}, {1}\right)",
              lambda S, args, node: S.opaque(node), spelling="sqrtmfrechet", arity=2,
-             code={b: "_sqrtm_frechet({0}, {1})" for b in BACKENDS},
+             code={b: "_sqrtm_frechet({0}, {1})" for b in LIBRARY_PREFIX},
              domain="positive-spectrum", refused_by=_SCIPY_ONLY),
     Operator("logm", square_to_square, _real(kernels._logm),
              "logm", r"\log\left({0}\right)", lambda S, args, node: S.opaque(node),
@@ -649,7 +649,7 @@ _ROWS = [
     Operator("logmfrechet", frechet_shape, _real(kernels._logm_frechet),
              "logmfrechet", r"L_{\log}\left({0}, {1}\right)",
              lambda S, args, node: S.opaque(node), spelling="logmfrechet", arity=2,
-             code={b: "_logm_frechet({0}, {1})" for b in BACKENDS},
+             code={b: "_logm_frechet({0}, {1})" for b in LIBRARY_PREFIX},
              domain="positive-spectrum", refused_by=_SCIPY_ONLY),
     # the matrix exponential and its Fréchet derivative L(A, E) (SciPy in NumPy code)
     Operator("expm", square_to_square, lambda args, node, dims: kernels._expm(args[0]),
