@@ -243,35 +243,57 @@ def vec_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     return (dim_product(*shapes[0]), 1)
 
 
+def _square_matrix(shape: Shape, unify: Unify) -> None:
+    """A square matrix, not a scalar (a 1×1 argument would be a float in generated code)."""
+    if shape == SCALAR:
+        raise ShapeMismatch("it takes a square matrix, not a scalar")
+    unify(shape[0], shape[1])
+
+
 def solve_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     """solve(A, B) = inv(A)*B: A square, B with as many rows."""
-    (r, c), b = shapes
-    unify(r, c)
-    unify(c, b[0])
-    return b
+    _square_matrix(shapes[0], unify)
+    unify(shapes[0][1], shapes[1][0])
+    return shapes[1]
+
+
+def square_matrix_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    _square_matrix(shapes[0], unify)
+    return SCALAR
+
+
+def square_matrix_to_square(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    _square_matrix(shapes[0], unify)
+    return shapes[0]
+
+
+def pinv_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    return transpose_shape([matrix_only(shapes, unify)], unify)
 
 
 def matrix_only(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
-    """A matrix function of a matrix that is not a vector (for a vector, the norm is norm2)."""
+    """A matrix function of a matrix that is not a vector or a scalar."""
     if 1 in shapes[0]:
-        raise ShapeMismatch("it takes a matrix, not a vector or a scalar (for a vector: norm2)")
+        raise ShapeMismatch("it takes a matrix, not a vector or a scalar")
     return shapes[0]
 
 
 def matrix_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
-    matrix_only(shapes, unify)
+    """A norm of a matrix (for a vector, the norm is norm2)."""
+    if 1 in shapes[0]:
+        raise ShapeMismatch("it takes a matrix, not a vector or a scalar (for a vector: norm2)")
     return SCALAR
 
 
 def square_to_column(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
-    unify(shapes[0][0], shapes[0][1])
+    _square_matrix(shapes[0], unify)
     return (shapes[0][0], 1)
 
 
 def frechet_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     """expmfrechet(A, E): A and the direction E square, of one shape."""
     _same(shapes[0], shapes[1], unify)
-    return square_to_square(shapes[:1], unify)
+    return square_matrix_to_square(shapes[:1], unify)
 
 
 def marker_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
@@ -566,7 +588,7 @@ _ROWS = [
                    "array-api": "xp.linalg.solve({0}, {1})"},
              domain="invertible"),
     # the Moore–Penrose inverse; differentiable where the rank of A is locally constant
-    Operator("pinv", transpose_shape, lambda args, node, dims: np.linalg.pinv(args[0]),
+    Operator("pinv", pinv_shape, lambda args, node, dims: np.linalg.pinv(args[0]),
              "pinv", r"{0:postfix}^{+}", lambda S, args, node: S.opaque(node),
              spelling="pinv", latex_precedence="postfix",
              code={"numpy": "np.linalg.pinv({0})", "jax": "jnp.linalg.pinv({0})",
@@ -576,13 +598,13 @@ _ROWS = [
                        "rank)"),
     # eigenvalues and eigenvectors of the symmetric part (A + A')/2 (kernels.py): A's own for a
     # symmetric A
-    Operator("lambdamax", square_to_scalar,
+    Operator("lambdamax", square_matrix_to_scalar,
              lambda args, node, dims: _cell(kernels._lambdamax(args[0])),
              "lambdamax", r"\lambda_{\max}\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="lambdamax",
              code=_helper("_lambdamax"), domain="symmetric",
              condition="holds where the largest eigenvalue is simple"),
-    Operator("lambdamin", square_to_scalar,
+    Operator("lambdamin", square_matrix_to_scalar,
              lambda args, node, dims: _cell(kernels._lambdamin(args[0])),
              "lambdamin", r"\lambda_{\min}\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="lambdamin",
@@ -622,18 +644,19 @@ _ROWS = [
              lambda S, args, node: S.opaque(node), spelling="svdtop", code=_helper("_svdtop")),
     # the lower Cholesky factor of (A + A')/2 (positive definite), and Φ(A) of its derivative:
     # the lower triangle of A with its diagonal halved (Murray 2016)
-    Operator("chol", square_to_square, _chol,
+    Operator("chol", square_matrix_to_square, _chol,
              "chol", r"\operatorname{chol}\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="chol",
              code={"numpy": "_chol({0})", "jax": "_chol({0})", "torch": "_chol({0})",
                    "array-api": "_chol({0})"},
              domain="spd"),
-    Operator("trilhalf", square_to_square, lambda args, node, dims: kernels._trilhalf(args[0]),
+    Operator("trilhalf", square_matrix_to_square,
+             lambda args, node, dims: kernels._trilhalf(args[0]),
              "trilhalf", r"\Phi\left({0}\right)", lambda S, args, node: S.opaque(node),
              spelling="trilhalf", code=_helper("_trilhalf"), linear=True, domain="square"),
     # the principal square root and logarithm (of a matrix without eigenvalues on the closed
     # negative real axis) and their Fréchet derivatives; SciPy in NumPy code, refused elsewhere
-    Operator("sqrtm", square_to_square, _real(kernels._sqrtm),
+    Operator("sqrtm", square_matrix_to_square, _real(kernels._sqrtm),
              "sqrtm", r"{0:postfix}^{\frac12}", lambda S, args, node: S.opaque(node),
              spelling="sqrtm", latex_precedence="postfix", code=_helper("_sqrtm"),
              keeps_symmetry=True, domain="positive-spectrum", refused_by=_SCIPY_ONLY),
@@ -642,7 +665,7 @@ _ROWS = [
              lambda S, args, node: S.opaque(node), spelling="sqrtmfrechet", arity=2,
              code={b: "_sqrtm_frechet({0}, {1})" for b in LIBRARY_PREFIX},
              domain="positive-spectrum", refused_by=_SCIPY_ONLY),
-    Operator("logm", square_to_square, _real(kernels._logm),
+    Operator("logm", square_matrix_to_square, _real(kernels._logm),
              "logm", r"\log\left({0}\right)", lambda S, args, node: S.opaque(node),
              spelling="logm", code=_helper("_logm"), keeps_symmetry=True,
              domain="positive-spectrum", refused_by=_SCIPY_ONLY),
@@ -652,7 +675,7 @@ _ROWS = [
              code={b: "_logm_frechet({0}, {1})" for b in LIBRARY_PREFIX},
              domain="positive-spectrum", refused_by=_SCIPY_ONLY),
     # the matrix exponential and its Fréchet derivative L(A, E) (SciPy in NumPy code)
-    Operator("expm", square_to_square, lambda args, node, dims: kernels._expm(args[0]),
+    Operator("expm", square_matrix_to_square, lambda args, node, dims: kernels._expm(args[0]),
              "expm", r"\operatorname{expm}\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="expm",
              code={"numpy": "_expm({0})", "jax": "_expm({0})",
