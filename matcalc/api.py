@@ -18,6 +18,7 @@ from . import algebra
 from .derivation import LABELS, NOT_CHECKED, NOT_CHECKED_NOTE, Derivation, DerivationSet, Step  # noqa: F401 — NOT_CHECKED*: the CLI's account of --check
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
+from .operators import conditions
 from .ops import Node, fmt_shape, number
 from .parse import parse
 from .rules import Rule, load_rules
@@ -104,10 +105,14 @@ class _Run:
 
     def notes(self) -> list[str]:
         nonsmooth = sorted({r.name for r in self.used if r.almost_everywhere})
+        # operators whose derivative holds under a condition (a simple eigenvalue, full rank)
+        conditional = conditions(r.lhs.args[0].value for r in self.used
+                                 if r.file == "differentials.rules" and r.lhs.args[0].kind == "op")
         if not nonsmooth:
-            return []
+            return conditional
         return [(f"holds almost everywhere: {', '.join(nonsmooth)} "
-                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points")]
+                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points"
+                 )] + conditional
 
 
 def _derivation(run: _Run, result: Node, kind: str, function: Node) -> Derivation:

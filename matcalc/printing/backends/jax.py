@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .base import Backend
 from .numpy import NUMPY
+from .spectral import JAX_EXPM, scipy_only, spectral_helpers
 
 JAX = Backend(
     name="jax",
@@ -17,7 +18,9 @@ JAX = Backend(
               if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    helpers={"_commutation": '''def _commutation(rows, cols):
+    helpers={**scipy_only("JAX"), **spectral_helpers("jnp"),
+             **JAX_EXPM,
+             "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = jnp.arange(rows * cols).reshape(cols, rows).T.ravel()
     return jnp.eye(rows * cols)[order]'''},

@@ -37,7 +37,10 @@ NUMPY = Backend(
     # the NumPy helpers are the functions the numeric check evaluates with (kernels.py), copied
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (
         kernels._sigmoid, kernels._logsumexp, kernels._softmax, kernels._symmetric_product,
-        kernels._commutation)},
+        kernels._commutation, kernels._lambdamax, kernels._lambdamin, kernels._eigvecmax,
+        kernels._eigvecmin, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
+        kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
+        kernels._logm_frechet)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={
         "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",
