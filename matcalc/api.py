@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
-
 from . import algebra
-from .derivation import LABELS, Derivation, DerivationSet, Step
+from .derivation import LABELS, NOT_CHECKED, NOT_CHECKED_NOTE, Derivation, DerivationSet, Step  # noqa: F401 — NOT_CHECKED*: the CLI's account of --check
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
+from .operators import conditions
 from .ops import Node, fmt_shape, number
 from .parse import parse
 from .rules import Rule, load_rules
@@ -106,10 +105,14 @@ class _Run:
 
     def notes(self) -> list[str]:
         nonsmooth = sorted({r.name for r in self.used if r.almost_everywhere})
+        # operators whose derivative holds under a condition (a simple eigenvalue, full rank)
+        conditional = conditions(r.lhs.args[0].value for r in self.used
+                                 if r.file == "differentials.rules" and r.lhs.args[0].kind == "op")
         if not nonsmooth:
-            return []
+            return conditional
         return [(f"holds almost everywhere: {', '.join(nonsmooth)} "
-                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points")]
+                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points"
+                 )] + conditional
 
 
 def _derivation(run: _Run, result: Node, kind: str, function: Node) -> Derivation:
@@ -130,9 +133,7 @@ def _verified(d: Derivation, verify: bool) -> Derivation:
                 f"refusing a result that failed its numeric check: the generated code for "
                 f"{d.label} = {d} raised {type(exc).__name__}: {exc} (this is a bug in matcalc; "
                 f"please report the expression)") from exc
-        if np.isnan(d.error):
-            d.notes.append("not checked numerically: no sampled point where the function and the "
-                           "result are finite (see README, Limits)")
+        d.record_check(d.error)
         if d.error > TOLERANCE:
             raise DifferentiationError(
                 f"refusing a result that failed its numeric check: {d.label} = {d} differs from "

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
+import re
 import sys
 
 import click
@@ -18,20 +20,54 @@ CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (print
 FORMATS = ("text", "latex", *CODE_FORMATS, "json")
 
 
+# where the console cannot encode a symbol (a legacy code page such as cp1252): ASCII spellings
+ASCII = {"∂": "d", "²": "^2", "σ": "sigma", "×": "x", "↦": "->", "→": "->", "≠": "!=", "≤": "<=",
+         "≥": ">=", "≈": "~", "·": "*", "∘": ".*", "⊗": " kron ", "−": "-", "—": "--", "–": "-",
+         "…": "...", "ᵀ": "'", "§": "section "}
+
+
+def to_ascii(text: str) -> str:
+    """`text` with the symbols matcalc prints spelled in ASCII (`∂f/∂x` → `df/dx`).
+
+    >>> to_ascii("∂f/∂X = 2*x; σ' = σ - σ²")
+    "df/dX = 2*x; sigma' = sigma - sigma^2"
+    """
+    text = "".join(ASCII.get(ch, ch) for ch in text)
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _encodable(text: str, err: bool = False) -> bool:
+    stream = sys.stderr if err else sys.stdout
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def echo(text: str = "", err: bool = False, nl: bool = True) -> None:
+    """click.echo, in ASCII where the stream cannot encode the text (never a traceback)."""
+    click.echo(text if _encodable(text, err) else to_ascii(text), err=err, nl=nl)
+
+
 def _parse_shapes(values: tuple[str, ...]) -> dict[str, str]:
     shapes: dict[str, str] = {}
     for item in values:
         name, sep, dims = item.partition("=")
-        if not sep or not name.strip().isidentifier():
+        name = name.strip()
+        if not sep or not name.isidentifier() or not dims.strip():
             raise click.BadParameter(f"{item!r}: write NAME=DIMS, e.g. X=m,n or a=m or t=scalar",
                                      param_hint="--shape")
-        shapes[name.strip()] = dims
+        if name in shapes and shapes[name] != dims:
+            echo(f"matcalc: warning: --shape {name} is given twice; the last, {item}, is used",
+                 err=True)
+        shapes[name] = dims
     return shapes
 
 
 def _fail(error: MatcalcError) -> None:
     kind = type(error).__name__.replace("Error", " error").lower()
-    click.echo(f"matcalc: {kind}: {error}", err=True)
+    echo(f"matcalc: {kind}: {error}", err=True)
     sys.exit(2)
 
 
@@ -41,12 +77,48 @@ def main() -> None:
     """Symbolic matrix calculus: closed-form derivatives with their derivation."""
 
 
-def _common_options(command):
-    """The options `derive` and `hessian` share."""
+class ExpressionCommand(click.Command):
+    """A command whose EXPR may start with '-' (`-y'*log(p)`): such an argument, unless it is one
+    of the command's options, is the expression, not an unknown option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        params = [p for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        options = {name for p in params for name in (*p.opts, *p.secondary_opts)}
+        takes_value = {name for p in params if not p.is_flag for name in p.opts}
+        kept: list[str] = []
+        expressions: list[str] = []
+        previous = ""
+        for i, arg in enumerate(args):
+            if arg == "--":
+                kept.extend(args[i:])
+                break
+            is_value = previous in takes_value
+            previous = arg
+            # a value, an option, or a mistyped long option (click says which ones exist)
+            if (is_value or not arg.startswith("-") or len(arg) == 1
+                    or arg.split("=", 1)[0] in options
+                    or re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", arg)):
+                kept.append(arg)
+            else:
+                expressions.append(arg)
+        if expressions:
+            if "--" not in kept:
+                kept.append("--")
+            kept.extend(expressions)
+        return super().parse_args(ctx, kept)
+
+
+def _common_options(several: bool):
+    """The options `derive` and `hessian` share (`several`: --wrt may be repeated)."""
+    return lambda command: _options(command, several)
+
+
+def _options(command, several: bool):
     for option in reversed([
         click.argument("expr"),
         click.option("--wrt", required=True, multiple=True,
-                     help="The variable to differentiate with respect to (repeat for several)."),
+                     help="The variable to differentiate with respect to"
+                          + (" (repeat for several)." if several else " (one variable).")),
         click.option("--shape", "shape", multiple=True, metavar="NAME=DIMS",
                      help="Declare a shape: X=m,n (matrix), a=m (vector), t=scalar; numbers "
                           "allowed."),
@@ -67,8 +139,8 @@ def _common_options(command):
     return command
 
 
-@main.command()
-@_common_options
+@main.command(cls=ExpressionCommand)
+@_common_options(several=True)
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
            steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
            no_verify: bool) -> None:
@@ -79,12 +151,13 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
       matcalc derive "w'*w where w = sigmoid(X'*a)" --wrt X --steps
     """
     from .api import derive as derive_
+    wrt = tuple(dict.fromkeys(wrt))     # --wrt x --wrt x is x once
     _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
          shape, sym, steps, fmt, check, standalone, vec, no_verify)
 
 
-@main.command()
-@_common_options
+@main.command(cls=ExpressionCommand)
+@_common_options(several=False)
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
             steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
            no_verify: bool) -> None:
@@ -103,6 +176,8 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
 
 def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
          check: bool, standalone: bool, vec: bool, no_verify: bool) -> None:
+    if standalone and fmt != "latex":
+        raise click.UsageError("--standalone makes a LaTeX document: add --format latex")
     try:
         result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
         if vec:
@@ -110,37 +185,49 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
                 raise click.BadParameter("--vec takes one --wrt", param_hint="--vec")
             result = result.vec(verify=not no_verify)
         derivations = list(result) if hasattr(result, "derivations") else [result]
-        error = None
-        if check:
-            error = max(d.check() for d in derivations)
+        from .api import NOT_CHECKED, NOT_CHECKED_NOTE
+        if check:       # one account: this check and the self-check, merged (api.record_check)
             for d in derivations:
-                d.error = error
+                d.record_check(d.check())
     except MatcalcError as exc:
         _fail(exc)
         return
+    warnings = list(dict.fromkeys(w for d in derivations for w in d.warnings))
+    for warning in warnings:
+        echo(f"matcalc: warning: {warning}", err=True)
+    shapes_line = f"shapes: {derivations[0].problem.shapes_text()}"
     if fmt in CODE_FORMATS:
-        click.echo(result.code(fmt), nl=False)
+        echo(result.code(fmt), nl=False)
         return
     if fmt == "json":
         payload = [d.to_json() for d in derivations]
-        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2,
-                              ensure_ascii=False))
+        data = payload[0] if len(payload) == 1 else payload
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        echo(text if _encodable(text) else json.dumps(data, indent=2))   # \u escapes: exact
         return
     if fmt == "latex":
-        click.echo(result.latex(steps=steps, standalone=standalone))
+        echo(result.latex(steps=steps, standalone=standalone))
+        if not standalone:      # the document states them in its text
+            echo(f"% {shapes_line}")
         return
     for d in derivations:
         if steps:
-            click.echo(d.steps_text())
-            click.echo()
-        click.echo(f"{d.label} = {d.result_text()}")
+            echo(d.steps_text())
+            echo()
+        echo(f"{d.label} = {d.result_text()}")
         for name, body in d.where():
-            click.echo(f"  where {name} = {body}")
+            echo(f"  where {name} = {body}")
         for note in d.notes:
-            click.echo(f"note: {note}")
-    if error is not None:
-        click.echo(f"check: largest relative error against central finite differences: "
-                   f"{error:.1e}")
+            # warnings went to stderr; with --check, the check line says "not checked"
+            if note not in warnings and not (check and note.startswith(NOT_CHECKED)):
+                echo(f"note: {note}")
+    echo(shapes_line)
+    for d in derivations:
+        if check:
+            label = f" ({d.label})" if len(derivations) > 1 else ""
+            echo(f"check{label}: {NOT_CHECKED_NOTE}" if math.isnan(d.error) else
+                 f"check{label}: largest relative error against central finite differences: "
+                 f"{d.error:.1e}")
 
 
 @main.command()
@@ -154,11 +241,13 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
               help="Seconds one derivation may take before its worker is stopped.")
 def serve(host: str, port: int, open_browser: bool, workers: int | None,
           time_limit: float) -> None:
-    """Serve the web page and the JSON API (needs the web extra: pip install "matcalc[web]")."""
+    """Serve the web page and the JSON API (needs the web extra: pip install ".[web]" in a clone,
+    "matcalc-symbolic[web]" from PyPI)."""
     missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
         click.echo(f"matcalc: serve needs the web extra ({', '.join(missing)} missing): "
-                   f"pip install \"matcalc[web]\"", err=True)
+                   f"pip install \".[web]\" in a clone, \"matcalc-symbolic[web]\" from PyPI",
+                   err=True)
         sys.exit(2)
     from .web.server import serve as serve_
     serve_(host, port, open_browser, workers, time_limit)
@@ -173,14 +262,14 @@ def rules() -> None:
     except MatcalcError as exc:
         _fail(exc)
         return
-    click.echo(f"rules from {rules_dir()}")
+    echo(f"rules from {rules_dir()}")
     for stem, sections in ruleset.sections.items():
-        click.echo(f"\n{stem}.rules")
+        echo(f"\n{stem}.rules")
         for title, items in sections:
             if title:
-                click.echo(f"  ## {title}")
+                echo(f"  ## {title}")
             for r in items:
-                click.echo(f"  {r.text}")
+                echo(f"  {r.text}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from .printing.backends import BACKENDS
 from .printing.codegen.module import generate_module
 from .printing.readers.latex import derivation_latex, result_latex, standalone_document
 from .printing.readers.text import to_text
-from .shapes import Problem
+from .shapes import Problem, shape_warnings
 from .verify import derivative_error, from_user, to_user
 
 
@@ -53,6 +53,9 @@ class Step:
         return f"{self.lhs_text} = {to_text(self.rhs)}    [{self.rule}{note}]"
 
 
+NOT_CHECKED = "not checked numerically"
+NOT_CHECKED_NOTE = (f"{NOT_CHECKED}: no sampled point where the function and the result are "
+                    f"finite (see README, Limits)")
 LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
           "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",
           "kronecker": "∂vec(f)/∂vec({x})", "hessian-kronecker": "∂vec(∂f/∂{x})/∂vec({x})"}
@@ -102,7 +105,7 @@ class GeneratedCode:
 
     def jax(self, jit: bool = True) -> Callable[..., Any]:
         """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
-        Needs JAX (`pip install "matcalc[jax]"`); enable float64 with
+        Needs JAX (`pip install "matcalc-symbolic[jax]"`); enable float64 with
         `jax.config.update("jax_enable_x64", True)` for double precision. The jitted function is
         made once per derivation, so `d.jax()(...)` in a loop compiles only on its first call."""
         function = _compile(*self._module("jax"), self.function_name)
@@ -117,12 +120,12 @@ class GeneratedCode:
 
     def torch(self) -> Callable[..., Any]:
         """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
-        device. Needs PyTorch (`pip install "matcalc[torch]"`)."""
+        device. Needs PyTorch (`pip install "matcalc-symbolic[torch]"`)."""
         return _compile(*self._module("torch"), self.function_name)
 
     def array_api(self) -> Callable[..., Any]:
         """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
-        and Dask arrays, through `array_api_compat` (`pip install "matcalc[array-api]"`)."""
+        and Dask arrays, through `array_api_compat` (`pip install "matcalc-symbolic[array-api]"`)."""
         return _compile(*self._module("array-api"), self.function_name)
 
 
@@ -140,6 +143,9 @@ class Derivation(GeneratedCode):
         self.kind = kind
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
         self.error: float | None = None
+        # where a default shape may not be what was meant (also in notes; the CLI's stderr)
+        self.warnings = shape_warnings(problem, wrt)
+        self.notes = [n for n in notes if n not in self.warnings] + self.warnings
         # the API's next step for a linear map (api.kronecker_form); the result holds no pipeline
         self.continue_to_vec = continue_to_vec
 
@@ -204,7 +210,7 @@ class Derivation(GeneratedCode):
         """LaTeX of the result; with steps=True the whole derivation as an align* environment;
         with standalone=True a complete document (problem, steps, result)."""
         if standalone:
-            return standalone_document(self)
+            return standalone_document([self])
         return derivation_latex(self) if steps else result_latex(self)
 
     # -- notebooks ----------------------------------------------------------------------------------
@@ -240,7 +246,7 @@ class Derivation(GeneratedCode):
 
     def _code_outputs(self) -> tuple[dict[str, tuple], Node]:
         """The generated function's variables and output (d(X) becomes an argument)."""
-        variables = dict(self.problem.variables)
+        variables = argument_order(self.problem.variables, [self.wrt])
         result = self.result
         if self.direction is not None:
             shape = self.problem.variables[self.wrt]
@@ -296,6 +302,18 @@ class Derivation(GeneratedCode):
                                        f"a {self.kind}")
         return self.continue_to_vec(self, verify)
 
+    def record_check(self, error: float) -> float:
+        """Take a numeric check's error into `d.error`, so that every check made of this result
+        gives one account of it: the largest error any check found, nan only if no check found a
+        usable point — and then, only then, the note "not checked numerically".
+        """
+        errors = [e for e in (self.error, error) if e is not None and not np.isnan(e)]
+        self.error = max(errors) if errors else float("nan")
+        self.notes = [n for n in self.notes if not n.startswith(NOT_CHECKED)]
+        if np.isnan(self.error):
+            self.notes.append(NOT_CHECKED_NOTE)
+        return self.error
+
     def check(self, trials: int = 5, seed: int = 1) -> float:
         """Largest relative error against central finite differences at random inputs."""
         return derivative_error(self.function, self.problem.bindings, self.problem.variables,
@@ -320,6 +338,9 @@ class Derivation(GeneratedCode):
             "notes": self.notes,
             "check_error": None if self.error is None or np.isnan(self.error) else self.error,
             "numpy": self.source,
+            "shapes": {n: {"shape": [str(d) for d in shape], "from": source}
+                       for n, (shape, source) in self.problem.shape_sources().items()},
+            "warnings": self.warnings,
         }
 
     def json(self) -> str:
@@ -340,6 +361,9 @@ class StepsView:
 
     def __str__(self) -> str:
         return self.derivation.steps_text()
+
+    def __repr__(self) -> str:
+        return f"{self.derivation.steps_text()}\n\n{self.derivation.label} = {self.derivation}"
 
 
 class DerivationSet(GeneratedCode):
@@ -371,15 +395,29 @@ class DerivationSet(GeneratedCode):
         """One function returning every gradient (a tuple, in the order of `wrt`)."""
         doc = (f"Gradients of f = {self.problem.text.strip()} with respect to "
                f"{', '.join(self.wrt)}, in that order.")
-        return generate_module(self.problem.variables, self.problem.bindings,
+        return generate_module(argument_order(self.problem.variables, self.wrt),
+                               self.problem.bindings,
                                [(d.wrt, d.result) for d in self.derivations], "gradients", doc,
                                BACKENDS[backend])
+
+    def __repr__(self) -> str:
+        return f"<DerivationSet {', '.join(self.wrt)}:\n{self}>"
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """One JSON object per variable (as `--format json` with several --wrt)."""
+        return [d.to_json() for d in self.derivations]
+
+    def json(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
 
     def check(self, trials: int = 5, seed: int = 1) -> float:
         return max(d.check(trials, seed) for d in self.derivations)
 
     def latex(self, steps: bool = False, standalone: bool = False) -> str:
-        return "\n".join(d.latex(steps, standalone) for d in self.derivations)
+        """LaTeX of each result (see Derivation.latex); standalone=True gives one document."""
+        if standalone:
+            return standalone_document(self.derivations)
+        return "\n".join(d.latex(steps) for d in self.derivations)
 
     def _repr_latex_(self) -> str:
         return "$$" + r" \\ ".join(d.latex() for d in self.derivations) + "$$"
@@ -387,6 +425,16 @@ class DerivationSet(GeneratedCode):
     def _repr_markdown_(self) -> str:
         return "\n\n".join(d._repr_markdown_() for d in self.derivations)
 
+
+def argument_order(variables: dict[str, tuple], wrt: list[str]) -> dict[str, tuple]:
+    """The generated function's parameters: the variables of differentiation first, in the order
+    they were asked for, then the others in order of first appearance in the input (a linear
+    map's direction dX and `out=` come after them all).
+
+    >>> list(argument_order({"W2": (), "W1": (), "x": (), "y": ()}, ["W1", "W2"]))
+    ['W1', 'W2', 'x', 'y']
+    """
+    return {**{w: variables[w] for w in wrt}, **variables}
 
 
 def _function_name(kind: str, wrt: str) -> str:

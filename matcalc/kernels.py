@@ -89,3 +89,118 @@ def _symmetric_product(m, w):
         block = out[lo:hi, lo:hi]
         out[lo:hi, lo:hi] = (block + block.T) / 2    # the diagonal block made exactly symmetric
     return out
+
+
+# -- factorizations, spectral functions and matrix functions -------------------------------------
+# lambdamax(A), eigvecmax(A), … are those of the symmetric part (A + A')/2: the same as A's for a
+# symmetric A, and a function of every entry of any square A (eigh reads one triangle only).
+
+def _lambdamax(a):
+    """The largest eigenvalue of (A + A')/2."""
+    return np.linalg.eigvalsh((a + a.T) / 2)[-1]
+
+
+def _lambdamin(a):
+    """The smallest eigenvalue of (A + A')/2."""
+    return np.linalg.eigvalsh((a + a.T) / 2)[0]
+
+
+def _eigvecmax(a):
+    """A unit eigenvector of (A + A')/2 for its largest eigenvalue (its sign is LAPACK's)."""
+    return np.linalg.eigh((a + a.T) / 2)[1][:, -1]
+
+
+def _eigvecmin(a):
+    """A unit eigenvector of (A + A')/2 for its smallest eigenvalue (its sign is LAPACK's)."""
+    return np.linalg.eigh((a + a.T) / 2)[1][:, 0]
+
+
+def _polar(a):
+    """U*V' of the thin SVD A = U*diag(s)*V': the orthogonal factor of the polar decomposition."""
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return u @ vt
+
+
+def _svdtop(a):
+    """u1*v1' for the top singular pair of A (the signs of u1 and v1 cancel)."""
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return np.outer(u[:, 0], vt[0])
+
+
+def _expm(a):
+    """exp(A), by SciPy's scaling and squaring (Al-Mohy & Higham 2009)."""
+    if not np.all(np.isfinite(a)):
+        return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import expm
+    except ImportError:
+        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+    return expm(a)
+
+
+def _expm_frechet(a, e):
+    """L(A, E), the Fréchet derivative of exp at A along E (SciPy; Al-Mohy & Higham 2009)."""
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+        return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import expm_frechet
+    except ImportError:
+        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+    return expm_frechet(a, e, compute_expm=False)
+
+
+def _chol(a):
+    """The lower Cholesky factor L of (A + A')/2 = L*L' (positive definite)."""
+    return np.linalg.cholesky((a + a.T) / 2)
+
+
+def _trilhalf(a):
+    """Φ(A) of Murray (2016): the lower triangle of A with its diagonal halved."""
+    return np.tril(a) - np.diag(np.diag(a)) / 2
+
+
+def _sqrtm(a):
+    """The principal square root of A (SciPy; A without eigenvalues on the closed negative axis)."""
+    if not np.all(np.isfinite(a)):
+        return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import sqrtm
+    except ImportError:
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+    return sqrtm(a)
+
+
+def _sqrtm_frechet(a, e):
+    """L(A, E) of the principal square root: the X with sqrtm(A)*X + X*sqrtm(A) = E (SciPy)."""
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+        return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import solve_sylvester, sqrtm
+    except ImportError:
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+    root = sqrtm(a)
+    return solve_sylvester(root, root, e)
+
+
+def _logm(a):
+    """The principal logarithm of A (SciPy; A without eigenvalues on the closed negative axis)."""
+    if not np.all(np.isfinite(a)):
+        return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import logm
+    except ImportError:
+        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+    return logm(a)
+
+
+def _logm_frechet(a, e):
+    """L(A, E) of the principal logarithm: the upper right block of logm([[A, E], [0, A]])
+    (Higham 2008, Functions of Matrices, ch. 3; SciPy)."""
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+        return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
+    try:
+        from scipy.linalg import logm
+    except ImportError:
+        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+    n = a.shape[0]
+    return logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]

@@ -23,7 +23,7 @@ printer spells them with its own method, since their precedence rules are the pr
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,8 +67,17 @@ class Operator:
     linear: bool = False                        # L(aA + bB) = aL(A) + bL(B)
     symmetric_result: bool = False              # its value is a symmetric matrix
     keeps_symmetry: bool = False                # symmetric argument → symmetric result
-    domain: str = "real"                        # "positive" (log, sqrt), "square", "invertible"
+    domain: str = "real"                        # "positive" (log, sqrt), "square", "invertible",
+                                                # "symmetric" (of its symmetric part), "full-rank",
+                                                # "spd" (positive definite symmetric part),
+                                                # "positive-spectrum" (eigenvalues off (-inf, 0])
     almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
+    # where its derivative formula holds, when that is not everywhere in its domain (a simple
+    # eigenvalue, full rank): derivations that use its differential rule say so in a note
+    condition: str = ""
+    # backends whose library lacks it: their code is a helper that raises NotImplementedError
+    # saying so (and which backends have it) — never a silent hole
+    refused_by: tuple[str, ...] = ()
     rule_only: bool = False                     # written by rules, never part of a result
     # The dimension a row works along, MATLAB's: 1 down the columns, 2 along the rows. Such a row
     # is called with the dimension as a last, literal argument (`sum(A, 2)`), which picks it among
@@ -141,6 +150,16 @@ def operator_for_call(spelling: str, count: int, dimension: int | None = None) -
 def known_functions() -> set[str]:
     """Every name the input language calls as a function."""
     return set(spellings()) | set(CONSTRUCTORS)
+
+
+def conditions(names: Iterable[object]) -> list[str]:
+    """Notes for the operators `names` whose derivative formulas hold under a condition.
+
+    >>> conditions(["lambdamax", "tr"])
+    ['lambdamax: holds where the largest eigenvalue is simple']
+    """
+    return [f"{n}: {REGISTRY[n].condition}" for n in sorted(set(map(str, names)))
+            if n in REGISTRY and REGISTRY[n].condition]
 
 
 def is_elementwise(name: str) -> bool:
@@ -275,6 +294,59 @@ def vec_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     return (dim_product(*shapes[0]), 1)
 
 
+def _square_matrix(shape: Shape, unify: Unify) -> None:
+    """A square matrix, not a scalar (a 1×1 argument would be a float in generated code)."""
+    if shape == SCALAR:
+        raise ShapeMismatch("it takes a square matrix, not a scalar")
+    unify(shape[0], shape[1])
+
+
+def solve_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """solve(A, B) = inv(A)*B: A square, B with as many rows."""
+    _square_matrix(shapes[0], unify)
+    unify(shapes[0][1], shapes[1][0])
+    return shapes[1]
+
+
+def square_matrix_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    _square_matrix(shapes[0], unify)
+    return SCALAR
+
+
+def square_matrix_to_square(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    _square_matrix(shapes[0], unify)
+    return shapes[0]
+
+
+def pinv_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    return transpose_shape([matrix_only(shapes, unify)], unify)
+
+
+def matrix_only(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """A matrix function of a matrix that is not a vector or a scalar."""
+    if 1 in shapes[0]:
+        raise ShapeMismatch("it takes a matrix, not a vector or a scalar")
+    return shapes[0]
+
+
+def matrix_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """A norm of a matrix (for a vector, the norm is norm2)."""
+    if 1 in shapes[0]:
+        raise ShapeMismatch("it takes a matrix, not a vector or a scalar (for a vector: norm2)")
+    return SCALAR
+
+
+def square_to_column(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    _square_matrix(shapes[0], unify)
+    return (shapes[0][0], 1)
+
+
+def frechet_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """expmfrechet(A, E): A and the direction E square, of one shape."""
+    _same(shapes[0], shapes[1], unify)
+    return square_matrix_to_square(shapes[:1], unify)
+
+
 def marker_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     """jac(E)/kvec(E) are made with their shape by the pass that reads a linear map off."""
     raise ShapeMismatch("the shape of jac(E) or kvec(E) is set by its pass (differentiate.py)")
@@ -354,6 +426,27 @@ def _hadamard(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
 def _logdet(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
     sign, logabs = np.linalg.slogdet(args[0])
     return _cell(logabs if sign > 0 else np.nan)
+
+
+def _chol(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+    """chol outside its domain is nan (as logdet's), a point the numeric checks pass over."""
+    try:
+        return kernels._chol(args[0])
+    except np.linalg.LinAlgError:
+        return np.full(args[0].shape, np.nan)
+
+
+def _real(kernel: Callable[..., np.ndarray]) -> Evaluator:
+    """A matrix function's value where it is real; nan where it is not (a logarithm of a matrix
+    with a negative eigenvalue), as logdet's: a point the numeric checks pass over."""
+    def evaluate(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+        value = kernel(*args)
+        if np.iscomplexobj(value):
+            if np.max(np.abs(value.imag)) > 1e-12 * max(1.0, float(np.max(np.abs(value)))):
+                return np.full(value.shape, np.nan)
+            value = value.real
+        return value
+    return evaluate
 
 
 def _commutation(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
@@ -498,6 +591,16 @@ def _extremum(name: str, larger: bool) -> list[Operator]:
 def _same_everywhere(name: str) -> dict[str, str]:
     """The spelling of a function every library names alike: np.exp, jnp.exp, torch.exp, xp.exp."""
     return {b: f"{prefix}.{name}({{0}})" for b, prefix in LIBRARY_PREFIX.items()}
+
+
+# the backends whose libraries lack a principal matrix square root or logarithm usable here
+_SCIPY_ONLY = ("jax", "torch", "array-api")
+
+
+def _helper(name: str) -> dict[str, str]:
+    """The spelling of an operator every backend computes with a helper function of its own
+    (kernels.py for NumPy; printing/jax.py, torch.py, array_api.py for the others)."""
+    return {b: f"{name}({{0}})" for b in LIBRARY_PREFIX}
 
 
 def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: str,
@@ -689,6 +792,118 @@ _ROWS = [
              lambda S, args, node: S.dim(max(node.args[0].shape, key=lambda d: d != 1)),
              spelling="len"),
 
+    # factorizations, spectral functions and matrix functions; their derivatives are in
+    # differentials.rules (and frobenius.rules for the adjoint of the Fréchet derivative of expm)
+    Operator("solve", solve_shape, lambda args, node, dims: np.linalg.solve(args[0], args[1]),
+             "solve", r"\operatorname{solve}\left({0}, {1}\right)",
+             lambda S, args, node: S.sm.MatMul(S.sm.Inverse(args[0]), args[1]),
+             spelling="solve", arity=2,
+             code={"numpy": "np.linalg.solve({0}, {1})", "jax": "jnp.linalg.solve({0}, {1})",
+                   "torch": "torch.linalg.solve({0}, {1})",
+                   "array-api": "xp.linalg.solve({0}, {1})"},
+             domain="invertible"),
+    # the Moore–Penrose inverse; differentiable where the rank of A is locally constant
+    Operator("pinv", pinv_shape, lambda args, node, dims: np.linalg.pinv(args[0]),
+             "pinv", r"{0:postfix}^{+}", lambda S, args, node: S.opaque(node),
+             spelling="pinv", latex_precedence="postfix",
+             code={"numpy": "np.linalg.pinv({0})", "jax": "jnp.linalg.pinv({0})",
+                   "torch": "torch.linalg.pinv({0})", "array-api": "xp.linalg.pinv({0})"},
+             keeps_symmetry=True, domain="full-rank",
+             condition="holds where its argument has full rank (more generally, locally constant "
+                       "rank)"),
+    # eigenvalues and eigenvectors of the symmetric part (A + A')/2 (kernels.py): A's own for a
+    # symmetric A
+    Operator("lambdamax", square_matrix_to_scalar,
+             lambda args, node, dims: _cell(kernels._lambdamax(args[0])),
+             "lambdamax", r"\lambda_{\max}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="lambdamax",
+             code=_helper("_lambdamax"), domain="symmetric",
+             condition="holds where the largest eigenvalue is simple"),
+    Operator("lambdamin", square_matrix_to_scalar,
+             lambda args, node, dims: _cell(kernels._lambdamin(args[0])),
+             "lambdamin", r"\lambda_{\min}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="lambdamin",
+             code=_helper("_lambdamin"), domain="symmetric",
+             condition="holds where the smallest eigenvalue is simple"),
+    Operator("eigvecmax", square_to_column,
+             lambda args, node, dims: kernels._eigvecmax(args[0]).reshape(-1, 1),
+             "eigvecmax", r"u_{\max}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="eigvecmax", code=_helper("_eigvecmax"), domain="symmetric"),
+    Operator("eigvecmin", square_to_column,
+             lambda args, node, dims: kernels._eigvecmin(args[0]).reshape(-1, 1),
+             "eigvecmin", r"u_{\min}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="eigvecmin", code=_helper("_eigvecmin"), domain="symmetric"),
+    # the nuclear norm (sum of singular values) and the spectral norm (the largest one)
+    Operator("normnuc", matrix_to_scalar,
+             lambda args, node, dims: _cell(np.linalg.norm(args[0], "nuc")),
+             "normnuc", r"\left\lVert {0} \right\rVert_*",
+             lambda S, args, node: S.opaque(node), spelling="normnuc",
+             code={"numpy": 'np.linalg.norm({0}, "nuc")', "jax": 'jnp.linalg.norm({0}, "nuc")',
+                   "torch": 'torch.linalg.matrix_norm({0}, "nuc")',
+                   "array-api": 'xp.linalg.matrix_norm({0}, ord="nuc")'},
+             domain="full-rank", condition="holds where its argument has full rank"),
+    Operator("normop", matrix_to_scalar,
+             lambda args, node, dims: _cell(np.linalg.norm(args[0], 2)),
+             "normop", r"\left\lVert {0} \right\rVert_{\mathrm{op}}",
+             lambda S, args, node: S.opaque(node), spelling="normop",
+             code={"numpy": "np.linalg.norm({0}, 2)", "jax": "jnp.linalg.norm({0}, 2)",
+                   "torch": "torch.linalg.matrix_norm({0}, 2)",
+                   "array-api": "xp.linalg.matrix_norm({0}, ord=2)"},
+             condition="holds where the largest singular value is simple"),
+    # U*V' of the thin SVD A = U*diag(s)*V' (the polar factor), and u1*v1' of its top pair
+    Operator("polar", matrix_only, lambda args, node, dims: kernels._polar(args[0]),
+             "polar", r"\operatorname{polar}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="polar", code=_helper("_polar")),
+    Operator("svdtop", matrix_only, lambda args, node, dims: kernels._svdtop(args[0]),
+             "svdtop", r"u_1 v_1^\top\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="svdtop", code=_helper("_svdtop")),
+    # the lower Cholesky factor of (A + A')/2 (positive definite), and Φ(A) of its derivative:
+    # the lower triangle of A with its diagonal halved (Murray 2016)
+    Operator("chol", square_matrix_to_square, _chol,
+             "chol", r"\operatorname{chol}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="chol",
+             code={"numpy": "_chol({0})", "jax": "_chol({0})", "torch": "_chol({0})",
+                   "array-api": "_chol({0})"},
+             domain="spd"),
+    Operator("trilhalf", square_matrix_to_square,
+             lambda args, node, dims: kernels._trilhalf(args[0]),
+             "trilhalf", r"\Phi\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="trilhalf", code=_helper("_trilhalf"), linear=True, domain="square"),
+    # the principal square root and logarithm (of a matrix without eigenvalues on the closed
+    # negative real axis) and their Fréchet derivatives; SciPy in NumPy code, refused elsewhere
+    Operator("sqrtm", square_matrix_to_square, _real(kernels._sqrtm),
+             "sqrtm", r"{0:postfix}^{\frac12}", lambda S, args, node: S.opaque(node),
+             spelling="sqrtm", latex_precedence="postfix", code=_helper("_sqrtm"),
+             keeps_symmetry=True, domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    Operator("sqrtmfrechet", frechet_shape, _real(kernels._sqrtm_frechet),
+             "sqrtmfrechet", r"L_{\sqrt{\cdot}}\left({0}, {1}\right)",
+             lambda S, args, node: S.opaque(node), spelling="sqrtmfrechet", arity=2,
+             code={b: "_sqrtm_frechet({0}, {1})" for b in LIBRARY_PREFIX},
+             domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    Operator("logm", square_matrix_to_square, _real(kernels._logm),
+             "logm", r"\log\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="logm", code=_helper("_logm"), keeps_symmetry=True,
+             domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    Operator("logmfrechet", frechet_shape, _real(kernels._logm_frechet),
+             "logmfrechet", r"L_{\log}\left({0}, {1}\right)",
+             lambda S, args, node: S.opaque(node), spelling="logmfrechet", arity=2,
+             code={b: "_logm_frechet({0}, {1})" for b in LIBRARY_PREFIX},
+             domain="positive-spectrum", refused_by=_SCIPY_ONLY),
+    # the matrix exponential and its Fréchet derivative L(A, E) (SciPy in NumPy code)
+    Operator("expm", square_matrix_to_square, lambda args, node, dims: kernels._expm(args[0]),
+             "expm", r"\operatorname{expm}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), spelling="expm",
+             code={"numpy": "_expm({0})", "jax": "_expm({0})",
+                   "torch": "torch.linalg.matrix_exp({0})", "array-api": "_expm({0})"},
+             keeps_symmetry=True, domain="square", refused_by=("array-api",)),
+    Operator("expmfrechet", frechet_shape,
+             lambda args, node, dims: kernels._expm_frechet(args[0], args[1]),
+             "expmfrechet", r"L_{\exp}\left({0}, {1}\right)",
+             lambda S, args, node: S.opaque(node), spelling="expmfrechet", arity=2,
+             code={"numpy": "_expm_frechet({0}, {1})", "jax": "_expm_frechet({0}, {1})",
+                   "torch": "_expm_frechet({0}, {1})", "array-api": "_expm_frechet({0}, {1})"},
+             domain="square", refused_by=("array-api",)),
+
     # elementwise functions; their derivatives are in rules/elementwise.rules
     elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t)),
     elementwise("log", np.log, r"\log", lambda S, t: S.sympy.log(t), domain="positive"),
@@ -732,6 +947,7 @@ __all__ = [
     "REGISTRY",
     "SYNTAX",
     "Operator",
+    "conditions",
     "elementwise",
     "infer_shape",
     "is_elementwise",

@@ -18,7 +18,7 @@ from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
-from .ops import SCALAR, Node, Shape, ShapeMismatch, leaf, var
+from .ops import SCALAR, Node, Shape, ShapeMismatch, fmt_shape, leaf, var
 from .parse import Ast, Program
 from .rules import load_rules
 
@@ -96,6 +96,31 @@ class Problem:
     text: str
     binding_order: list[str] = field(default_factory=list)
     symmetric: set[str] = field(default_factory=set)
+    declared: set[str] = field(default_factory=set)      # variables whose shape was declared
+    warnings: list[str] = field(default_factory=list)    # where a default may not be what is meant
+    program: Program | None = None
+    shapes: dict = field(default_factory=dict)           # the declarations, as given
+
+    def shape_sources(self) -> dict[str, tuple[Shape, str]]:
+        """{name: (shape, "declared" | "default" | "binding")}: variables, then bindings."""
+        out = {n: (s, "declared" if n in self.declared else "default")
+               for n, s in self.variables.items()}
+        out.update({n: (self.bindings[n].shape, "binding") for n in self.binding_order})
+        return out
+
+    def shapes_text(self) -> str:
+        """The shapes used, in one line (`X m×n, a m×1 (declared); mu scalar (by default)`).
+
+        >>> from matcalc.parse import parse
+        >>> build_problem(parse("mu*x'*A*x"), {"A": ("n", "n")}).shapes_text()
+        'A n×n (declared); mu scalar, x n×1 (by default)'
+        """
+        groups: dict[str, list[str]] = {"declared": [], "default": [], "binding": []}
+        for name, (shape, source) in self.shape_sources().items():
+            groups[source].append(f"{name} {fmt_shape(shape)}")
+        label = {"declared": "declared", "default": "by default", "binding": "bindings"}
+        return "; ".join(f"{', '.join(sorted(items, key=str.lower))} ({label[k]})"
+                         for k, items in groups.items() if items)
 
     def variable(self, name: str) -> Node:
         """The expression node of a variable."""
@@ -152,6 +177,17 @@ class _Checker:
         self.fresh = 0
         self.functions = known_functions()
         self.sized: list[tuple[Ast, TShape]] = []   # eye, vector(c), matrix(c): sized by context
+        self.greek_broadcasts: list[tuple[str, Ast, Ast]] = []   # (name, operation, other side)
+
+    def agree(self, name: str, body: Ast, shape: TShape) -> None:
+        """A declared shape for a bound name must be its binding's."""
+        declared = self.declared[name]
+        try:
+            unify(declared[0], shape[0])
+            unify(declared[1], shape[1])
+        except ShapeMismatch:
+            self._fail(body, f"{name} is declared {show(declared)}, but its binding "
+                             f"{self._snippet(body)} is {show(shape)}")
 
     # -- pass 1: shapes ----------------------------------------------------------------------------
     def infer(self, node: Ast) -> TShape:
@@ -204,10 +240,19 @@ class _Checker:
         if kind == "transpose":
             return self._apply(node, "transpose", [self.infer(node.children[0])])
         if kind == "binop":
-            return self._binop(node)
+            shape = self._binop(node)
+            value = _constant(node)
+            if value is not None and not (value == 0 or MIN_NUMBER <= abs(value) <= MAX_NUMBER):
+                raise ParseError(f"{self._snippet(node)} is out of range: numbers (also computed "
+                                 f"ones) must lie between {MIN_NUMBER:g} and {MAX_NUMBER:g} in "
+                                 f"magnitude", self.text, node.start, node.end)
+            return shape
         if kind == "call":
             return self._call(node)
         raise ParseError(f"{kind} is not part of the input language", self.text, node.start)
+
+    def _greek_default(self, name: str) -> bool:
+        return name in GREEK and name not in self.declared and name not in self.binding_shapes
 
     def _name_shape(self, node: Ast) -> TShape:
         name = str(node.value)
@@ -238,6 +283,12 @@ class _Checker:
     def _binop(self, node: Ast) -> TShape:
         op = str(node.value)
         left, right = (self.infer(c) for c in node.children)
+        if op in ("+", "-", ".*", "./"):
+            a, b = node.children
+            for side, other, other_shape in ((a, b, right), (b, a, left)):
+                if side.kind == "name" and self._greek_default(str(side.value)) \
+                        and not _scalar(other_shape):
+                    self.greek_broadcasts.append((str(side.value), node, other))
         if op in ("+", "-"):
             return self._apply(node, "add", [left, right], symbol=op)
         if op in (".*", "./"):
@@ -257,6 +308,10 @@ class _Checker:
                                  f"not {show(right)}")
             if op == "^" and not _scalar(left):
                 exponent = node.children[1]
+                if _find(left[1]) == 1 or _find(left[0]) == 1:
+                    self._fail(node, f"{self._snippet(node)}: {self._snippet(node.children[0])} is "
+                                     f"{show(left)}, and ^ is the power of a square matrix; "
+                                     f"use .^ for an elementwise power")
                 if not _is_integer_literal(exponent):
                     self._fail(node, f"{self._snippet(node)}: a matrix power needs an integer "
                                      f"exponent (use .^ for an elementwise power)")
@@ -390,6 +445,34 @@ class _Checker:
         return algebra.apply(str(info), *kids)
 
 
+def _constant(node: Ast) -> float | None:
+    """The value of an expression of number literals (`2^1000`), inf where it overflows; None
+    for anything else."""
+    if node.kind == "number":
+        return float(str(node.value))
+    if node.kind == "neg":
+        inner = _constant(node.children[0])
+        return None if inner is None else -inner
+    if node.kind != "binop":
+        return None
+    a, b = (_constant(c) for c in node.children)
+    if a is None or b is None:
+        return None
+    op = str(node.value)
+    try:
+        if op in ("+", "-"):
+            return a + b if op == "+" else a - b
+        if op in ("*", ".*", "/", "./"):
+            value = a * b if op in ("*", ".*") else a / b
+        else:
+            value = float(abs(a) ** b) if a != 0 else 0.0
+    except OverflowError:
+        return float("inf")
+    except (ZeroDivisionError, ValueError):
+        return None
+    return float("nan") if value == 0 and a != 0 and b != 0 else value    # underflow
+
+
 def _literal_text(node: Ast) -> str:
     """The text of an integer literal, with its sign."""
     return "-" + _literal_text(node.children[0]) if node.kind == "neg" else str(node.value)
@@ -451,11 +534,14 @@ def build_problem(program: Program, shapes: dict | None = None,
     checker = _Checker(program, shapes or {}, symmetric or set())
     ordered = _binding_order(program, program.text)
     for name, body in ordered:
-        if name in GREEK or name in checker.functions or name == "eye":
+        if name in checker.functions or name == "eye":
             raise ParseError(f"cannot bind {name!r}: it names a "
-                             f"{'function' if name != 'eye' and name not in GREEK else 'constant'}"
-                             f" of the language", program.text, body.start)
+                             f"{'function' if name != 'eye' else 'constant'} of the language",
+                             program.text, body.start)
+        # a binding defines its name's shape, whatever the name (mu = W1*x + b1 is a vector)
         checker.binding_shapes[name] = checker.infer(body)
+        if name in checker.declared:
+            checker.agree(name, body, checker.binding_shapes[name])
     assert program.body is not None
     checker.infer(program.body)
     for name in checker.symmetric:
@@ -478,8 +564,55 @@ def build_problem(program: Program, shapes: dict | None = None,
         refs[name] = leaf("ref", tree.shape, name, tree.deps)
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
+    warnings = [f"{name} is a scalar by default (a Greek name), so {checker._snippet(node)} "
+                f"applies it to every entry of {checker._snippet(other)} "
+                f"({show(checker.shape[id(other)])}); if {name} is a vector, declare its shape "
+                f"(--shape {name}=n, shapes={{'{name}': ('n',)}})"
+                for name, node, other in checker.greek_broadcasts]
+    seen = set(variables) | set(bindings)
+    warnings += [f"a shape is declared for {name}, which does not appear in the expression"
+                 for name in (shapes or {}) if name not in seen]
+    used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    warnings += [f"the binding {name} = {checker._snippet(body)} is not used"
+                 for name, body in ordered if name not in used]
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
-                   set(checker.symmetric))
+                   set(checker.symmetric), set(checker.declared) & set(variables),
+                   list(dict.fromkeys(warnings)), program, dict(shapes or {}))
 
 
-__all__ = ["GREEK", "SCALAR", "Problem", "build_problem"]
+def shape_warnings(problem: Problem, wrt: str) -> list[str]:
+    """Sentences about default shapes that may not be what was meant (README, Shapes)."""
+    non_scalar = non_scalar_warning(problem, {wrt})
+    return problem.warnings + ([non_scalar] if non_scalar else [])
+
+
+def non_scalar_warning(problem: Problem, wrt: set[str]) -> str | None:
+    """If f is not a scalar only because of a default shape — an undeclared lower-case name taken
+    for a vector (`n/2*logdet(S)`) — the sentence that says so, else None.
+
+    >>> from matcalc.parse import parse
+    >>> non_scalar_warning(build_problem(parse("n/2*logdet(S)")), {"S"})[:45]
+    'f is a vector of length len(n), not a scalar:'
+    """
+    if problem.expr.is_scalar or problem.program is None:
+        return None
+    for name, shape in problem.variables.items():
+        if name in problem.declared or name in wrt or shape == SCALAR:
+            continue
+        try:
+            trial = build_problem(problem.program, {**problem.shapes, name: ()},
+                                  problem.symmetric - {name})
+        except (ShapeError, ParseError):
+            continue
+        if trial.expr.is_scalar:
+            r, c = problem.expr.shape
+            what = f"a vector of length {r}" if c == 1 else fmt_shape(problem.expr.shape)
+            kind = "vector" if shape[1] == 1 else "matrix"
+            return (f"f is {what}, not a scalar: {name} is a {kind} by default (an undeclared "
+                    f"{'lower' if kind == 'vector' else 'upper'}-case name); if {name} is a "
+                    f"number, declare it (--shape {name}=scalar, shapes={{'{name}': ()}}) and f "
+                    f"is a scalar")
+    return None
+
+
+__all__ = ["GREEK", "SCALAR", "Problem", "build_problem", "non_scalar_warning", "shape_warnings"]

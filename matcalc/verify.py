@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .operators import lookup, shape_size
+from .operators import REGISTRY, lookup, shape_size
 from .ops import Node
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
@@ -73,19 +73,49 @@ SAMPLERS = ((1.0, 0.5, 1.0), (1.0, 0.9, 1.0), (0.2, 0.15, 0.0))
 
 def sample_inputs(variables: dict[str, tuple], sizes: dict[str, int], rng: np.random.Generator,
                   centre: float = 1.0, spread: float = 0.5, shift: float = 1.0,
-                  symmetric: set[str] = frozenset()) -> dict[str, np.ndarray]:
+                  symmetric: set[str] = frozenset(),
+                  domains: dict[str, str] | None = None) -> dict[str, np.ndarray]:
     """Random 2-D inputs: entries in [centre - spread, centre + spread], square matrices plus
-    (shift·n + 1 - shift)·I (diagonally dominant)."""
+    (shift·n + 1 - shift)·I (diagonally dominant). `domains` names the variables an operator needs
+    in a domain of its own (`variable_domains`): "spd" ones are X*X'/n + centre·I,
+    "positive-spectrum" ones (sqrtm, logm) are shifted until their eigenvalues have real parts
+    of at least centre."""
     env: dict[str, np.ndarray] = {}
     for name, shape in variables.items():
         r, c = (d if isinstance(d, int) else sizes[d] for d in shape)
         x = rng.uniform(centre - spread, centre + spread, size=(r, c))
         if r == c and r > 1:
             x = x + (shift * r + 1 - shift) * np.eye(r)
+        domain = (domains or {}).get(name) if r == c else None
+        if domain == "spd":
+            x = x @ x.T / r + centre * np.eye(r)
+        elif domain == "positive-spectrum":     # eigenvalues moved right of 0 by at least centre
+            lowest = float(np.min(np.linalg.eigvals(x).real))
+            x = x + (max(0.0, -lowest) + centre) * np.eye(r)
         if name in symmetric:
             x = (x + x.T) / 2
         env[name] = x
     return env
+
+
+# the domains of registry rows (`Operator.domain`) that sampling draws from directly; the others
+# hold at the diagonally dominant points sample_inputs draws anyway, or almost surely (full rank)
+SAMPLED_DOMAINS = ("spd", "positive-spectrum")
+
+
+def variable_domains(function: Node, bindings: dict[str, Node]) -> dict[str, str]:
+    """The variables that are the operand of an operator whose row asks for a sampled domain
+    (chol(S): S positive definite; logm(A): no eigenvalue of A on (-inf, 0]), with that domain."""
+    found: dict[str, str] = {}
+    for body in (function, *bindings.values()):
+        for node in body.walk():
+            row = REGISTRY.get(node.op)
+            if row is not None and row.domain in SAMPLED_DOMAINS and node.args:
+                operand = node.args[0].args[0] if node.args[0].op == "transpose" \
+                    else node.args[0]
+                if operand.op == "var":
+                    found[str(operand.value)] = row.domain
+    return found
 
 
 def to_user(x: np.ndarray, shape: tuple) -> np.ndarray | float:
@@ -119,12 +149,14 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
     rng = np.random.default_rng(seed)
     worst: dict[int, float] = {}     # per kind of input point: the largest error seen
     found = 0
+    domains = variable_domains(function, bindings)
     for trial in range(max(trials, len(SAMPLERS)) * 4):
         if found >= trials and len(worst) == len(SAMPLERS):
             break
         sizes = dimension_sizes(variables, base=trial)
         kind = trial % len(SAMPLERS)
-        env = sample_inputs(variables, sizes, rng, *SAMPLERS[kind], symmetric=symmetric)
+        env = sample_inputs(variables, sizes, rng, *SAMPLERS[kind], symmetric=symmetric,
+                            domains=domains)
         env["__dims__"] = sizes  # type: ignore[assignment]
         r, c = env[wrt].shape
         direction = rng.standard_normal((r, c))

@@ -23,6 +23,9 @@ SHAPES_NUMERIC = {name: tuple({"m": 3, "n": 4, "k": 2}[d] for d in shape)
 SMOOTH = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus"]
 NONSMOOTH = ["abs", "relu"]     # derivatives almost everywhere: random points miss the kinks
 SQUARE_LEAVES = {"nn": ["S", "S'"], "mm": ["T", "T'"], "kk": ["K", "K'"]}
+# functions of a square or a matrix leaf, where random inputs are in their domain almost surely:
+# simple extreme eigenvalues, full rank, a simple top singular value
+SPECTRAL = ["lambdamax", "lambdamin", "normnuc", "normop", "expm"]
 
 
 def _vars_of(t: str) -> list[str]:
@@ -51,6 +54,9 @@ def expression(draw, t: str, depth: int) -> str:
         choices += ["along"]
     if t == "s":
         choices += ["batched"]
+        choices += ["softmax", "diagv"]
+    if t != "s" and t[0] * 2 in SQUARE_LEAVES:
+        choices += ["solve"]
     kind = draw(st.sampled_from(choices))
     sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
     if kind == "unary":
@@ -102,9 +108,13 @@ def expression(draw, t: str, depth: int) -> str:
         v = draw(st.sampled_from(["m", "n"]))
         return f"(({sub(v)})'*({sub(v)}))"
     if kind == "function":
-        f = draw(st.sampled_from(["log", "sqrt", "det", "logdet"]))
+        f = draw(st.sampled_from(["log", "sqrt", "det", "logdet"] + SPECTRAL))
         if f in ("log", "sqrt"):
             return f"{f}(1 + {sub('s')}^2)"
+        if f in ("normnuc", "normop"):     # of a matrix leaf: full rank, simple σ1 almost surely
+            return f"{f}({draw(st.sampled_from(['X', 'Y', 'A', 'B', 'X', 'C']))})"
+        if f == "expm":
+            return f"tr(expm({draw(st.sampled_from(SQUARE_LEAVES['nn']))})*{sub('nn')})"
         leaf = draw(st.sampled_from(sum(SQUARE_LEAVES.values(), [])))
         return f"{f}({leaf})"
     if kind == "inverse":
@@ -122,6 +132,8 @@ def expression(draw, t: str, depth: int) -> str:
         return draw(_along(t, depth))
     if kind == "batched":
         return draw(_batched(depth))
+    if kind == "solve":     # solve(S, ·) of a diagonally dominant square leaf: invertible
+        return f"solve({draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))}, {sub(t)})"
     raise AssertionError(kind)
 
 
@@ -196,7 +208,8 @@ def problems(draw, max_depth: int = 4) -> tuple[str, str]:
     depth = draw(st.integers(2, max_depth))
     text = draw(expression("s", depth))
     # square leaves keep their names: inv/det/logdet are drawn only of diagonally dominant ones
-    bound = [n for n in VARIABLES if _mentions(text, n) and n not in ("alpha", "beta", "S", "T", "K")]
+    bound = [n for n in VARIABLES if _mentions(text, n) and n not in ("alpha", "beta", "S", "T", "K")
+             and f"nuc({n})" not in text and f"op({n})" not in text]  # normnuc(X): of a leaf
     if bound and draw(st.booleans()):
         # a binding: one variable of the body becomes a name for an expression of its type
         name = draw(st.sampled_from(bound))

@@ -72,7 +72,10 @@ def test_seed_steps():
 def test_seed_without_steps_is_just_the_result():
     result = run("derive", SEED, "--wrt", "X")
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == [SEED_RESULT, "  where w = sigmoid(X'*a)"]
+    # the shapes line (issue 17, item 3): what the defaults made of the names
+    assert result.stdout.splitlines() == [
+        SEED_RESULT, "  where w = sigmoid(X'*a)",
+        "shapes: a len(a)×1, X len(a)×cols(X) (by default); w cols(X)×1 (bindings)"]
 
 
 # -- (b) (c) (l) user errors -----------------------------------------------------------------------------
@@ -258,9 +261,12 @@ def test_hessian_command():
     assert "parse error" in out and "^" in out
 
 
+DISTRIBUTION = "matcalc-symbolic"     # "matcalc" on PyPI is an unrelated project (issue 17)
+
+
 def _installed() -> bool:
     try:
-        importlib.metadata.version("matcalc")
+        importlib.metadata.version(DISTRIBUTION)
         return True
     except importlib.metadata.PackageNotFoundError:
         return False
@@ -269,6 +275,21 @@ def _installed() -> bool:
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and "0.1.0" in result.output
+
+
+def test_the_distribution_name_is_not_the_import_name():
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == DISTRIBUTION and project["scripts"] == {"matcalc": "matcalc.cli:main"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    # every install line names the clone (".") or the distribution, never PyPI's other "matcalc"
+    readme = readme.replace("`pip install matcalc` installs somebody else's", "")  # the warning
+    targets = re.findall(r'pip install (?:-q )?("[^"]+"|[^\s`]+)', readme)
+    assert len(targets) >= 8
+    for target in targets:
+        assert target.strip('"').startswith((".", DISTRIBUTION)), target
+    if _installed():
+        assert importlib.metadata.version(DISTRIBUTION) == "0.1.0"
 
 
 # -- (k) python cli.py -------------------------------------------------------------------------------------
@@ -288,5 +309,7 @@ def test_latex_standalone_is_a_complete_document():
     assert result.exit_code == 0
     out = result.output
     assert out.startswith("\\documentclass{article}") and out.rstrip().endswith("\\end{document}")
-    assert "\\begin{align*}" in out and "\\circ" in out and "\\texttt{w'*w where w = sigmoid(X'*a)}" in out
+    # steps in a list of inline formulas that may break (issue 17, item 1; was align*)
+    assert "\\begin{enumerate}" in out and "\\circ" in out
+    assert "\\texttt{w'*\\allowbreak{}w where w =\\allowbreak{} sigmoid(" in out
     assert out.count("\\begin{") == out.count("\\end{")

@@ -507,7 +507,7 @@ def test_wheel_ships_the_rules(tmp_path: Path) -> None:
     pytest.importorskip("hatchling")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("matcalc-*.whl")
+    (wheel,) = tmp_path.glob("matcalc_symbolic-*.whl")    # the distribution name (issue 17)
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".rules")}
     expected = {f"matcalc/rules/{p.name}" for p in (ROOT / "rules").glob("*.rules")}
     assert len(expected) >= 4

@@ -249,7 +249,7 @@ def test_serve_without_the_web_extra_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "uvicorn", None)       # as if not installed
     result = CliRunner().invoke(main, ["serve", "--port", "8000"])
     assert result.exit_code == 2
-    assert 'pip install "matcalc[web]"' in result.stderr and "Traceback" not in result.output
+    assert 'pip install ".[web]"' in result.stderr and "Traceback" not in result.output
 
 
 def test_serve_help_names_its_options():

@@ -8,6 +8,7 @@ or `diag`, which are written with broadcasting and reshapes instead.
 from __future__ import annotations
 
 from .base import Backend
+from .spectral import ARRAY_API_EXPM, scipy_only, spectral_helpers
 
 ARRAY_API = Backend(
     name="array-api",
@@ -31,7 +32,8 @@ ARRAY_API = Backend(
                 "({2} * {4}, {3} * {5}))",
         "commutation": "_commutation(xp, {0}, {1})",
     },
-    helpers={
+    helpers={**scipy_only("the array API standard"),
+             **spectral_helpers("xp", "    xp = array_namespace(a)\n"), **ARRAY_API_EXPM,
         "_sigmoid": '''def _sigmoid(x):
     """Logistic sigmoid without overflow: exp(-log(1 + exp(-x)))."""
     xp = array_namespace(x)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .base import Backend
 from .numpy import NUMPY
+from .spectral import JAX_EXPM, scipy_only, spectral_helpers
 
 JAX = Backend(
     name="jax",
@@ -17,14 +18,15 @@ JAX = Backend(
               if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    helpers={
-        "_ismax": '''def _ismax(x):
+    helpers={**scipy_only("JAX"), **spectral_helpers("jnp"),
+             **JAX_EXPM,
+             "_ismax": '''def _ismax(x):
     """1.0 at the (first) largest entry of x, 0.0 elsewhere."""
     return (jnp.arange(x.size) == jnp.argmax(x)).astype(x.dtype).reshape(x.shape)''',
-        "_ismin": '''def _ismin(x):
+             "_ismin": '''def _ismin(x):
     """1.0 at the (first) smallest entry of x, 0.0 elsewhere."""
     return (jnp.arange(x.size) == jnp.argmin(x)).astype(x.dtype).reshape(x.shape)''',
-        "_commutation": '''def _commutation(rows, cols):
+             "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = jnp.arange(rows * cols).reshape(cols, rows).T.ravel()
     return jnp.eye(rows * cols)[order]'''},

@@ -38,7 +38,11 @@ NUMPY = Backend(
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (
         kernels._sigmoid, kernels._logsumexp, kernels._softmax, kernels._symmetric_product,
         kernels._commutation, kernels._logsoftmax, kernels._softmax_along,
-        kernels._logsumexp_along, kernels._logsoftmax_along, kernels._ismax, kernels._ismin)},
+        kernels._logsumexp_along, kernels._logsoftmax_along, kernels._ismax, kernels._ismin,
+        kernels._lambdamax, kernels._lambdamin, kernels._eigvecmax,
+        kernels._eigvecmin, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
+        kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
+        kernels._logm_frechet)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={
         "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",

@@ -7,6 +7,7 @@ there too, so the same function runs on CPU and CUDA tensors.
 from __future__ import annotations
 
 from .base import Backend
+from .spectral import TORCH_EXPM, scipy_only, spectral_helpers
 
 TORCH = Backend(
     name="torch",
@@ -30,14 +31,15 @@ TORCH = Backend(
         "kron": "torch.kron({0:atom}.contiguous(), {1:atom}.contiguous())",
         "commutation": "_commutation({0}, {1})",
     },
-    helpers={
-        "_ismax": '''def _ismax(x):
+    helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"),
+             **TORCH_EXPM,
+             "_ismax": '''def _ismax(x):
     """1.0 at the (first) largest entry of x, 0.0 elsewhere."""
     return (torch.arange(x.numel(), device=x.device) == torch.argmax(x)).to(x.dtype).reshape(x.shape)''',
-        "_ismin": '''def _ismin(x):
+             "_ismin": '''def _ismin(x):
     """1.0 at the (first) smallest entry of x, 0.0 elsewhere."""
     return (torch.arange(x.numel(), device=x.device) == torch.argmin(x)).to(x.dtype).reshape(x.shape)''',
-        "_commutation": '''def _commutation(rows, cols):
+             "_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = torch.arange(rows * cols).reshape(cols, rows).T.reshape(-1)
     return torch.eye(rows * cols, dtype=torch.float64)[order]'''},

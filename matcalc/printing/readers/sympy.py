@@ -44,7 +44,7 @@ class SympyToolkit:
     def sum_entries(self, x: sympy.Basic, shape: Shape) -> sympy.Expr:
         if shape == SCALAR:
             return self.scalar(x)
-        return sm.Trace(self.ones(1, shape[0]) * x * self.ones(shape[1], 1))
+        return sm.Trace(sm.MatMul(self.ones(1, shape[0]), x, self.ones(shape[1], 1)))
 
     def elementwise(self, f: Callable[[sympy.Expr], sympy.Expr], arg: sympy.Basic,
                     node: Node) -> sympy.Basic:
@@ -69,8 +69,12 @@ class SympyToolkit:
         coefficient = sympy.Mul(*scalars)
         if not chain:
             return coefficient
-        product = chain[0] if len(chain) == 1 else sm.MatMul(*chain)
-        return coefficient * sm.Trace(product) if node.shape == SCALAR else coefficient * product
+        if node.shape == SCALAR:
+            return coefficient * sm.Trace(chain[0] if len(chain) == 1 else sm.MatMul(*chain))
+        # built without MatMul.doit (what `*` calls), which costs more than the rest of the
+        # conversion; the product keeps its factors as matcalc wrote them
+        factors = ([coefficient] if coefficient != 1 else []) + chain
+        return factors[0] if len(factors) == 1 else sm.MatMul(*factors)
 
     def power(self, args: list, node: Node) -> sympy.Basic:
         if node.shape == SCALAR:
@@ -84,13 +88,13 @@ class SympyToolkit:
 
     def softmax(self, arg: sympy.Basic, node: Node) -> sympy.Basic:
         e = self.function("exp", arg, node)
-        return e / self.sum_entries(e, node.shape)
+        return sm.MatMul(1 / self.sum_entries(e, node.shape), e)
 
     def frobenius(self, args: list, node: Node) -> sympy.Basic:
         a, b = node.args
         if a.shape == SCALAR and b.shape == SCALAR:
             return self.scalar(args[0]) * self.scalar(args[1])
-        return sm.Trace(sm.Transpose(args[0]) * args[1])
+        return sm.Trace(sm.MatMul(sm.Transpose(args[0]), args[1]))
 
     def kron(self, args: list) -> sympy.Basic:
         return sm.KroneckerProduct(*args)

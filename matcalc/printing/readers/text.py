@@ -116,7 +116,9 @@ class TextPrinter(Printer):
         return format_number(node.value), number_precedence(node.value)  # type: ignore[arg-type]
 
     def _print_eye(self, node: Node) -> tuple[str, int]:
-        return "eye", ATOM
+        # a numeric size is kept (tr(eye(5)), not tr(eye)); a symbolic one comes from context
+        n = node.shape[0]
+        return (f"eye({n})" if isinstance(n, int) else "eye"), ATOM
 
     def _print_zero(self, node: Node) -> tuple[str, int]:
         return self._fill_text("0", node)

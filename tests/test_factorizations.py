@@ -1,0 +1,319 @@
+"""Factorizations, spectral functions and matrix functions (issue 13): solve, pinv, lambdamax,
+lambdamin, normnuc, normop, expm, chol, sqrtm, logm — a dozen real problems per family, each differentiated and
+checked entry by entry against central finite differences at random points of its domain
+(`numeric.check_gradient`), and against the textbook formula where there is one.
+
+The domains: solve needs an invertible A (the inputs' square matrices are diagonally dominant),
+chol a positive definite symmetric part (so are theirs; the self-check draws chol's operand as
+X*X'/n + I, by the row's domain "spd");
+pinv and normnuc a full-rank matrix, normop a simple top singular value, lambdamax/lambdamin a
+simple extreme eigenvalue (random inputs have them almost surely); expm any square matrix; sqrtm
+and logm one without eigenvalues on (-inf, 0] (the self-check shifts their operand there, by the
+rows' domain "positive-spectrum"). Where a
+derivative would need more than the rules give (the derivative of an eigenvector, the second
+Fréchet derivative of expm, the Kronecker form of expm's), matcalc refuses.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from numeric import check_gradient, check_hessian
+
+import matcalc
+
+
+def _sym(a):
+    return (a + a.T) / 2
+
+
+def _top(a, k=-1):
+    return np.linalg.eigh(_sym(a))[1][:, k]
+
+
+def _outer_top(a, k=-1):
+    u = _top(a, k)
+    return np.outer(u, u)
+
+
+def _polar(a):
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return u @ vt
+
+
+def _svdtop(a):
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return np.outer(u[:, 0], vt[0])
+
+
+def _frechet_adjoint(a, g):
+    """The gradient of tr(G'*expm(A)): L(A', G) (the adjoint Fréchet derivative)."""
+    return scipy.linalg.expm_frechet(a.T, g, compute_expm=False)
+
+
+# (expression, variable, shapes, symmetric variables, textbook gradient or None)
+SOLVE = [
+    ("sum(solve(A, b))", "b", None, (), lambda A, b: np.linalg.solve(A.T, np.ones(len(b)))),
+    ("norm2(solve(A, b))^2", "b", None, (), None),
+    ("norm2(solve(A, b))^2", "A", None, (), None),
+    ("c'*solve(A, b)", "A", None, (),
+     lambda A, b, c: -np.outer(np.linalg.solve(A.T, c), np.linalg.solve(A, b))),
+    ("tr(solve(A, B))", "A", {"A": ("n", "n"), "B": ("n", "n")}, (), None),
+    ("tr(solve(A, B))", "B", {"A": ("n", "n"), "B": ("n", "n")}, (),
+     lambda A, B: np.linalg.inv(A).T),
+    ("sum(solve(A, X).^2)", "X", None, (), None),
+    # the Gaussian negative log-likelihood in its covariance S, and in its mean
+    ("logdet(S) + (y - mu)'*solve(S, y - mu)", "S", {"mu": ("n",), "y": ("n",)}, {"S"},
+     lambda S, mu, y: np.linalg.inv(S) - np.outer(np.linalg.solve(S, y - mu),
+                                                  np.linalg.solve(S, y - mu))),
+    ("logdet(S) + (y - mu)'*solve(S, y - mu)", "mu", {"mu": ("n",), "y": ("n",)}, {"S"},
+     lambda S, mu, y: -2 * np.linalg.solve(S, y - mu)),
+    # least squares through the pseudo-inverse, and plain functions of it (X tall, full rank)
+    ("norm2(pinv(X)*y - z)^2", "X", {"X": ("m", "n")}, (), None),
+    ("sum(pinv(X))", "X", {"X": ("m", "n")}, (), None),
+    ("tr(pinv(X)*A)", "X", {"X": ("m", "n"), "A": ("m", "n")}, (), None),
+    ("norm2(X*pinv(X)*y)^2", "y", {"X": ("m", "n")}, (), None),
+]
+
+SPECTRAL = [
+    ("lambdamax(S)", "S", None, {"S"}, lambda S: _outer_top(S)),
+    ("lambdamin(S)", "S", None, {"S"}, lambda S: _outer_top(S, 0)),
+    ("lambdamax(X'*X)", "X", None, (), lambda X: 2 * X @ _outer_top(X.T @ X)),
+    ("lambdamax(A)", "A", None, (), lambda A: _outer_top(A)),      # of (A + A')/2
+    ("lambdamax(S) - lambdamin(S)", "S", None, {"S"},
+     lambda S: _outer_top(S) - _outer_top(S, 0)),
+    # a least-squares fit with a λmax regulariser
+    ("norm2(A*X - B)^2 + alpha*lambdamax(X'*X)", "X", {"alpha": ()}, (), None),
+    ("lambdamax(S + x*x')", "x", None, {"S"}, None),
+    ("lambdamin(X'*X + eye)", "X", None, (), None),
+    ("lambdamax(A*S*A')", "A", None, {"S"}, None),
+    ("exp(lambdamax(S))", "S", None, {"S"}, None),
+    ("lambdamax(S)^2", "S", None, {"S"}, lambda S: 2 * _lambda(S) * _outer_top(S)),
+    ("lambdamin(inv(S))", "S", None, {"S"}, None),
+    ("x'*S*x/(x'*x) - lambdamax(S)", "x", None, {"S"}, None),
+]
+
+NORMS = [
+    ("normnuc(X)", "X", None, (), lambda X: _polar(X)),
+    ("normop(X)", "X", None, (), lambda X: _svdtop(X)),
+    # matrix completion / low-rank regression with a nuclear-norm regulariser
+    ("norm2(X - Y)^2 + alpha*normnuc(X)", "X", {"alpha": ()}, (), None),
+    ("normnuc(A*X)", "X", {"A": ("m", "m"), "X": ("m", "n")}, (), None),
+    # a spectral-norm penalty on a weight matrix
+    ("norm2(W*x - y)^2 + alpha*normop(W)^2", "W", {"alpha": ()}, (), None),
+    ("normop(X*B)", "X", None, (), None),
+    ("normnuc(X')", "X", None, (), lambda X: _polar(X)),
+    ("normnuc(X - Y)", "Y", None, (), lambda X, Y: -_polar(X - Y)),
+    ("normop(S)", "S", None, {"S"}, None),
+    ("log(normnuc(X))", "X", None, (), None),
+    ("normop(X*inv(A))", "A", {"X": ("m", "n"), "A": ("n", "n")}, (), None),
+    ("normnuc(X)*normop(X)", "X", None, (), None),
+]
+
+EXPM = [
+    ("tr(expm(A))", "A", None, (), lambda A: scipy.linalg.expm(A).T),
+    ("tr(expm(A)*B)", "A", {"B": ("n", "n")}, (), lambda A, B: _frechet_adjoint(A, B.T)),
+    ("tr(expm(A)*B)", "B", {"B": ("n", "n")}, (), lambda A, B: scipy.linalg.expm(A).T),
+    # system identification: x1 = expm(A)*x0 observed
+    ("norm2(expm(A)*x0 - x1)^2", "A", None, (),
+     lambda A, x0, x1: _frechet_adjoint(A, 2 * np.outer(scipy.linalg.expm(A) @ x0 - x1, x0))),
+    ("norm2(expm(A)*x0 - x1)^2", "x0", None, (), None),
+    ("sum(expm(A))", "A", None, (), None),
+    ("c'*expm(A)*b", "A", None, (), lambda A, b, c: _frechet_adjoint(A, np.outer(c, b))),
+    ("tr(expm(S))", "S", None, {"S"}, lambda S: scipy.linalg.expm(S)),
+    ("norm2(expm(A))^2", "A", None, (), None),
+    ("logsumexp(expm(A)*x)", "A", None, (), None),
+    ("tr(expm(A + B))", "B", {"B": ("n", "n")}, (), None),
+    ("x'*expm(A')*x", "A", None, (), None),
+    ("tr(expm(alpha*A))", "alpha", {"alpha": ()}, (), None),
+]
+
+
+# the Gaussian negative log-likelihood through the Cholesky factor L of the covariance S, and a
+# Gaussian-process log marginal likelihood with the kernel K = X*X' + sigma^2*eye
+GAUSSIAN = "2*sum(log(diag(chol(S)))) + norm2(solve(chol(S), y - mu))^2"
+GP = "norm2(solve(chol(K), y))^2/2 + sum(log(diag(chol(K)))) where K = X*X' + sigma^2*eye"
+CHOL = [
+    (GAUSSIAN, "S", {"mu": ("n",), "y": ("n",)}, {"S"},
+     lambda S, mu, y: np.linalg.inv(S) - np.outer(np.linalg.solve(S, y - mu),
+                                                  np.linalg.solve(S, y - mu))),
+    (GAUSSIAN, "mu", {"mu": ("n",), "y": ("n",)}, {"S"},
+     lambda S, mu, y: -2 * np.linalg.solve(S, y - mu)),
+    (GAUSSIAN, "y", {"mu": ("n",), "y": ("n",)}, (), None),
+    (GP, "X", {"sigma": ()}, (), None),
+    (GP, "sigma", {"sigma": ()}, (), None),
+    ("sum(chol(S))", "S", None, {"S"}, None),
+    ("tr(chol(A)*B)", "A", {"B": ("n", "n")}, (), None),     # of (A + A')/2
+    ("norm2(chol(S))^2", "S", None, {"S"}, lambda S: np.eye(len(S))),    # tr(L*L') = tr(S)
+    ("sum(log(diag(chol(S))))", "S", None, {"S"}, lambda S: np.linalg.inv(S) / 2),
+    ("x'*chol(S)*y", "S", None, {"S"}, None),
+    ("norm2(chol(S)'*x)^2", "x", None, {"S"}, lambda S, x: 2 * S @ x),
+    # a reparametrised Gaussian sample mu + L*z against a target
+    ("norm2(mu + chol(S)*z - y)^2", "S", {"mu": ("n",)}, {"S"}, None),
+]
+
+
+def _sqrtm(a):
+    return np.real(scipy.linalg.sqrtm(a))
+
+
+# the Bures–Wasserstein distance between covariances S and T, and the quantum (von Neumann)
+# relative entropy, the matrix KL divergence
+BURES = "tr(S + T - 2*sqrtm(sqrtm(S)*T*sqrtm(S)))"
+KL = "tr(S*(logm(S) - logm(T)) - S + T)"
+ROOTS = [
+    ("tr(sqrtm(A)*B)", "A", {"B": ("n", "n")}, (),
+     lambda A, B: scipy.linalg.solve_sylvester(_sqrtm(A).T, _sqrtm(A).T, B.T)),
+    ("tr(logm(A)*B)", "A", None, (), None),
+    ("norm2(sqrtm(S))^2", "S", None, {"S"}, lambda S: np.eye(len(S))),     # = tr(S)
+    (BURES, "T", None, {"S", "T"},
+     lambda S, T: np.eye(len(S)) - _sqrtm(S) @ np.linalg.inv(_sqrtm(_sqrtm(S) @ T @ _sqrtm(S)))
+     @ _sqrtm(S)),
+    (BURES, "S", None, {"S", "T"}, None),
+    (KL, "S", None, {"S", "T"},
+     lambda S, T: np.real(scipy.linalg.logm(S) - scipy.linalg.logm(T))),
+    (KL, "T", None, {"S", "T"}, None),
+    ("tr(logm(S))", "S", None, {"S"}, lambda S: np.linalg.inv(S)),          # = logdet(S)
+    ("tr(logm(A))", "A", None, (), lambda A: np.linalg.inv(A).T),
+    ("norm2(logm(S) - logm(T))^2", "S", None, {"S", "T"}, None),             # log-Euclidean
+    ("x'*sqrtm(S)*x", "S", None, {"S"}, None),
+    ("sum(sqrtm(A))", "A", None, (), None),
+]
+
+
+def _lambda(S):
+    return np.linalg.eigvalsh(_sym(S))[-1]
+
+
+def _cases(table, family):
+    return [pytest.param(*row, id=f"{family}: {row[0]} d/d{row[1]}") for row in table]
+
+
+@pytest.mark.parametrize("expr, wrt, shapes, symmetric, expected",
+                         _cases(SOLVE, "solve") + _cases(SPECTRAL, "spectral")
+                         + _cases(NORMS, "norms") + _cases(EXPM, "expm") + _cases(CHOL, "chol")
+                         + _cases(ROOTS, "sqrtm/logm"))
+def test_gradient_matches_finite_differences(expr, wrt, shapes, symmetric, expected):
+    domain = "positive" if any(f in expr for f in ("expm", "sqrtm", "logm")) else "normal"
+    seeds = (0, 1)
+    if "logm" in expr:      # SciPy's logm takes ~30 ms even at 3×3: one point, 3×3 matrices
+        seeds = (0,)
+        shapes = {**(shapes or {}), **{n: (3, 3) for n in "ABST" if n in expr}}
+    d = check_gradient(expr, wrt, shapes=shapes, symmetric=set(symmetric), domain=domain,
+                       expected=expected, seeds=seeds)
+    assert d.error is not None and d.error < 1e-6
+
+
+@pytest.mark.parametrize("expr, wrt, shapes", [
+    ("b'*solve(A, b)", "b", None),                                  # inv(A) + inv(A)'
+    ("c'*solve(A, b)", "A", None),                                  # a Hessian map
+    ("norm2(expm(A)*x0 - x1)^2", "x0", None),                       # 2*expm(A)'*expm(A)
+    ("sum(solve(A, X).^2)", "X", None),
+    ("norm2(chol(S)'*x)^2", "x", None),                             # 2*S (S = L*L')
+    ("sum(log(diag(chol(S))))", "S", None),                         # of logdet(S)/2
+])
+def test_hessians(expr, wrt, shapes):
+    check_hessian(expr, wrt, shapes, domain="positive")
+
+
+@pytest.mark.parametrize("expr, wrt, note", [
+    ("lambdamax(S)", "S", "lambdamax: holds where the largest eigenvalue is simple"),
+    ("lambdamin(X'*X)", "X", "lambdamin: holds where the smallest eigenvalue is simple"),
+    ("normnuc(X)", "X", "normnuc: holds where its argument has full rank"),
+    ("normop(X)", "X", "normop: holds where the largest singular value is simple"),
+    ("sum(pinv(X))", "X", "pinv: holds where its argument has full rank"),
+])
+def test_conditions_are_stated_as_notes(expr, wrt, note):
+    d = matcalc.derive(expr, wrt=wrt)
+    assert any(n.startswith(note) for n in d.notes), d.notes
+    assert note.split(":")[0] in d.to_json()["notes"][0]
+
+
+def test_smooth_operators_have_no_notes():
+    assert matcalc.derive("tr(expm(A)*B) + sum(solve(A, b))", wrt="A").notes == []
+
+
+def test_results_name_the_factorization_operators():
+    assert str(matcalc.derive("lambdamax(S)", wrt="S", symmetric={"S"})) == \
+        "eigvecmax(S)*eigvecmax(S)'"
+    assert str(matcalc.derive("normnuc(X)", wrt="X")) == "polar(X)"
+    assert str(matcalc.derive("tr(expm(A)*B)", wrt="A")) == "expmfrechet(A', B')"
+    d = matcalc.derive("lambdamax(S)", wrt="S", symmetric={"S"})
+    assert r"u_{\max}" in d.latex() and "lambdamax" in [s.rule for s in d.steps]
+
+
+def test_the_linear_map_of_expm_is_its_frechet_derivative():
+    d = matcalc.derive("expm(A)", wrt="A")
+    assert d.kind == "linear-map" and str(d) == "expmfrechet(A, d(A))"
+    A, E = np.eye(3) + 0.1 * np.arange(9).reshape(3, 3), np.ones((3, 3))
+    np.testing.assert_allclose(d.numpy()(A=A, dA=E),
+                               scipy.linalg.expm_frechet(A, E, compute_expm=False), rtol=1e-12)
+    with pytest.raises(matcalc.DifferentiationError, match="kvec"):
+        d.vec()
+
+
+@pytest.mark.parametrize("expr, wrt, kwargs, match", [
+    # the derivative of an eigenvector, of a polar factor, the second Fréchet derivative of expm:
+    # no rule, so no answer (never a guess)
+    ("sum(eigvecmax(S))", "S", {"symmetric": {"S"}}, "eigvecmax"),
+    ("tr(polar(X))", "X", {}, "polar"),
+])
+def test_what_the_rules_do_not_give_is_refused(expr, wrt, kwargs, match):
+    with pytest.raises(matcalc.DifferentiationError, match=match):
+        matcalc.derive(expr, wrt=wrt, **kwargs)
+
+
+@pytest.mark.parametrize("expr, wrt", [("lambdamax(S)", "S"), ("tr(expm(A)*B)", "A")])
+def test_hessians_the_rules_do_not_give_are_refused(expr, wrt):
+    with pytest.raises(matcalc.DifferentiationError, match="no differential rule"):
+        matcalc.hessian(expr, wrt=wrt)
+
+
+@pytest.mark.parametrize("expr, match", [
+    ("expm(x)", "expm"),                # a vector
+    ("normnuc(x)", "normnuc"),
+    ("solve(X, b)", "solve"),           # X is not square: declared m×n below
+    ("lambdamax(X)", "lambdamax"),
+    ("chol(X)", "chol"),
+    ("logm(x)", "logm"),
+    ("sqrtm(X)", "sqrtm"),
+    ("pinv(x)", "pinv"),                # a vector: 1-D in generated code
+    ("expm(alpha)", "expm"),            # a scalar
+    ("lambdamax(alpha)", "lambdamax"),
+])
+def test_hostile_inputs_get_clear_errors(expr, match):
+    with pytest.raises(matcalc.ShapeError, match=match):
+        matcalc.derive(f"sum({expr})", wrt=expr[expr.index("(") + 1:].split(",")[0].rstrip(")"),
+                       shapes={"X": ("m", "n")})
+
+
+def test_import_does_not_load_scipy():
+    import subprocess
+    import sys
+    code = "import sys, matcalc; matcalc.derive('tr(expm(A))', wrt='A', verify=False); " \
+           "print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("expr, what", [("tr(expm(A))", "matrix exponential"),
+                                        ("tr(logm(A))", "principal matrix logarithm"),
+                                        ("tr(sqrtm(A))", "principal matrix square root")])
+def test_the_array_api_code_refuses_what_the_standard_lacks(expr, what):
+    d = matcalc.derive(expr, wrt="A")
+    with pytest.raises(NotImplementedError, match=f"array API standard has no {what}"):
+        d.array_api()(A=np.eye(3))
+
+
+def test_generated_numpy_never_forms_an_inverse_for_solve():
+    source = matcalc.derive("y'*solve(S, y) + sum(solve(A, B))", wrt="A").source
+    assert "np.linalg.inv" not in source and "np.linalg.solve" in source
+
+
+def test_an_overflow_before_expm_is_nan_not_an_error():
+    # exp(tr(expm(S)*S)^3) overflows at the sampled points: SciPy's expm_frechet raises on inf,
+    # the generated code gives nan (as NumPy's arithmetic would) and the self-check looks elsewhere
+    d = matcalc.derive("alpha/(1 + exp(tr(expm(S)*S)^3/(1 + exp(alpha))))", wrt="S")
+    assert np.isnan(d.error) or d.error < 1e-5
+    S = np.full((3, 3), np.inf)
+    assert np.all(np.isnan(d.numpy()(S=S, alpha=1.0)))
