@@ -8,7 +8,7 @@ side. Matching yields every way a pattern fits, so guards can choose among them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from . import algebra
@@ -29,7 +29,6 @@ class Context:
     on_d: Callable[[Node], Node] | None = None     # how to instantiate d(·) in a template
     on_form: Callable[[Node], Node] | None = None  # how to instantiate jac(·)/kvec(·) in a template
     lifted: bool = False                           # instantiate elementwise.rules formulas
-    extra: dict = field(default_factory=dict)
 
 
 def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]:
@@ -144,42 +143,6 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
     raise RuleError(f"unknown guard {guard!r}")
 
 
-def rewrite_once(rules: list[Rule], node: Node, ctx: Context) -> tuple[Rule, Node] | None:
-    """The first rule (in order) whose pattern matches `node` with its guards holding, applied.
-
-    A two-operand pattern of a commutative operator also applies to any two operands of a longer
-    one: exp(A)./(exp(A) + 1) = sigmoid(A) rewrites y.*exp(a)./(exp(a) + 1) to y.*sigmoid(a).
-    """
-    found = _rewrite_whole(rules, node, ctx)
-    if found is not None or node.op not in COMMUTATIVE or len(node.args) <= 2:
-        return found
-    build = {"add": algebra.add, "hadamard": algebra.hadamard}[node.op]
-    candidates = [r for r in rules if r.lhs.kind == "op" and r.lhs.value == node.op
-                  and len(r.lhs.args) == 2]
-    for i in range(len(node.args)):
-        for j in range(i + 1, len(node.args)):
-            pair = build(node.args[i], node.args[j])
-            found = _rewrite_whole(candidates, pair, ctx) if pair.op == node.op else None
-            if found is not None:
-                rest = [a for k, a in enumerate(node.args) if k not in (i, j)]
-                return found[0], build(found[1], *rest)
-    return None
-
-
-def _rewrite_whole(rules: list[Rule], node: Node, ctx: Context) -> tuple[Rule, Node] | None:
-    for rule in rules:
-        for env in match(rule.lhs, node):
-            if not guards_hold(rule, env, ctx):
-                continue
-            result = instantiate(rule.rhs, env, ctx, node.shape)
-            if any(g == "not_larger" for g, _ in rule.guards) and cost(result) > cost(node):
-                continue
-            if result == node:
-                continue
-            return rule, result
-    return None
-
-
 def cost(node: Node) -> int:
     """Size as a reader sees it: nodes, not counting numbers and the -1 of a negation."""
     if node.op == "const":
@@ -189,9 +152,6 @@ def cost(node: Node) -> int:
 
 
 # -- templates ------------------------------------------------------------------------------------
-
-_PLACEHOLDERS = ("eye", "fill", "zero")
-
 
 def _is_placeholder(t: Pattern) -> bool:
     return (t.kind == "eye" or (t.kind == "op" and t.value == "fill")
@@ -288,5 +248,4 @@ __all__ = [
     "guards_hold",
     "instantiate",
     "match",
-    "rewrite_once",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import MatcalcError, RuleError
 from .ops import BUILTIN_FUNCTIONS, ELEMENTWISE
-from .parse import Ast, parse_expression, parse_pattern
+from .parse import Ast, parse_pattern
 
 RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "kronecker", "simplify")
 
@@ -64,6 +64,10 @@ class Rule:
     def almost_everywhere(self) -> bool:
         return any(g == "almost_everywhere" for g, _ in self.guards)
 
+    @property
+    def not_larger(self) -> bool:
+        return any(g == "not_larger" for g, _ in self.guards)
+
 
 @dataclass
 class RuleSet:
@@ -93,13 +97,6 @@ class RuleSet:
     @property
     def simplify(self) -> list[Rule]:
         return self.files["simplify"]
-
-    def find(self, name: str) -> Rule:
-        for rules in self.files.values():
-            for r in rules:
-                if r.name == name:
-                    return r
-        raise KeyError(name)
 
 
 def rules_dir() -> Path:
@@ -224,8 +221,3 @@ def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
 def known_functions() -> set[str]:
     load_rules()
     return set(BUILTIN_FUNCTIONS) | set(ELEMENTWISE)
-
-
-def parse_rule_expression(text: str) -> Pattern:
-    """A single pattern expression (used by tests)."""
-    return to_pattern(parse_expression(text))
