@@ -8,6 +8,7 @@ These are the identities no derivation step needs to name; everything with a nam
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import ShapeError
@@ -29,6 +30,14 @@ from .ops import (
 
 ONE = number(1)
 ZERO = number(0)
+
+# The identities of rules/canonical.rules, by the operator at the root of their left side (ELEMENTWISE
+# for f(…) of any elementwise f): each takes a node as built and returns its canonical form, or None.
+# rewrite.py compiles them from the rules file when matcalc is imported (they need the matcher, which
+# needs these constructors); `apply` tries them in file order.
+ELEMENTWISE = "elementwise"
+CANONICAL: dict[str, list[Callable[[Node], Node | None]]] = {}
+_LINEAR = {"tr", "sum", "diagm", "diagv", "d"}    # operators that map 0 to 0
 
 
 def _strict(a: object, b: object) -> None:
@@ -332,7 +341,11 @@ def transpose(a: Node) -> Node:
 
 
 def apply(op: str, *args: Node, value: object = None) -> Node:
-    """Any other operator, with the few simplifications that are always right."""
+    """Any operator, in canonical form: the lines of rules/canonical.rules for `op` applied.
+
+    Sums, products, powers, transposes and fills have their own constructors above; every other
+    operator is built here and handed to the identities indexed under it (inv(inv(A)) = A, …).
+    """
     if op in NARY:
         return {"add": add, "matmul": mul, "hadamard": hadamard}[op](*args)
     if op == "power":
@@ -341,41 +354,19 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
         return transpose(args[0])
     if op == "fill":
         return fill(args[0], value)  # type: ignore[arg-type]
-    a = args[0] if args else None
-    if op == "inv" and a is not None and a.op == "inv":
-        return a.args[0]
-    if op == "inv" and a is not None and a.op == "eye":
-        return a
-    if op in ("tr", "sum") and a is not None and a.is_scalar:
-        return a
-    if a is not None and a.op == "transpose" and (is_elementwise(op) or op == "power"):
-        return transpose(apply(op, a.args[0], *args[1:], value=value))   # f(A') = f(A)'
-    if op == "matpow" and a is not None and a.op == "transpose":
-        return transpose(apply("matpow", a.args[0], args[1]))
-    if op == "matpow" and const_value(args[1]) == 1:
-        return a
-    if op == "matpow" and const_value(args[1]) == 0:
-        return eye(a.shape[0])
-    if op == "tr" and a is not None and a.op == "eye":
-        return Node("tr", (a,), SCALAR)
-    if op in ("diagm", "diagv") and a is not None and a.is_scalar:
-        return a                                # the diagonal of a 1×1 is itself
-    if op == "diagv" and a is not None and a.op == "diagm":
-        return a.args[0]
-    if op == "d" and a is not None and a.op != "var" and not a.has_d and not a.deps:
-        return zero(a.shape)
-    if op == "kron" and (args[0].is_scalar or args[1].is_scalar):
-        return mul(*args)                       # kron(s, A) = s*A
-    if op == "vec" and a is not None and (a.is_column or a.is_scalar):
-        return a
-    if op == "vec" and a is not None and a.is_row:
-        return transpose(a)
+    if op == "d" and args[0].op != "var" and not args[0].has_d and not args[0].deps:
+        return zero(args[0].shape)              # a constant's differential
     if op == "frob" and (is_zero(args[0]) or is_zero(args[1])):
         return ZERO
     shape = _shape(op, args, value)
-    if a is not None and (is_zero(a) and op in ("tr", "sum", "diagm", "diagv", "d")):
+    if op in _LINEAR and is_zero(args[0]):
         return zero(shape)
-    return Node(op, args, shape, value)
+    node = Node(op, args, shape, value)
+    for identity in CANONICAL.get(ELEMENTWISE if is_elementwise(op) else op, ()):
+        result = identity(node)
+        if result is not None:
+            return result
+    return node
 
 
 def rebuild(node: Node, args: tuple[Node, ...]) -> Node:

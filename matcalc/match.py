@@ -19,7 +19,7 @@ from .rules import ANY, FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule
 Env = dict[str, object]
 
 # Pattern operator → the tree operators it stands for.
-_ALIASES = {"diag": ("diagm", "diagv")}
+ALIASES = {"diag": ("diagm", "diagv")}
 
 
 @dataclass
@@ -50,6 +50,10 @@ def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]
         if value == Fraction(str(pattern.value)):
             yield env
         return
+    if kind == "eye":
+        if node.op == "eye":
+            yield env
+        return
     if kind == "call-f":
         if not is_elementwise(node.op):
             return
@@ -61,7 +65,7 @@ def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]
         return
     if kind == "op":
         op = str(pattern.value)
-        if node.op not in _ALIASES.get(op, (op,)):
+        if node.op not in ALIASES.get(op, (op,)):
             return
         if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
                 op in COMMUTATIVE and len(pattern.args) == 2):
@@ -129,6 +133,10 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return not node.is_scalar
     if guard == "column":
         return node.is_column
+    if guard == "row":
+        return node.is_row
+    if guard == "conform":
+        return node.shape[1] == values[1].shape[0]
     if guard == "square":
         return node.is_square
     value = const_value(node)

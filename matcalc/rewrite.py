@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from . import algebra
 from .errors import RuleError
-from .match import Context, cost, guards_hold, instantiate, match
+from .match import ALIASES, Context, cost, guards_hold, instantiate, match
 from .ops import COMMUTATIVE, Node
-from .rules import Rule
+from .rules import Rule, load_rules
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,22 @@ def _names(fired: list[str]) -> str:
     return ", ".join(sorted(set(fired)))
 
 
+def canonical_identities(rules: Iterable[Rule]) -> dict[str, list[Callable[[Node], Node | None]]]:
+    """The lines of canonical.rules as the constructors of algebra.py use them: by the operator
+    at the root of the left side, each a function from a node to its rewrite (or None)."""
+    table: dict[str, list[Callable[[Node], Node | None]]] = {}
+    ctx = Context()
+    for rule in rules:
+        if rule.lhs.kind == "call-f":
+            heads: tuple[str, ...] = (algebra.ELEMENTWISE,)
+        else:
+            heads = ALIASES.get(str(rule.lhs.value), (str(rule.lhs.value),))
+        for head in heads:
+            table.setdefault(head, []).append(
+                lambda node, rule=rule: apply_rule(rule, node, ctx))
+    return table
+
+
 def replace_markers(expr: Node, is_marker: Callable[[Node], bool],
                     replace: Callable[[Node], Node]) -> Node:
     """`expr` with each marker node (d(·), jac(·), …) replaced by `replace(marker)`, once, the
@@ -168,10 +184,13 @@ def replace_markers(expr: Node, is_marker: Callable[[Node], bool],
     return algebra.rebuild(expr, tuple(replace_markers(a, is_marker, replace) for a in expr.args))
 
 
+algebra.CANONICAL.update(canonical_identities(load_rules().canonical))
+
 __all__ = [
     "Rewrite",
     "Strategy",
     "apply_rule",
+    "canonical_identities",
     "choice",
     "first_match",
     "fixpoint",
