@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 
 from . import algebra
 from .errors import RuleError
@@ -32,51 +33,50 @@ class Context:
 
 
 def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]:
+    """Every binding of the pattern variables under which `pattern` is `node` (extending `env`)."""
     env = dict(env or {})
     kind = pattern.kind
     if kind == "var":
-        name = str(pattern.value)
-        if VARIABLE_KINDS[name] == SCALAR and not node.is_scalar:
-            return
-        if name in env:
-            if env[name] == node:
-                yield env
-            return
-        env[name] = node
-        yield env
-        return
-    if kind == "num":     # a number, or a matrix of that number (1 in exp(A) + 1 broadcasts)
+        yield from _match_var(str(pattern.value), node, env)
+    elif kind == "num":     # a number, or a matrix of that number (1 in exp(A) + 1 broadcasts)
         value = const_value(node.args[0] if node.op == "fill" else node)
-        if value == Fraction(str(pattern.value)):
+        if value is not None and value == _fraction(str(pattern.value)):
             yield env
-        return
-    if kind == "eye":
+    elif kind == "eye":
         if node.op == "eye":
             yield env
-        return
-    if kind == "call-f":
-        if not is_elementwise(node.op):
-            return
+    elif kind == "call-f":
         name = str(pattern.value)
-        if name in env and env[name] != node.op:
-            return
-        env[name] = node.op
-        yield from _match_args(pattern.args, node.args, env)
+        if is_elementwise(node.op) and env.setdefault(name, node.op) == node.op:
+            yield from _match_args(pattern.args, node.args, env)
+    elif kind == "op":
+        yield from _match_op(pattern, node, env)
+    else:
+        raise RuleError(f"a {kind} cannot appear on the left side of a rule")
+
+
+def _match_var(name: str, node: Node, env: Env) -> Iterator[Env]:
+    if VARIABLE_KINDS[name] == SCALAR and not node.is_scalar:
         return
-    if kind == "op":
-        op = str(pattern.value)
-        if node.op not in ALIASES.get(op, (op,)):
-            return
-        if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
-                op in COMMUTATIVE and len(pattern.args) == 2):
-            for left, right in _splits(node):
-                yield from _match_args(pattern.args, (left, right), env)
-            return
-        if len(pattern.args) != len(node.args):
-            return
-        yield from _match_args(pattern.args, node.args, env)
+    if env.setdefault(name, node) == node:
+        yield env
+
+
+def _match_op(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    op = str(pattern.value)
+    if node.op not in ALIASES.get(op, (op,)):
         return
-    raise RuleError(f"a {kind} cannot appear on the left side of a rule")
+    if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
+            op in COMMUTATIVE and len(pattern.args) == 2):
+        for left, right in _splits(node):
+            yield from _match_args(pattern.args, (left, right), env)
+    elif len(pattern.args) == len(node.args):
+        yield from _match_args(pattern.args, node.args, env)
+
+
+@cache
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
 
 
 def _match_args(patterns: tuple[Pattern, ...], nodes: tuple[Node, ...], env: Env) -> Iterator[Env]:

@@ -48,16 +48,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from matcalc import algebra
 from matcalc.errors import MatcalcError
 from matcalc.match import Context, guards_hold, instantiate, match
-from matcalc import algebra
 from matcalc.ops import (
     Node,
     ShapeMismatch,
     dim_factors,
     dim_product,
     infer_shape,
-    is_elementwise,
     leaf,
     number,
     var,
@@ -90,10 +89,10 @@ def pattern_variables(p: Pattern) -> list[str]:
     out: list[str] = []
 
     def walk(q: Pattern) -> None:
-        if q.kind == "var" or (q.kind in ("call-f", "fprime") and
-                               VARIABLE_KINDS.get(str(q.value)) == FUNCTION):
-            if q.value not in out:
-                out.append(str(q.value))
+        if (q.kind == "var" or (q.kind in ("call-f", "fprime") and
+                                VARIABLE_KINDS.get(str(q.value)) == FUNCTION)) \
+                and q.value not in out:
+            out.append(str(q.value))
         for a in q.args:
             walk(a)
 
@@ -315,7 +314,7 @@ def check_differential(rule: Rule) -> tuple[int, list[str]]:
             for n, s in names.items():
                 x["d" + n] = np.zeros(dims(s)) if n in fixed else rng.standard_normal(dims(s))
 
-            def along(node: Node, h: float) -> np.ndarray:
+            def along(node: Node, h: float, x: dict = x, names: dict = names) -> np.ndarray:
                 """Central difference of `node` along the perturbation."""
                 plus = {**x, **{n: x[n] + h * x["d" + n] for n in names}}
                 minus = {**x, **{n: x[n] - h * x["d" + n] for n in names}}
@@ -325,8 +324,8 @@ def check_differential(rule: Rule) -> tuple[int, list[str]]:
                 if point == 0:
                     failures.append(f"{lhs!r} is not finite at a positive point")
                 continue     # a signed point outside the domain
-            right = value(rhs, x, special=lambda n: along(n.args[0], 1e-5) if n.args[0].op != "var"
-                          else x["d" + str(n.args[0].value)])
+            right = value(rhs, x, special=lambda n, x=x: along(n.args[0], 1e-5)
+                          if n.args[0].op != "var" else x["d" + str(n.args[0].value)])
             if not finite(right):
                 failures.append(f"d({lhs!r}) = {rhs!r} is not finite where {lhs!r} is")
                 break
