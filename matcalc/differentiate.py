@@ -29,6 +29,9 @@ from .rules import Rule, RuleSet
 MAX_STEPS = 2_000
 MAX_SIZE = 20_000     # nodes in one expression (as a tree): derivatives that blow up stop here
 MAX_REWRITES = 10 * MAX_STEPS   # the Frobenius pass's guard; unshown rewrites count too
+# Levels of nesting in a differential: the printers and the code generator recurse about five Python
+# frames per level, and Python stops at 1,000 frames, so a deeper result could not be printed.
+MAX_DEPTH = 180
 
 
 def check_size(node: Node, what: str) -> Node:
@@ -36,6 +39,18 @@ def check_size(node: Node, what: str) -> Node:
         raise DifferentiationError(
             f"the {what} grows beyond {MAX_SIZE:,} terms (the expression's derivative blows up in "
             f"size); bind repeated parts to names, or differentiate a smaller expression")
+    return node
+
+
+def check_depth(node: Node, what: str) -> Node:
+    depths: dict[int, int] = {}
+    for n in node.walk():       # children before parents
+        depths[id(n)] = 1 + max((depths[id(a)] for a in n.args), default=0)
+        if depths[id(n)] > MAX_DEPTH:
+            raise DifferentiationError(
+                f"the {what} nests more than {MAX_DEPTH} levels deep (the expression is too large "
+                f"to differentiate symbolically); bind repeated parts to names, or use smaller "
+                f"matrix powers")
     return node
 
 
@@ -132,6 +147,7 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
     """
     if not df.is_scalar:
         raise DifferentiationError("only scalar functions have a gradient")
+    check_depth(df, "differential")
     terminal = marker(variable)
     frobenius = first_match(rules.frobenius, Context(wrt=variable.value))  # type: ignore[arg-type]
 

@@ -34,28 +34,32 @@ class Context:
 
 def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]:
     """Every binding of the pattern variables under which `pattern` is `node` (extending `env`)."""
-    env = dict(env or {})
-    kind = pattern.kind
-    if kind == "var":
-        yield from _match_var(str(pattern.value), node, env)
-    elif kind == "num":     # a number, or a matrix of that number (1 in exp(A) + 1 broadcasts)
-        value = const_value(node.args[0] if node.op == "fill" else node)
-        if value is not None and value == _fraction(str(pattern.value)):
-            yield env
-    elif kind == "eye":
-        if node.op == "eye":
-            yield env
-    elif kind == "call-f":
-        name = str(pattern.value)
-        if is_elementwise(node.op) and env.setdefault(name, node.op) == node.op:
-            yield from _match_args(pattern.args, node.args, env)
-    elif kind == "op":
-        yield from _match_op(pattern, node, env)
-    else:
-        raise RuleError(f"a {kind} cannot appear on the left side of a rule")
+    matcher = _MATCHERS.get(pattern.kind)
+    if matcher is None:
+        raise RuleError(f"a {pattern.kind} cannot appear on the left side of a rule")
+    return matcher(pattern, node, dict(env or {}))
 
 
-def _match_var(name: str, node: Node, env: Env) -> Iterator[Env]:
+def _match_num(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    """A number, or a matrix of that number (the 1 of exp(A) + 1 broadcasts)."""
+    value = const_value(node.args[0] if node.op == "fill" else node)
+    if value is not None and value == _fraction(str(pattern.value)):
+        yield env
+
+
+def _match_eye(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    if node.op == "eye":
+        yield env
+
+
+def _match_function(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    """f(A) for a function variable f: any elementwise function, the same one at each f."""
+    if is_elementwise(node.op) and env.setdefault(str(pattern.value), node.op) == node.op:
+        yield from _match_args(pattern.args, node.args, env)
+
+
+def _match_var(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    name = str(pattern.value)
     if VARIABLE_KINDS[name] == SCALAR and not node.is_scalar:
         return
     if env.setdefault(name, node) == node:
@@ -72,6 +76,10 @@ def _match_op(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
             yield from _match_args(pattern.args, (left, right), env)
     elif len(pattern.args) == len(node.args):
         yield from _match_args(pattern.args, node.args, env)
+
+
+_MATCHERS = {"var": _match_var, "num": _match_num, "eye": _match_eye, "call-f": _match_function,
+             "op": _match_op}
 
 
 @cache

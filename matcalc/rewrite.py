@@ -69,14 +69,25 @@ def first_match(rules: Iterable[Rule], ctx: Context) -> Strategy:
     one: exp(A)./(exp(A) + 1) = sigmoid(A) rewrites y.*exp(a)./(exp(a) + 1) to y.*sigmoid(a).
     """
     rules = tuple(rules)
+    by_root: dict[str, tuple[Rule, ...]] = {}
 
     def strategy(node: Node) -> Rewrite | None:
-        found = _first_whole(rules, node, ctx)
+        candidates = by_root.get(node.op)
+        if candidates is None:      # the rules whose left side can have this operator at its root
+            candidates = by_root[node.op] = tuple(r for r in rules if _may_match(r, node.op))
+        found = _first_whole(candidates, node, ctx)
         if found is not None or node.op not in COMMUTATIVE or len(node.args) <= 2:
             return found
-        return _first_pair(rules, node, ctx)
+        return _first_pair(candidates, node, ctx)
 
     return strategy
+
+
+def _may_match(rule: Rule, op: str) -> bool:
+    root = rule.lhs
+    if root.kind == "op":
+        return op in ALIASES.get(str(root.value), (str(root.value),))
+    return root.kind != "eye" or op == "eye"
 
 
 def _first_whole(rules: tuple[Rule, ...], node: Node, ctx: Context) -> Rewrite | None:
