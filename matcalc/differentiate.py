@@ -168,7 +168,7 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
         return found.lifted(state, _sum_of_terms(terms))
 
     def record(rewrite: Rewrite) -> None:
-        if reading(rewrite.before) != reading(rewrite.after):
+        if reading(rewrite.site) != reading(rewrite.result):  # type: ignore[arg-type]
             steps.append(Step(rewrite.name, f"d{what}", rewrite.after))
             check_steps(steps)
 

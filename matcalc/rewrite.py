@@ -31,16 +31,25 @@ from .rules import Rule, load_rules
 @dataclass(frozen=True)
 class Rewrite:
     """One rewrite: `name` (a rule's name, or a built-in rewrite such as "binding") turned `before`
-    into `after`. `rule` is the rule when it came from a rules file; `note` qualifies the step."""
+    into `after`, by rewriting its subexpression `site` into `result` (the whole expression, unless
+    the rewrite is `lifted` from a part). `rule` is the rule when it came from a rules file; `note`
+    qualifies the step."""
     name: str
     before: Node
     after: Node
     rule: Rule | None = None
     note: str = ""
+    site: Node | None = None
+    result: Node | None = None
+
+    def __post_init__(self) -> None:
+        if self.site is None:
+            object.__setattr__(self, "site", self.before)
+            object.__setattr__(self, "result", self.after)
 
     def lifted(self, before: Node, after: Node) -> Rewrite:
         """The same rewrite seen from an enclosing expression."""
-        return Rewrite(self.name, before, after, self.rule, self.note)
+        return Rewrite(self.name, before, after, self.rule, self.note, self.site, self.result)
 
 
 Strategy = Callable[[Node], "Rewrite | None"]
