@@ -185,18 +185,28 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
 
 
 def reading(node: Node) -> Node:
-    """What a state of the Frobenius pass says, as one expression: `1 : X` is X, and `s : t` of
-    two scalars is the product s*t. A rewrite that leaves it unchanged (1 : (A + B) → 1 : A + 1 : B,
-    1 : (2*B) → 2 : B) only moves the pass along: not a step a reader needs."""
+    """A term of the Frobenius pass as it reads: `1 : X` reads X, and `s : t` of two scalars the
+    product s*t, in that order. A rewrite that leaves the reading unchanged (1 : (A + B) →
+    1 : A + 1 : B, 1 : (2*B) → 2 : B) only moves the pass along: not a step a reader needs."""
     if node.op == "frob":
         left, right = node.args
         if const_value(left) == 1:
             return reading(right)
         if left.is_scalar and right.is_scalar:
-            return algebra.mul(reading(left), reading(right))
+            return Node("matmul", _factors(reading(left)) + _factors(reading(right)), SCALAR)
     if node.op == "add":
-        return algebra.add(*(reading(a) for a in node.args))
+        return Node("add", tuple(t for a in node.args for t in _terms(reading(a))), SCALAR)
     return node
+
+
+def _factors(node: Node) -> tuple[Node, ...]:
+    """The factors of a product of scalars; a 1×1 chain such as w'*v is one factor, as in
+    algebra.mul."""
+    return node.args if node.op == "matmul" and all(a.is_scalar for a in node.args) else (node,)
+
+
+def _terms(node: Node) -> tuple[Node, ...]:
+    return node.args if node.op == "add" else (node,)
 
 
 class LinearFormPass:

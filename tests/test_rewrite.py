@@ -1,14 +1,16 @@
 """The rewrite strategies of matcalc/rewrite.py, and rules that only some inputs reach.
 
 Each rule of rules/ fires somewhere in the test suite; the derivations below are the ones that reach
-the rules no other test does. Each derivation checks itself numerically before it is returned.
+the rules no other test does (the n-ary lines of canonical.rules are applied by the constructors'
+own code, and tests/test_rules_files.py checks that they are). Each derivation checks itself
+numerically before it is returned.
 """
 from __future__ import annotations
 
 import pytest
 
 import matcalc
-from matcalc import algebra
+from matcalc import algebra, rewrite
 from matcalc.errors import RuleError
 from matcalc.ops import var
 from matcalc.rewrite import Rewrite, fixpoint
@@ -30,6 +32,37 @@ def test_rule_is_reached(rule: str, expr: str, wrt: str, form: str) -> None:
     if form == "vec":
         d = d.vec()
     assert rule in [s.rule for s in d.steps], [str(s) for s in d.steps]
+    assert d.check() < 1e-6
+
+
+# canonical.rules lines no other test's input reaches: rule, expression, variable, shapes, form
+CANONICAL_REACHED_HERE = [
+    ("inverse-of-eye", "tr(inv(eye)*X)", "X", None, ""),
+    ("matrix-power-zero", "tr(A*X^0) + tr(X)", "X", None, ""),
+    ("power-of-fill", "sum(X.*matrix(alpha).^2)", "alpha", None, ""),
+    ("kron-scalar-left", "A*X*b", "X", None, "vec"),      # kron(icols(b), A): b has one column
+    ("kron-scalar-right", "X*A", "X", {"X": (1, "n")}, "vec"),
+    ("vec-of-row", "sum(X)*A", "X", {"X": (1, "n")}, "vec"),  # the gradient of sum(X) is a row
+]
+
+
+@pytest.mark.parametrize("rule, expr, wrt, shapes, form", CANONICAL_REACHED_HERE,
+                         ids=[r[0] for r in CANONICAL_REACHED_HERE])
+def test_canonical_rule_is_reached(monkeypatch, rule, expr, wrt, shapes, form) -> None:
+    fired: list[str] = []
+    apply_rule = rewrite.apply_rule
+
+    def recording(r, node, ctx):
+        result = apply_rule(r, node, ctx)
+        if result is not None:
+            fired.append(r.name)
+        return result
+
+    monkeypatch.setattr(rewrite, "apply_rule", recording)
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes)
+    if form == "vec":
+        d = d.vec()
+    assert rule in fired, sorted(set(fired))
     assert d.check() < 1e-6
 
 
