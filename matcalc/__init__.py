@@ -5,8 +5,8 @@
 >>> print(d)
 2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)
 """
-from .api import Derivation, DerivationSet, derive, hessian
-from .derivation import Step
+from .api import derive, hessian
+from .derivation import Derivation, DerivationSet, Step
 from .errors import DifferentiationError, MatcalcError, ParseError, RuleError, ShapeError
 
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import ShapeError
+from .operators import infer_shape, is_elementwise, is_symmetric
 from .ops import (
     NARY,
     SCALAR,
@@ -21,9 +22,6 @@ from .ops import (
     const_value,
     dim_product,
     fmt_shape,
-    infer_shape,
-    is_elementwise,
-    is_symmetric,
     leaf,
     number,
 )

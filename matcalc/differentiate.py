@@ -22,7 +22,7 @@ from .derivation import Step
 from .errors import DifferentiationError
 from .match import Context
 from .ops import NARY, SCALAR, Node, const_value, dim_product
-from .printing.text import to_text
+from .printing.readers.text import to_text
 from .rewrite import Rewrite, Strategy, first_match, fixpoint, replace_markers
 from .rules import Rule, RuleSet
 

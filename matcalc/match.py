@@ -14,7 +14,8 @@ from functools import cache
 
 from . import algebra
 from .errors import RuleError
-from .ops import COMMUTATIVE, NARY, Node, Shape, const_value, is_elementwise, number
+from .operators import is_elementwise
+from .ops import COMMUTATIVE, NARY, Node, Shape, const_value, number
 from .rules import ANY, FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule
 
 Env = dict[str, object]

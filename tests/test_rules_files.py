@@ -51,16 +51,8 @@ import pytest
 from matcalc import algebra
 from matcalc.errors import MatcalcError
 from matcalc.match import Context, guards_hold, instantiate, match
-from matcalc.ops import (
-    Node,
-    ShapeMismatch,
-    dim_factors,
-    dim_product,
-    infer_shape,
-    leaf,
-    number,
-    var,
-)
+from matcalc.operators import infer_shape
+from matcalc.ops import Node, ShapeMismatch, dim_factors, dim_product, leaf, number, var
 from matcalc.rules import FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule, load_rules, rules_dir
 from matcalc.verify import evaluate
 

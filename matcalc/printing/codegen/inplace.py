@@ -19,8 +19,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from ..ops import Node, const_value, is_elementwise
-from .text import signed_terms, split_product
+from ... import algebra
+from ...operators import lookup
+from ...ops import Node, const_value
+from ..readers.text import signed_terms, split_product
 
 if TYPE_CHECKING:
     from .code import CodePrinter
@@ -50,8 +52,7 @@ class InPlace:
 
     def _ufunc(self, node: Node) -> bool:
         """A function of the language that the backend prints as a plain ufunc call."""
-        return (is_elementwise(node.op) and len(node.args) == 1
-                and node.op not in self.printer.backend.functions)
+        return lookup(node.op).numpy_ufunc is not None
 
     # -- emitting ---------------------------------------------------------------------------------
     def emit(self, template: str, *operands: Node | str, **named: str) -> None:
@@ -65,13 +66,13 @@ class InPlace:
 
     def into(self, node: Node) -> list[str]:
         """The statements leaving `node`'s value in the target."""
-        getattr(self, f"_{node.op}", self._function)(node)
+        getattr(self, f"_into_{node.op}", self._into_function)(node)
         return self.lines
 
     def _spine(self, candidates: list[Node]) -> int | None:
         return next((i for i, c in enumerate(candidates) if self.fusable(c)), None)
 
-    def _add(self, node: Node) -> None:
+    def _into_add(self, node: Node) -> None:
         terms = signed_terms(node)
         k = self._spine([t for _, t in terms])
         if k is None:               # no operand is a chain: the first two terms start the buffer
@@ -92,7 +93,7 @@ class InPlace:
         for sign, term in rest:
             self.emit("subtract" if sign == " - " else "add", self.operand(term))
 
-    def _hadamard(self, node: Node) -> None:
+    def _into_hadamard(self, node: Node) -> None:
         sign, num, den = split_product(node.args)
         k = self._spine(num)
         if k is not None:
@@ -119,7 +120,7 @@ class InPlace:
         if sign:
             self.emit("negative")
 
-    def _power(self, node: Node) -> None:
+    def _into_power(self, node: Node) -> None:
         base = node.args[0]
         p = const_value(node.args[1])
         if self.fusable(base):
@@ -136,8 +137,7 @@ class InPlace:
         else:
             self.emit("power", source, self.printer.doprint(node.args[1]))
 
-    def _matmul(self, node: Node) -> None:
-        from .. import algebra
+    def _into_matmul(self, node: Node) -> None:
         *scalars, array = node.args
         scale = algebra.mul(*scalars)
         if self.fusable(array):
@@ -146,7 +146,7 @@ class InPlace:
         else:
             self.emit("multiply_to", scale, self.operand(array))
 
-    def _function(self, node: Node) -> None:
+    def _into_function(self, node: Node) -> None:
         arg = node.args[0]
         if self.fusable(arg):
             self.into(arg)
@@ -156,7 +156,6 @@ class InPlace:
 
 
 def _product(factors: list[Node]) -> Node | None:
-    from .. import algebra
     return algebra.hadamard(*factors) if factors else None
 
 

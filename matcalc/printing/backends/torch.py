@@ -6,7 +6,7 @@ there too, so the same function runs on CPU and CUDA tensors.
 """
 from __future__ import annotations
 
-from .backend import Backend
+from .base import Backend
 
 TORCH = Backend(
     name="torch",
@@ -16,34 +16,20 @@ TORCH = Backend(
         "zeros": "torch.zeros({0}{like})",
         "full": "torch.full({0}, {1}{like})",
         "full_expr": "({1:atom} * torch.ones({0}{like}))",
-        "sqrt": "torch.sqrt({0})",
-        "abs": "torch.abs({0})",
-        "sum": "torch.sum({0})",
         "sum_axis": "torch.sum({0}, dim={1})",
         "outer": "torch.outer({0}, {1})",
         "repeat_column": "{0:atom}[:, None].expand({1}).clone()",
         "repeat_row": "{0:atom}.expand({1}).clone()",
         "solve": "torch.linalg.solve({0}, {1})",
-        "matrix_power": "torch.linalg.matrix_power({0}, {1})",
         "dot": "torch.dot({0}, {1})",
         "multi_dot": "torch.linalg.multi_dot([{0}])",
         "trace_product": 'torch.einsum("ij,ji->", {0}, {1})',
         "trace": "torch.trace({0})",
-        "det": "torch.linalg.det({0})",
-        "logdet": "torch.linalg.slogdet({0})[1]",
-        "inv": "torch.linalg.inv({0})",
         "diag": "torch.diag({0})",
-        "diagonal": "torch.diagonal({0})",
-        "norm": "torch.linalg.norm({0})",
         # torch.kron views its operands: a transposed (non-contiguous) one raises without the copy
         "kron": "torch.kron({0:atom}.contiguous(), {1:atom}.contiguous())",
-        "vec": "{0:atom}.T.reshape(-1)",              # column-major: the transpose, row by row
         "commutation": "_commutation({0}, {1})",
-        "function": "torch.{name}({args})",
     },
-    functions={"sigmoid": "torch.sigmoid({0})", "softplus": "torch.nn.functional.softplus({0})",
-               "relu": "torch.relu({0})", "logsumexp": "torch.logsumexp({0}, 0)",
-               "softmax": "torch.softmax({0}, 0)"},
     helpers={"_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = torch.arange(rows * cols).reshape(cols, rows).T.reshape(-1)

@@ -12,22 +12,17 @@ import re
 from fractions import Fraction
 from itertools import count
 
-from ..ops import Node, const_value
-from .array_api import ARRAY_API
-from .backend import Backend
+from ...ops import Node, const_value, number, var
+from ..backends import BACKENDS
+from ..backends.base import Backend
+from ..backends.numpy import NUMPY
+from ..readers.text import signed_terms
 from .chain import inverse_of
 from .code import CodePrinter, constant_value
-from .jax import JAX
-from .numpy import NUMPY
-from .text import signed_terms
-from .torch import TORCH
 
 # names generated code uses for itself, in any backend (so a user's name means the same in each)
 RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",
                                                         "array_namespace"}
-
-BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH, ARRAY_API)}
-
 
 def safe_name(name: str, taken: set[str]) -> str:
     """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
@@ -42,7 +37,6 @@ def safe_name(name: str, taken: set[str]) -> str:
 
 def _power(base: Node, p: Fraction | float) -> Node:
     """base.^p exactly as split_product writes a denominator (not re-canonicalised)."""
-    from ..ops import number
     return Node("power", (base, number(p)), base.shape)
 
 
@@ -113,7 +107,6 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
                 is_vector = shape[1] == 1
                 dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
     names: dict[Node, str] = {}
-    from ..ops import var
     for name, shape in variables.items():
         names[var(name, shape)] = params[name]
 
