@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 from . import algebra
 from .errors import RuleError
 from .match import ALIASES, Context, cost, guards_hold, instantiate, match
-from .ops import COMMUTATIVE, Node
-from .rules import Rule, load_rules
+from .ops import COMMUTATIVE, NARY, Node, const_value
+from .rules import Pattern, Rule, load_rules
 
 
 @dataclass(frozen=True)
@@ -186,10 +187,34 @@ def canonical_identities(rules: Iterable[Rule]) -> dict[str, list[Callable[[Node
             heads: tuple[str, ...] = (algebra.ELEMENTWISE,)
         else:
             heads = ALIASES.get(str(rule.lhs.value), (str(rule.lhs.value),))
+        could_match = _operand_test(rule.lhs)
         for head in heads:
             table.setdefault(head, []).append(
-                lambda node, rule=rule: apply_rule(rule, node, ctx))
+                lambda node, rule=rule, could_match=could_match:
+                apply_rule(rule, node, ctx) if could_match(node) else None)
     return table
+
+
+def _operand_test(lhs: Pattern) -> Callable[[Node], bool]:
+    """A cheap test that a node's operands can fit the left side's: each operand written as an
+    operator must be that operator, each number that number. The constructors try the canonical
+    rules on every node they build; this rejects most before the matcher runs."""
+    if lhs.kind not in ("op", "call-f") or str(lhs.value) in NARY:
+        return lambda node: True
+    operators = tuple((i, ALIASES.get(str(a.value), (str(a.value),)) if a.kind == "op" else ("eye",))
+                      for i, a in enumerate(lhs.args) if a.kind in ("op", "eye"))
+    numbers = tuple((i, Fraction(str(a.value))) for i, a in enumerate(lhs.args) if a.kind == "num")
+
+    def test(node: Node) -> bool:
+        return all(node.args[i].op in ops for i, ops in operators) and all(
+            const_value(_number_of(node.args[i])) == n for i, n in numbers)
+
+    return test
+
+
+def _number_of(node: Node) -> Node:
+    """A fill's entry (a pattern's number matches a matrix of that number, as in match.py)."""
+    return node.args[0] if node.op == "fill" else node
 
 
 def replace_markers(expr: Node, is_marker: Callable[[Node], bool],
