@@ -277,10 +277,12 @@ def _is_chain(node: Node) -> bool:
 def _merge_powers(factors: list[Node]) -> list[Node]:
     """Merge equal bases of commuting factors (`s*s` → `s^2`) and sort them."""
     exponents: dict[Node, list[Node]] = {}
+    alone: dict[Node, Node] = {}       # a base's factor as it stands, while it is the only one
     for f in factors:
         base, exponent = (f.args[0], f.args[1]) if f.op == "power" else (f, ONE)
         exponents.setdefault(base, []).append(exponent)
-    merged = [power(base, add(*exps)) if len(exps) > 1 else power(base, exps[0])
+        alone.setdefault(base, f)
+    merged = [power(base, add(*exps)) if len(exps) > 1 else alone[base]
               for base, exps in exponents.items()]
     merged = [m for m in merged if not (is_one(m) or (m.op == "fill" and is_one(m.args[0])))]
     return sorted(merged, key=sort_key)
