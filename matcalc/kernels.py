@@ -101,7 +101,7 @@ def _expm(a):
     try:
         from scipy.linalg import expm
     except ImportError:
-        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('expm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return expm(a)
 
 
@@ -112,7 +112,7 @@ def _expm_frechet(a, e):
     try:
         from scipy.linalg import expm_frechet
     except ImportError:
-        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('expm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return expm_frechet(a, e, compute_expm=False)
 
 
@@ -133,7 +133,7 @@ def _sqrtm(a):
     try:
         from scipy.linalg import sqrtm
     except ImportError:
-        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return sqrtm(a)
 
 
@@ -144,7 +144,7 @@ def _sqrtm_frechet(a, e):
     try:
         from scipy.linalg import solve_sylvester, sqrtm
     except ImportError:
-        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     root = sqrtm(a)
     return solve_sylvester(root, root, e)
 
@@ -156,7 +156,7 @@ def _logm(a):
     try:
         from scipy.linalg import logm
     except ImportError:
-        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('logm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return logm(a)
 
 
@@ -168,6 +168,6 @@ def _logm_frechet(a, e):
     try:
         from scipy.linalg import logm
     except ImportError:
-        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('logm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     n = a.shape[0]
     return logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
