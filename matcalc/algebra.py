@@ -8,6 +8,7 @@ These are the identities no derivation step needs to name; everything with a nam
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import ShapeError
@@ -27,6 +28,14 @@ from .ops import (
 
 ONE = number(1)
 ZERO = number(0)
+
+# The identities of rules/canonical.rules, by the operator at the root of their left side (ELEMENTWISE
+# for f(…) of any elementwise f): each takes a node as built and returns its canonical form, or None.
+# rewrite.py compiles them from the rules file when matcalc is imported (they need the matcher, which
+# needs these constructors); `apply` tries them in file order.
+ELEMENTWISE = "elementwise"
+CANONICAL: dict[str, list[Callable[[Node], Node | None]]] = {}
+_LINEAR = {"tr", "sum", "diagm", "diagv", "d"}    # operators that map 0 to 0
 
 
 def _strict(a: object, b: object) -> None:
@@ -107,17 +116,38 @@ def add(*terms: Node) -> Node:
     flat: list[Node] = []
     for t in terms:
         flat.extend(t.args if t.op == "add" else (t,))
+    flat = _merge_diagonals(flat)
+    if shape != SCALAR:        # scalars broadcast
+        flat = _merge_fills([fill(t, shape) if t.shape != shape else t for t in flat], shape)
+    out = _collect_like_terms(flat, shape)
+    if not out:
+        return zero(shape)
+    if len(out) == 1:
+        return out[0]
+    out.sort(key=lambda t: (split_coefficient(t)[0] < 0, sort_key(split_coefficient(t)[1])))
+    return Node("add", tuple(out), shape)
+
+
+def _merge_diagonals(flat: list[Node]) -> list[Node]:
+    """diag-sum of canonical.rules: diag(a) + 2*diag(b) → diag(a + 2*b)."""
     diagonals = [t for t in flat if split_coefficient(t)[1].op == "diagm"]
-    if len(diagonals) > 1:     # diag(a) + 2*diag(b) → diag(a + 2*b)
-        merged = apply("diagm", add(*(scale(c, m.args[0])
-                                      for c, m in map(split_coefficient, diagonals))))
-        flat = [t for t in flat if t not in diagonals] + [merged]
-    if shape != SCALAR:        # scalars broadcast; matrix(a) + matrix(b) → matrix(a + b)
-        flat = [fill(t, shape) if t.shape != shape else t for t in flat]
-        fills = [t for t in flat if t.op == "fill"]
-        if len(fills) > 1:
-            flat = [t for t in flat if t.op != "fill"] + [fill(add(*(f.args[0] for f in fills)),
-                                                               shape)]
+    if len(diagonals) <= 1:
+        return flat
+    merged = apply("diagm", add(*(scale(c, m.args[0])
+                                  for c, m in map(split_coefficient, diagonals))))
+    return [t for t in flat if t not in diagonals] + [merged]
+
+
+def _merge_fills(flat: list[Node], shape: Shape) -> list[Node]:
+    """fill-sum of canonical.rules: matrix(a) + matrix(b) → matrix(a + b)."""
+    fills = [t for t in flat if t.op == "fill"]
+    if len(fills) <= 1:
+        return flat
+    return [t for t in flat if t.op != "fill"] + [fill(add(*(f.args[0] for f in fills)), shape)]
+
+
+def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
+    """x + 2*x → 3*x, zeros dropped: each monomial once, with the sum of its coefficients."""
     collected: dict[Node, Fraction | float] = {}
     for t in flat:
         if is_zero(t):
@@ -129,13 +159,7 @@ def add(*terms: Node) -> Node:
         else:
             coefficient, monomial = split_coefficient(t)
         collected[monomial] = collected.get(monomial, 0) + coefficient
-    out = [scale_term(c, m) for m, c in collected.items() if c != 0]
-    if not out:
-        return zero(shape)
-    if len(out) == 1:
-        return out[0]
-    out.sort(key=lambda t: (split_coefficient(t)[0] < 0, sort_key(split_coefficient(t)[1])))
-    return Node("add", tuple(out), shape)
+    return [scale_term(c, m) for m, c in collected.items() if c != 0]
 
 
 def scale_term(coefficient: Fraction | float, monomial: Node) -> Node:
@@ -157,6 +181,31 @@ def sub(a: Node, b: Node) -> Node:
 def mul(*factors: Node) -> Node:
     """Matrix product; 1×1 factors scale, and are gathered in front of the chain."""
     shape = _shape("matmul", factors)
+    gathered = _gather_factors(factors)
+    if gathered is None:
+        return zero(shape)
+    coefficient, scalars, chain = gathered
+    if not chain and shape != SCALAR:    # only identities were left in the chain
+        chain = [eye(shape[0])]
+    scalars = _merge_powers(scalars)
+    chain = _merge_matrix_powers(chain)
+    if coefficient != 1 and not scalars and len(chain) == 1 and chain[0].op == "add" \
+            and _saves_numbers(coefficient, chain[0]):
+        return add(*(scale(coefficient, t) for t in chain[0].args))
+    if shape == SCALAR and len(chain) == 2:
+        chain = _inner_product_order(chain)
+    out = ([number(coefficient)] if coefficient != 1 else []) + scalars + chain
+    if not out:
+        return ONE
+    if len(out) == 1:
+        return out[0]
+    return Node("matmul", tuple(out), shape)
+
+
+def _gather_factors(factors: tuple[Node, ...]
+                    ) -> tuple[Fraction | float, list[Node], list[Node]] | None:
+    """(number, scalar factors, matrix chain) of a product, nested products flattened and
+    identities dropped; None for a product with a zero factor."""
     coefficient: Fraction | float = Fraction(1)
     scalars: list[Node] = []
     chain: list[Node] = []
@@ -164,41 +213,32 @@ def mul(*factors: Node) -> Node:
     while pending:
         f = pending.pop(0)
         if is_zero(f):
-            return zero(shape)
+            return None
         if f.op == "const":
             coefficient *= f.value
         elif f.op == "matmul" and (not f.is_scalar or not _is_chain(f)):
             pending[:0] = f.args
         elif f.is_scalar:
             scalars.append(f)
-        elif f.op == "eye":
-            continue
-        else:
+        elif f.op != "eye":
             chain.append(f)
-    if coefficient == 0:
-        return zero(shape)
-    if not chain and shape != SCALAR:    # only identities were left in the chain
-        chain = [eye(shape[0])]
-    scalars = _merge_powers(scalars)
-    chain = _merge_matrix_powers(chain)
-    if coefficient != 1 and not scalars and len(chain) == 1 and chain[0].op == "add":
-        # -(A - B) → B - A, 0.5*(2*A + 2*B) → A + B: into the sum when that saves numbers
-        inner = [split_coefficient(t)[0] for t in chain[0].args]
-        if sum(abs(c * coefficient) != 1 for c in inner) <= (abs(coefficient) != 1) + sum(
-                abs(c) != 1 for c in inner):
-            return add(*(scale(coefficient, t) for t in chain[0].args))
-    if shape == SCALAR and len(chain) == 2 and chain[0].op == "transpose" \
-            and chain[0].args[0].is_column and chain[1].is_column:
-        # u'*v = v'*u: one order for inner products, a differential on the right
+    return None if coefficient == 0 else (coefficient, scalars, chain)
+
+
+def _saves_numbers(coefficient: Fraction | float, total: Node) -> bool:
+    """-(A - B) → B - A, 0.5*(2*A + 2*B) → A + B: into the sum when that saves numbers."""
+    inner = [split_coefficient(t)[0] for t in total.args]
+    return sum(abs(c * coefficient) != 1 for c in inner) <= (abs(coefficient) != 1) + sum(
+        abs(c) != 1 for c in inner)
+
+
+def _inner_product_order(chain: list[Node]) -> list[Node]:
+    """u'*v = v'*u: one order for inner products, a differential on the right."""
+    if chain[0].op == "transpose" and chain[0].args[0].is_column and chain[1].is_column:
         u, v = chain[0].args[0], chain[1]
         if (u.has_d, sort_key(u)) > (v.has_d, sort_key(v)):
-            chain = [transpose(v), u]
-    out = ([number(coefficient)] if coefficient != 1 else []) + scalars + chain
-    if not out:
-        return ONE
-    if len(out) == 1:
-        return out[0]
-    return Node("matmul", tuple(out), shape)
+            return [transpose(v), u]
+    return chain
 
 
 def _merge_matrix_powers(chain: list[Node]) -> list[Node]:
@@ -237,10 +277,12 @@ def _is_chain(node: Node) -> bool:
 def _merge_powers(factors: list[Node]) -> list[Node]:
     """Merge equal bases of commuting factors (`s*s` → `s^2`) and sort them."""
     exponents: dict[Node, list[Node]] = {}
+    alone: dict[Node, Node] = {}       # a base's factor as it stands, while it is the only one
     for f in factors:
         base, exponent = (f.args[0], f.args[1]) if f.op == "power" else (f, ONE)
         exponents.setdefault(base, []).append(exponent)
-    merged = [power(base, add(*exps)) if len(exps) > 1 else power(base, exps[0])
+        alone.setdefault(base, f)
+    merged = [power(base, add(*exps)) if len(exps) > 1 else alone[base]
               for base, exps in exponents.items()]
     merged = [m for m in merged if not (is_one(m) or (m.op == "fill" and is_one(m.args[0])))]
     return sorted(merged, key=sort_key)
@@ -282,11 +324,7 @@ def hadamard(*factors: Node) -> Node:
 def power(base: Node, exponent: Node) -> Node:
     """Elementwise power `base.^exponent` (for a scalar base, the ordinary power)."""
     shape = _shape("power", (base, exponent))
-    if base.op == "transpose":      # (A').^p = (A.^p)'
-        return transpose(power(base.args[0], exponent))
     p = const_value(exponent)
-    if p == 1:
-        return base
     if p == 0:
         return fill(ONE, shape)
     b = const_value(base)
@@ -295,11 +333,7 @@ def power(base: Node, exponent: Node) -> Node:
             return number(Fraction(b) ** int(p))
         if b > 0:
             return number(float(b) ** float(p))
-    if base.op == "power" and p is not None and isinstance(p, Fraction) and p.denominator == 1:
-        return power(base.args[0], mul(base.args[1], exponent))
-    if base.op == "fill":
-        return fill(power(base.args[0], exponent), shape)
-    return Node("power", (base, exponent), shape)
+    return _canonical(Node("power", (base, exponent), shape))
 
 
 def divide(a: Node, b: Node) -> Node:
@@ -312,8 +346,6 @@ def divide(a: Node, b: Node) -> Node:
 def transpose(a: Node) -> Node:
     if a.is_scalar:
         return a
-    if a.op == "transpose":
-        return a.args[0]
     if is_symmetric(a):
         return a
     if a.op == "zero":
@@ -326,11 +358,15 @@ def transpose(a: Node) -> Node:
         return a    # a symmetric product such as inv(S)*x*x'*inv(S) for symmetric S
     if a.op == "fill":
         return fill(a.args[0], (a.shape[1], a.shape[0]))
-    return Node("transpose", (a,), (a.shape[1], a.shape[0]))
+    return _canonical(Node("transpose", (a,), (a.shape[1], a.shape[0])))
 
 
 def apply(op: str, *args: Node, value: object = None) -> Node:
-    """Any other operator, with the few simplifications that are always right."""
+    """Any operator, in canonical form: the lines of rules/canonical.rules for `op` applied.
+
+    Sums, products, powers, transposes and fills have their own constructors above; every other
+    operator is built here and handed to the identities indexed under it (inv(inv(A)) = A, …).
+    """
     if op in NARY:
         return {"add": add, "matmul": mul, "hadamard": hadamard}[op](*args)
     if op == "power":
@@ -339,41 +375,24 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
         return transpose(args[0])
     if op == "fill":
         return fill(args[0], value)  # type: ignore[arg-type]
-    a = args[0] if args else None
-    if op == "inv" and a is not None and a.op == "inv":
-        return a.args[0]
-    if op == "inv" and a is not None and a.op == "eye":
-        return a
-    if op in ("tr", "sum") and a is not None and a.is_scalar:
-        return a
-    if a is not None and a.op == "transpose" and (is_elementwise(op) or op == "power"):
-        return transpose(apply(op, a.args[0], *args[1:], value=value))   # f(A') = f(A)'
-    if op == "matpow" and a is not None and a.op == "transpose":
-        return transpose(apply("matpow", a.args[0], args[1]))
-    if op == "matpow" and const_value(args[1]) == 1:
-        return a
-    if op == "matpow" and const_value(args[1]) == 0:
-        return eye(a.shape[0])
-    if op == "tr" and a is not None and a.op == "eye":
-        return Node("tr", (a,), SCALAR)
-    if op in ("diagm", "diagv") and a is not None and a.is_scalar:
-        return a                                # the diagonal of a 1×1 is itself
-    if op == "diagv" and a is not None and a.op == "diagm":
-        return a.args[0]
-    if op == "d" and a is not None and a.op != "var" and not a.has_d and not a.deps:
-        return zero(a.shape)
-    if op == "kron" and (args[0].is_scalar or args[1].is_scalar):
-        return mul(*args)                       # kron(s, A) = s*A
-    if op == "vec" and a is not None and (a.is_column or a.is_scalar):
-        return a
-    if op == "vec" and a is not None and a.is_row:
-        return transpose(a)
+    if op == "d" and args[0].op != "var" and not args[0].has_d and not args[0].deps:
+        return zero(args[0].shape)              # a constant's differential
     if op == "frob" and (is_zero(args[0]) or is_zero(args[1])):
         return ZERO
     shape = _shape(op, args, value)
-    if a is not None and (is_zero(a) and op in ("tr", "sum", "diagm", "diagv", "d")):
+    if op in _LINEAR and is_zero(args[0]):
         return zero(shape)
-    return Node(op, args, shape, value)
+    return _canonical(Node(op, args, shape, value))
+
+
+def _canonical(node: Node) -> Node:
+    """`node` rewritten by the first line of canonical.rules indexed under its operator that
+    applies (the right side is built by these constructors, so canonical in turn), else itself."""
+    for identity in CANONICAL.get(ELEMENTWISE if is_elementwise(node.op) else node.op, ()):
+        result = identity(node)
+        if result is not None:
+            return result
+    return node
 
 
 def rebuild(node: Node, args: tuple[Node, ...]) -> Node:

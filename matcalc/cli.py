@@ -179,37 +179,47 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
     if standalone and fmt != "latex":
         raise click.UsageError("--standalone makes a LaTeX document: add --format latex")
     try:
-        result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
-        if vec:
-            if hasattr(result, "derivations"):
-                raise click.BadParameter("--vec takes one --wrt", param_hint="--vec")
-            result = result.vec(verify=not no_verify)
-        derivations = list(result) if hasattr(result, "derivations") else [result]
-        from .api import NOT_CHECKED, NOT_CHECKED_NOTE
-        if check:       # one account: this check and the self-check, merged (api.record_check)
-            for d in derivations:
-                d.record_check(d.check())
+        result = _compute(compute, shape, sym, check, vec, no_verify)
     except MatcalcError as exc:
         _fail(exc)
         return
+    derivations = list(result) if hasattr(result, "derivations") else [result]
     warnings = list(dict.fromkeys(w for d in derivations for w in d.warnings))
     for warning in warnings:
         echo(f"matcalc: warning: {warning}", err=True)
     shapes_line = f"shapes: {derivations[0].problem.shapes_text()}"
     if fmt in CODE_FORMATS:
         echo(result.code(fmt), nl=False)
-        return
-    if fmt == "json":
+    elif fmt == "json":
         payload = [d.to_json() for d in derivations]
         data = payload[0] if len(payload) == 1 else payload
         text = json.dumps(data, indent=2, ensure_ascii=False)
         echo(text if _encodable(text) else json.dumps(data, indent=2))   # \u escapes: exact
-        return
-    if fmt == "latex":
+    elif fmt == "latex":
         echo(result.latex(steps=steps, standalone=standalone))
         if not standalone:      # the document states them in its text
             echo(f"% {shapes_line}")
-        return
+    else:
+        _print_text(derivations, steps, check, warnings, shapes_line)
+
+
+def _compute(compute, shape: tuple[str, ...], sym: tuple[str, ...], check: bool, vec: bool,
+             no_verify: bool):
+    """The derivation(s) asked for, checked again if --check asks."""
+    result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
+    if vec:
+        if hasattr(result, "derivations"):
+            raise click.BadParameter("--vec takes one --wrt", param_hint="--vec")
+        result = result.vec(verify=not no_verify)
+    if check:       # one account: this check and the self-check, merged (api.record_check)
+        for d in (list(result) if hasattr(result, "derivations") else [result]):
+            d.record_check(d.check())
+    return result
+
+
+def _print_text(derivations: list, steps: bool, check: bool, warnings: list[str],
+                shapes_line: str) -> None:
+    from .api import NOT_CHECKED, NOT_CHECKED_NOTE
     for d in derivations:
         if steps:
             echo(d.steps_text())

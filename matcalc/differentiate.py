@@ -1,15 +1,17 @@
 """Differentiate by differentials: d(f) by the rules of differentials.rules, then df = G : d(X).
 
-Two phases, each a loop over rules and nothing else:
+Two phases, each a schedule of rewrite.py over a rules file:
 
 1. `Differentiator.d` walks the expression. At each node that depends on the variable it applies the
-   one differential rule that matches (product, inverse, elementwise-chain, …), with `d(·)` of the
+   first differential rule that matches (product, inverse, elementwise-chain, …), with `d(·)` of the
    operands left as markers, and records the step; then it replaces each marker by that operand's
-   own differential. Bindings are differentiated once and their names kept: d(w) for w = sigmoid(v).
-2. `to_gradient` writes the scalar differential as 1 : df and applies frobenius.rules until every
-   term reads G_i : d(X); the gradient is the sum of the G_i. For a vector or matrix function,
-   `LinearFormPass` reads the matrix of the linear map instead: the Jacobian (df = J*d(x), by
-   jacobian.rules) or the Kronecker form (vec(dF) = K*vec(d(X)), by kronecker.rules).
+   own differential (`replace_markers`). Bindings are differentiated once and their names kept:
+   d(w) for w = sigmoid(v).
+2. `to_gradient` writes the scalar differential as 1 : df and applies frobenius.rules to its first
+   pending term until every term reads G_i : d(X) (`fixpoint`); the gradient is the sum of the G_i.
+   For a vector or matrix function, `LinearFormPass` reads the matrix of the linear map instead: the
+   Jacobian (df = J*d(x), by jacobian.rules) or the Kronecker form (vec(dF) = K*vec(d(X)), by
+   kronecker.rules).
 
 This module never names an operator of the language; the rules files do.
 """
@@ -18,13 +20,18 @@ from __future__ import annotations
 from . import algebra
 from .derivation import Step
 from .errors import DifferentiationError
-from .match import Context, guards_hold, instantiate, match, rewrite_once
-from .ops import NARY, SCALAR, Node, dim_product
+from .match import Context
+from .ops import NARY, SCALAR, Node, const_value, dim_product
 from .printing.readers.text import to_text
+from .rewrite import Rewrite, Strategy, first_match, fixpoint, replace_markers
 from .rules import Rule, RuleSet
 
 MAX_STEPS = 2_000
 MAX_SIZE = 20_000     # nodes in one expression (as a tree): derivatives that blow up stop here
+MAX_REWRITES = 10 * MAX_STEPS   # the Frobenius pass's guard; unshown rewrites count too
+# Levels of nesting in a differential: the printers and the code generator recurse about five Python
+# frames per level, and Python stops at 1,000 frames, so a deeper result could not be printed.
+MAX_DEPTH = 180
 
 
 def check_size(node: Node, what: str) -> Node:
@@ -35,22 +42,44 @@ def check_size(node: Node, what: str) -> Node:
     return node
 
 
+def check_depth(node: Node, what: str) -> Node:
+    depths: dict[int, int] = {}
+    for n in node.walk():       # children before parents
+        depths[id(n)] = 1 + max((depths[id(a)] for a in n.args), default=0)
+        if depths[id(n)] > MAX_DEPTH:
+            raise DifferentiationError(
+                f"the {what} nests more than {MAX_DEPTH} levels deep (the expression is too large "
+                f"to differentiate symbolically); bind repeated parts to names, or use smaller "
+                f"matrix powers")
+    return node
+
+
+def check_steps(steps: list[Step]) -> None:
+    if len(steps) > MAX_STEPS:
+        raise DifferentiationError(f"the derivation exceeded {MAX_STEPS} steps; the expression "
+                                   f"is too large to differentiate symbolically")
+
+
 def marker(node: Node) -> Node:
     """The differential d(node), unevaluated."""
     return Node("d", (node,), node.shape)
+
+
+def is_marker(node: Node) -> bool:
+    return node.op == "d"
 
 
 class Differentiator:
     """d(·) of expressions, with respect to the variable `wrt`, recording every rule applied."""
 
     def __init__(self, rules: RuleSet, wrt: str, bindings: dict[str, Node], steps: list[Step]):
-        self.rules = rules
         self.wrt = wrt
         self.bindings = bindings
         self.steps = steps
         self.used: list[Rule] = []
         self.memo: dict[Node, Node] = {}
         self.ctx = Context(wrt=wrt, on_d=self._on_d)
+        self.differential = first_match(rules.differentials, self.ctx)
 
     def _on_d(self, node: Node) -> Node:
         return algebra.zero(node.shape) if self.wrt not in node.deps else marker(node)
@@ -63,9 +92,7 @@ class Differentiator:
             return marker(node)
         if node in self.memo:
             return self.memo[node]
-        if len(self.steps) > MAX_STEPS:
-            raise DifferentiationError(f"the derivation exceeded {MAX_STEPS} steps; the expression "
-                                       f"is too large to differentiate symbolically")
+        check_steps(self.steps)
         if node.op == "ref":
             body = self.bindings[str(node.value)]
             self.steps.append(Step("binding", marker(node), marker(body),
@@ -75,9 +102,14 @@ class Differentiator:
             rule, expanded = self.expand(node)
             self.used.append(rule)
             self.steps.append(Step(rule.name, marker(node), expanded))
-            result = check_size(self.substitute(expanded), "differential")
+            result = check_size(replace_markers(expanded, is_marker, self._differential_of),
+                                "differential")
         self.memo[node] = result
         return result
+
+    def _differential_of(self, d_node: Node) -> Node:
+        inner = d_node.args[0]
+        return d_node if inner.op == "var" else self.d(inner)
 
     def expand(self, node: Node) -> tuple[Rule, Node]:
         """Apply the differential rule for `node`'s operator, leaving d(operand) markers.
@@ -86,36 +118,21 @@ class Differentiator:
         a longer chain binds B to the rest, and d(rest) is expanded by the same rule in the same
         step, so d(A*B*C) reads as one application of `product`.
         """
-        target = marker(node)
-        for rule in self.rules.differentials:
-            for env in match(rule.lhs, target):
-                if guards_hold(rule, env, self.ctx):
-                    expanded = instantiate(rule.rhs, env, self.ctx, node.shape)
-                    if node.op in NARY:
-                        expanded = self._expand_nested(expanded, node.op, rule)
-                    return rule, expanded
-        raise DifferentiationError(f"no differential rule applies to {to_text(node)} "
-                                   f"(operator {node.op!r})")
+        found = self.differential(marker(node))
+        if found is None or found.rule is None:
+            raise DifferentiationError(f"no differential rule applies to {to_text(node)} "
+                                       f"(operator {node.op!r})")
+        expanded = found.after
+        if node.op in NARY:
+            expanded = self._expand_nested(expanded, node.op, first_match((found.rule,), self.ctx))
+        return found.rule, expanded
 
-    def _expand_nested(self, expr: Node, op: str, rule: Rule) -> Node:
-        if expr.op == "d" and expr.args[0].op == op:
-            inner = expr.args[0]
-            for env in match(rule.lhs, expr):
-                if guards_hold(rule, env, self.ctx):
-                    return self._expand_nested(instantiate(rule.rhs, env, self.ctx, inner.shape),
-                                               op, rule)
-        if not expr.args:
-            return expr
-        return algebra.rebuild(expr, tuple(self._expand_nested(a, op, rule) for a in expr.args))
+    def _expand_nested(self, expr: Node, op: str, same_rule: Strategy) -> Node:
+        def expand(d_node: Node) -> Node:
+            found = same_rule(d_node)
+            return d_node if found is None else self._expand_nested(found.after, op, same_rule)
 
-    def substitute(self, expr: Node) -> Node:
-        """Replace every marker d(C) by the differential of C."""
-        if expr.op == "d":
-            inner = expr.args[0]
-            return marker(inner) if inner.op == "var" else self.d(inner)
-        if not expr.has_d:
-            return expr
-        return algebra.rebuild(expr, tuple(self.substitute(a) for a in expr.args))
+        return replace_markers(expr, lambda n: n.op == "d" and n.args[0].op == op, expand)
 
 
 def frobenius_terms(expr: Node) -> list[Node]:
@@ -130,34 +147,66 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
     """
     if not df.is_scalar:
         raise DifferentiationError("only scalar functions have a gradient")
+    check_depth(df, "differential")
     terminal = marker(variable)
-    ctx = Context(wrt=variable.value)  # type: ignore[arg-type]
-    terms = [Node("frob", (algebra.ONE, df), SCALAR)] if not algebra.is_zero(df) else []
-    while True:
+    frobenius = first_match(rules.frobenius, Context(wrt=variable.value))  # type: ignore[arg-type]
+
+    def pending_term(state: Node) -> Rewrite | None:
+        """The first Frobenius identity applied to the first term not yet G : d(X)."""
+        terms = frobenius_terms(state)
         pending = next((i for i, t in enumerate(terms) if t.args[1] != terminal), None)
         if pending is None:
-            break
-        term = terms[pending]
-        result = rewrite_once(rules.frobenius, term, ctx)
-        if result is None:
+            return None
+        found = frobenius(terms[pending])
+        if found is None:
             raise DifferentiationError(
-                f"cannot bring {to_text(term.args[1])} into the form G : d({variable.value}): no "
-                f"Frobenius identity applies (operator {term.args[1].op!r}); the differential may "
-                f"not be linear in d({variable.value})")
-        rule, new = result
-        new_terms = frobenius_terms(new)
-        terms[pending:pending + 1] = new_terms
-        # 1 : X prints as X, so 1 : (A + B) → 1 : A + 1 : B reads the same: not a step to show
-        if to_text(term) != to_text(_sum_of_terms(new_terms)):
-            steps.append(Step(rule.name, f"d{what}", _sum_of_terms(terms)))
-        if len(steps) > MAX_STEPS:
-            raise DifferentiationError(f"the derivation exceeded {MAX_STEPS} steps")
+                f"cannot bring {to_text(terms[pending].args[1])} into the form G : d("
+                f"{variable.value}): no Frobenius identity applies (operator "
+                f"{terms[pending].args[1].op!r}); the differential may not be linear in "
+                f"d({variable.value})")
+        terms[pending:pending + 1] = frobenius_terms(found.after)
+        return found.lifted(state, _sum_of_terms(terms))
+
+    def record(rewrite: Rewrite) -> None:
+        if reading(rewrite.site) != reading(rewrite.result):  # type: ignore[arg-type]
+            steps.append(Step(rewrite.name, f"d{what}", rewrite.after))
+            check_steps(steps)
+
+    start = _sum_of_terms([Node("frob", (algebra.ONE, df), SCALAR)] if not algebra.is_zero(df)
+                          else [])
+    done = fixpoint(pending_term, start, record, MAX_REWRITES, "Frobenius pass")
+    terms = frobenius_terms(done)
     gradient = algebra.add(*(t.args[0] for t in terms)) if terms else algebra.zero(variable.shape)
     if gradient.shape != variable.shape:   # 1 : d(x) for a scalar x seen through a fill
         gradient = algebra.fill(gradient, variable.shape)
     steps.append(Step("gradient", f"∂{what}/∂{variable.value}", gradient,
                       f"d{what} = G : d({variable.value})"))
     return gradient
+
+
+def reading(node: Node) -> Node:
+    """A term of the Frobenius pass as it reads: `1 : X` reads X, and `s : t` of two scalars the
+    product s*t, in that order. A rewrite that leaves the reading unchanged (1 : (A + B) →
+    1 : A + 1 : B, 1 : (2*B) → 2 : B) only moves the pass along: not a step a reader needs."""
+    if node.op == "frob":
+        left, right = node.args
+        if const_value(left) == 1:
+            return reading(right)
+        if left.is_scalar and right.is_scalar:
+            return Node("matmul", _factors(reading(left)) + _factors(reading(right)), SCALAR)
+    if node.op == "add":
+        return Node("add", tuple(t for a in node.args for t in _terms(reading(a))), SCALAR)
+    return node
+
+
+def _factors(node: Node) -> tuple[Node, ...]:
+    """The factors of a product of scalars; a 1×1 chain such as w'*v is one factor, as in
+    algebra.mul."""
+    return node.args if node.op == "matmul" and all(a.is_scalar for a in node.args) else (node,)
+
+
+def _terms(node: Node) -> tuple[Node, ...]:
+    return node.args if node.op == "add" else (node,)
 
 
 class LinearFormPass:
@@ -172,12 +221,12 @@ class LinearFormPass:
     def __init__(self, variable: Node, rules: list[Rule], frobenius: RuleSet, steps: list[Step],
                  op: str = "jac"):
         self.variable = variable
-        self.rules = rules
         self.frobenius = frobenius
         self.steps = steps
         self.op = op
         self.cols = variable.shape[0] if op == "jac" else dim_product(*variable.shape)
-        self.ctx = Context(wrt=str(variable.value), on_form=self._marker)
+        self.identity = first_match(rules, Context(wrt=str(variable.value),
+                                                   on_form=self._marker))
 
     def _rows(self, node: Node) -> object:
         return node.shape[0] if self.op == "jac" else dim_product(*node.shape)
@@ -194,22 +243,14 @@ class LinearFormPass:
             gradient = to_gradient(expr, self.variable, self.frobenius, self.steps,
                                    what=f"({to_text(expr)})")
             return algebra.transpose(algebra.apply("vec", gradient))
-        target = self._marker(expr)
-        result = rewrite_once(self.rules, target, self.ctx)
-        if result is None:
+        found = self.identity(self._marker(expr))
+        if found is None:
             raise DifferentiationError(
                 f"cannot write {to_text(expr)} as a matrix times d({self.variable.value}): no "
                 f"identity of {self.op} applies (operator {expr.op!r})")
-        rule, expanded = result
-        self.steps.append(Step(rule.name, target, expanded))
-        return self._substitute(expanded)
-
-    def _substitute(self, expr: Node) -> Node:
-        if expr.op == self.op:
-            return self.form(expr.args[0])
-        if not any(n.op == self.op for n in expr.walk()):
-            return expr
-        return algebra.rebuild(expr, tuple(self._substitute(a) for a in expr.args))
+        self.steps.append(Step(found.name, found.before, found.after))
+        return replace_markers(found.after, lambda n: n.op == self.op,
+                               lambda n: self.form(n.args[0]))
 
 
 def _sum_of_terms(terms: list[Node]) -> Node:

@@ -134,7 +134,7 @@ def _expm(a):
     try:
         from scipy.linalg import expm
     except ImportError:
-        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('expm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return expm(a)
 
 
@@ -145,7 +145,7 @@ def _expm_frechet(a, e):
     try:
         from scipy.linalg import expm_frechet
     except ImportError:
-        raise ImportError('expm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('expm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return expm_frechet(a, e, compute_expm=False)
 
 
@@ -166,7 +166,7 @@ def _sqrtm(a):
     try:
         from scipy.linalg import sqrtm
     except ImportError:
-        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return sqrtm(a)
 
 
@@ -177,7 +177,7 @@ def _sqrtm_frechet(a, e):
     try:
         from scipy.linalg import solve_sylvester, sqrtm
     except ImportError:
-        raise ImportError('sqrtm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('sqrtm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     root = sqrtm(a)
     return solve_sylvester(root, root, e)
 
@@ -189,7 +189,7 @@ def _logm(a):
     try:
         from scipy.linalg import logm
     except ImportError:
-        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('logm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     return logm(a)
 
 
@@ -201,6 +201,6 @@ def _logm_frechet(a, e):
     try:
         from scipy.linalg import logm
     except ImportError:
-        raise ImportError('logm needs SciPy: pip install "matcalc[scipy]"') from None
+        raise ImportError('logm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     n = a.shape[0]
     return logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]

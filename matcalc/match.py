@@ -8,8 +8,9 @@ side. Matching yields every way a pattern fits, so guards can choose among them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 
 from . import algebra
 from .errors import RuleError
@@ -20,7 +21,7 @@ from .rules import ANY, FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule
 Env = dict[str, object]
 
 # Pattern operator → the tree operators it stands for.
-_ALIASES = {"diag": ("diagm", "diagv")}
+ALIASES = {"diag": ("diagm", "diagv")}
 
 
 @dataclass
@@ -30,52 +31,62 @@ class Context:
     on_d: Callable[[Node], Node] | None = None     # how to instantiate d(·) in a template
     on_form: Callable[[Node], Node] | None = None  # how to instantiate jac(·)/kvec(·) in a template
     lifted: bool = False                           # instantiate elementwise.rules formulas
-    extra: dict = field(default_factory=dict)
 
 
 def match(pattern: Pattern, node: Node, env: Env | None = None) -> Iterator[Env]:
-    env = dict(env or {})
-    kind = pattern.kind
-    if kind == "var":
-        name = str(pattern.value)
-        if VARIABLE_KINDS[name] == SCALAR and not node.is_scalar:
-            return
-        if name in env:
-            if env[name] == node:
-                yield env
-            return
-        env[name] = node
+    """Every binding of the pattern variables under which `pattern` is `node` (extending `env`)."""
+    matcher = _MATCHERS.get(pattern.kind)
+    if matcher is None:
+        raise RuleError(f"a {pattern.kind} cannot appear on the left side of a rule")
+    return matcher(pattern, node, dict(env or {}))
+
+
+def _match_num(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    """A number, or a matrix of that number (the 1 of exp(A) + 1 broadcasts)."""
+    value = const_value(node.args[0] if node.op == "fill" else node)
+    value = 0 if node.op == "zero" else value       # a zero matrix is the number 0 too
+    if value is not None and value == _fraction(str(pattern.value)):
         yield env
-        return
-    if kind == "num":     # a number, or a matrix of that number (1 in exp(A) + 1 broadcasts)
-        value = const_value(node.args[0] if node.op == "fill" else node)
-        value = 0 if node.op == "zero" else value       # a zero matrix is the number 0 too
-        if value == Fraction(str(pattern.value)):
-            yield env
-        return
-    if kind == "call-f":
-        if not is_elementwise(node.op):
-            return
-        name = str(pattern.value)
-        if name in env and env[name] != node.op:
-            return
-        env[name] = node.op
+
+
+def _match_eye(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    if node.op == "eye":
+        yield env
+
+
+def _match_function(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    """f(A) for a function variable f: any elementwise function, the same one at each f."""
+    if is_elementwise(node.op) and env.setdefault(str(pattern.value), node.op) == node.op:
         yield from _match_args(pattern.args, node.args, env)
+
+
+def _match_var(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    name = str(pattern.value)
+    if VARIABLE_KINDS[name] == SCALAR and not node.is_scalar:
         return
-    if kind == "op":
-        op = str(pattern.value)
-        if node.op not in _ALIASES.get(op, (op,)):
-            return
-        if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
-                op in COMMUTATIVE and len(pattern.args) == 2):
-            for left, right in _splits(node):
-                yield from _match_args(pattern.args, (left, right), env)
-            return
-        if len(pattern.args) != len(node.args):
-            return
+    if env.setdefault(name, node) == node:
+        yield env
+
+
+def _match_op(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    op = str(pattern.value)
+    if node.op not in ALIASES.get(op, (op,)):
+        return
+    if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
+            op in COMMUTATIVE and len(pattern.args) == 2):
+        for left, right in _splits(node):
+            yield from _match_args(pattern.args, (left, right), env)
+    elif len(pattern.args) == len(node.args):
         yield from _match_args(pattern.args, node.args, env)
-        return
-    raise RuleError(f"a {kind} cannot appear on the left side of a rule")
+
+
+_MATCHERS = {"var": _match_var, "num": _match_num, "eye": _match_eye, "call-f": _match_function,
+             "op": _match_op}
+
+
+@cache
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
 
 
 def _match_args(patterns: tuple[Pattern, ...], nodes: tuple[Node, ...], env: Env) -> Iterator[Env]:
@@ -134,6 +145,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return node.is_column
     if guard == "row":
         return node.is_row
+    if guard == "conform":
+        return node.shape[1] == values[1].shape[0]
     if guard == "square":
         return node.is_square
     value = const_value(node)
@@ -148,42 +161,6 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
     raise RuleError(f"unknown guard {guard!r}")
 
 
-def rewrite_once(rules: list[Rule], node: Node, ctx: Context) -> tuple[Rule, Node] | None:
-    """The first rule (in order) whose pattern matches `node` with its guards holding, applied.
-
-    A two-operand pattern of a commutative operator also applies to any two operands of a longer
-    one: exp(A)./(exp(A) + 1) = sigmoid(A) rewrites y.*exp(a)./(exp(a) + 1) to y.*sigmoid(a).
-    """
-    found = _rewrite_whole(rules, node, ctx)
-    if found is not None or node.op not in COMMUTATIVE or len(node.args) <= 2:
-        return found
-    build = {"add": algebra.add, "hadamard": algebra.hadamard}[node.op]
-    candidates = [r for r in rules if r.lhs.kind == "op" and r.lhs.value == node.op
-                  and len(r.lhs.args) == 2]
-    for i in range(len(node.args)):
-        for j in range(i + 1, len(node.args)):
-            pair = build(node.args[i], node.args[j])
-            found = _rewrite_whole(candidates, pair, ctx) if pair.op == node.op else None
-            if found is not None:
-                rest = [a for k, a in enumerate(node.args) if k not in (i, j)]
-                return found[0], build(found[1], *rest)
-    return None
-
-
-def _rewrite_whole(rules: list[Rule], node: Node, ctx: Context) -> tuple[Rule, Node] | None:
-    for rule in rules:
-        for env in match(rule.lhs, node):
-            if not guards_hold(rule, env, ctx):
-                continue
-            result = instantiate(rule.rhs, env, ctx, node.shape)
-            if any(g == "not_larger" for g, _ in rule.guards) and cost(result) > cost(node):
-                continue
-            if result == node:
-                continue
-            return rule, result
-    return None
-
-
 def cost(node: Node) -> int:
     """Size as a reader sees it: nodes, not counting numbers and the -1 of a negation."""
     if node.op == "const":
@@ -193,9 +170,6 @@ def cost(node: Node) -> int:
 
 
 # -- templates ------------------------------------------------------------------------------------
-
-_PLACEHOLDERS = ("eye", "fill", "zero")
-
 
 def _is_placeholder(t: Pattern) -> bool:
     return (t.kind == "eye" or (t.kind == "op" and t.value == "fill")
@@ -292,5 +266,4 @@ __all__ = [
     "guards_hold",
     "instantiate",
     "match",
-    "rewrite_once",
 ]

@@ -298,11 +298,3 @@ def parse_pattern(text: str) -> tuple[Ast, Ast]:
     if p.tok.kind != "end":
         p.fail("expected the end of the rule")
     return lhs, rhs
-
-
-def parse_expression(text: str, pattern: bool = True) -> Ast:
-    p = _Parser(text, pattern=pattern)
-    node = p.expr()
-    if p.tok.kind != "end":
-        p.fail("expected the end of the expression")
-    return node

@@ -10,15 +10,17 @@ the repository's top-level rules/ folder.
 from __future__ import annotations
 
 import importlib.resources
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import MatcalcError, RuleError
 from .operators import REGISTRY, is_elementwise, operator_for_call
-from .parse import Ast, parse_expression, parse_pattern
+from .parse import Ast, parse_pattern
 
-RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "kronecker", "simplify")
+RULE_FILES = ("canonical", "elementwise", "differentials", "frobenius", "jacobian", "kronecker",
+              "simplify")
 
 # Pattern variables by the letter that names them: what each may match.
 ANY = "any"
@@ -27,8 +29,10 @@ FUNCTION = "function"
 VARIABLE_KINDS = {**{c: ANY for c in "ABCDEFGH"}, "s": SCALAR, "t": SCALAR, "p": SCALAR,
                   "q": SCALAR, "x": ANY, "f": FUNCTION, "g": FUNCTION}
 
-GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "row", "square", "integer", "positive",
-          "negative", "almost_everywhere", "not_larger"}
+GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "row", "square", "conform",
+          "integer", "positive", "negative", "almost_everywhere", "not_larger"}
+
+_GUARD = re.compile(r"[\w']+(?:\([^)]*\))?")   # a guard: name, or name(args); commas between
 
 # Input-language operator → tree operator; "lifted" is how elementwise.rules reads a scalar formula.
 BINARY_OPS = {"+": "add", "-": "sub", "*": "matmul", ".*": "hadamard", "/": "div", "./": "div",
@@ -75,11 +79,19 @@ class Rule:
     def almost_everywhere(self) -> bool:
         return any(g == "almost_everywhere" for g, _ in self.guards)
 
+    @property
+    def not_larger(self) -> bool:
+        return any(g == "not_larger" for g, _ in self.guards)
+
 
 @dataclass
 class RuleSet:
     files: dict[str, list[Rule]]
     sections: dict[str, list[tuple[str, list[Rule]]]]
+
+    @property
+    def canonical(self) -> list[Rule]:
+        return self.files["canonical"]
 
     @property
     def differentials(self) -> list[Rule]:
@@ -104,13 +116,6 @@ class RuleSet:
     @property
     def simplify(self) -> list[Rule]:
         return self.files["simplify"]
-
-    def find(self, name: str) -> Rule:
-        for rules in self.files.values():
-            for r in rules:
-                if r.name == name:
-                    return r
-        raise KeyError(name)
 
 
 def rules_dir() -> Path:
@@ -181,7 +186,7 @@ def _parse_rule_line(line: str, file: str, number: int, lifted: bool) -> Rule:
         start = None if exc.start is None else exc.start + offset
         raise RuleError(f"{where}: {exc.message}", line, start, None) from None
     guards = []
-    for g in filter(None, (s.strip() for s in guards_text.split(","))):
+    for g in _GUARD.findall(guards_text):
         head, _, arglist = g.partition("(")
         if head not in GUARDS:
             raise RuleError(f"{where}: unknown guard {head!r} (known: {', '.join(sorted(GUARDS))})",
@@ -240,9 +245,3 @@ def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
             return Pattern("op", name, args)
         raise RuleError(f"unknown function {name!r} in a rule", start=node.start)
     raise RuleError(f"cannot use {node.kind} in a rule", start=node.start)
-
-
-
-def parse_rule_expression(text: str) -> Pattern:
-    """A single pattern expression (used by tests)."""
-    return to_pattern(parse_expression(text))

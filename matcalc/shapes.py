@@ -533,6 +533,24 @@ def build_problem(program: Program, shapes: dict | None = None,
     load_rules()
     checker = _Checker(program, shapes or {}, symmetric or set())
     ordered = _binding_order(program, program.text)
+    _infer_shapes(checker, program, ordered)
+    refs: dict[str, Node] = {}
+    bindings: dict[str, Node] = {}
+    for name, body in ordered:
+        tree = checker.build(body, refs)
+        bindings[name] = tree
+        refs[name] = leaf("ref", tree.shape, name, tree.deps)
+    assert program.body is not None
+    expr = checker.build(program.body, refs)
+    variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
+    warnings = _warnings(checker, shapes or {}, ordered, expr, bindings, variables)
+    return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
+                   set(checker.symmetric), set(checker.declared) & set(variables),
+                   warnings, program, dict(shapes or {}))
+
+
+def _infer_shapes(checker: _Checker, program: Program, ordered: list[tuple[str, Ast]]) -> None:
+    """Pass 1 over the bindings and the body; every declaration and every size checked."""
     for name, body in ordered:
         if name in checker.functions or name == "eye":
             raise ParseError(f"cannot bind {name!r}: it names a "
@@ -556,14 +574,11 @@ def build_problem(program: Program, shapes: dict | None = None,
             raise ShapeError(f"cannot infer the size of {checker._snippet(node)}: no variable "
                              f"fixes it; use it where a variable's shape determines it",
                              program.text, node.start, node.end)
-    refs: dict[str, Node] = {}
-    bindings: dict[str, Node] = {}
-    for name, body in ordered:
-        tree = checker.build(body, refs)
-        bindings[name] = tree
-        refs[name] = leaf("ref", tree.shape, name, tree.deps)
-    expr = checker.build(program.body, refs)
-    variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
+
+
+def _warnings(checker: _Checker, shapes: dict, ordered: list[tuple[str, Ast]], expr: Node,
+              bindings: dict[str, Node], variables: dict[str, Shape]) -> list[str]:
+    """Greek defaults applied entry by entry, declarations of absent names, unused bindings."""
     warnings = [f"{name} is a scalar by default (a Greek name), so {checker._snippet(node)} "
                 f"applies it to every entry of {checker._snippet(other)} "
                 f"({show(checker.shape[id(other)])}); if {name} is a vector, declare its shape "
@@ -571,13 +586,11 @@ def build_problem(program: Program, shapes: dict | None = None,
                 for name, node, other in checker.greek_broadcasts]
     seen = set(variables) | set(bindings)
     warnings += [f"a shape is declared for {name}, which does not appear in the expression"
-                 for name in (shapes or {}) if name not in seen]
+                 for name in shapes if name not in seen]
     used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
     warnings += [f"the binding {name} = {checker._snippet(body)} is not used"
                  for name, body in ordered if name not in used]
-    return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
-                   set(checker.symmetric), set(checker.declared) & set(variables),
-                   list(dict.fromkeys(warnings)), program, dict(shapes or {}))
+    return list(dict.fromkeys(warnings))
 
 
 def shape_warnings(problem: Problem, wrt: str) -> list[str]:

@@ -58,7 +58,7 @@ def expression(draw, t: str, depth: int) -> str:
     if t != "s" and t[0] * 2 in SQUARE_LEAVES:
         choices += ["solve"]
     kind = draw(st.sampled_from(choices))
-    sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
+    sub = lambda tt: draw(expression(tt, depth - 1))
     if kind == "unary":
         f = draw(st.sampled_from(SMOOTH + NONSMOOTH + ["neg", "abs_smooth", "tan"]))
         if f == "neg":
@@ -115,7 +115,7 @@ def expression(draw, t: str, depth: int) -> str:
             return f"{f}({draw(st.sampled_from(['X', 'Y', 'A', 'B', 'X', 'C']))})"
         if f == "expm":
             return f"tr(expm({draw(st.sampled_from(SQUARE_LEAVES['nn']))})*{sub('nn')})"
-        leaf = draw(st.sampled_from(sum(SQUARE_LEAVES.values(), [])))
+        leaf = draw(st.sampled_from([n for names in SQUARE_LEAVES.values() for n in names]))
         return f"{f}({leaf})"
     if kind == "inverse":
         leaf = draw(st.sampled_from(SQUARE_LEAVES[t]))
@@ -180,7 +180,7 @@ def _batched(draw, depth: int) -> str:
 @st.composite
 def _product(draw, t: str, depth: int) -> str:
     """A matrix product whose result has type t, through a random inner dimension."""
-    sub = lambda tt: draw(expression(tt, depth - 1))  # noqa: E731
+    sub = lambda tt: draw(expression(tt, depth - 1))
     if t == "s":
         v = draw(st.sampled_from(["m", "n"]))
         return f"(({sub(v)})'*({sub(v)}))"

@@ -6,10 +6,11 @@ knows the textbook answer it passes `expected`, a NumPy function of the inputs, 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import sympy
+
 import matcalc
 from matcalc.verify import dimension_sizes, evaluate, from_user, to_user
 
@@ -62,7 +63,7 @@ def check_gradient(expr: str, wrt: str, shapes: dict | None = None,
         user = {n: to_user(env[n], variables[n]) for n in variables}
         g = from_user(gradient(**user), *env[wrt].shape)
 
-        def f(x: np.ndarray) -> float:
+        def f(x: np.ndarray, env: dict = env, sizes: dict = sizes) -> float:
             shifted = dict(env, __dims__=sizes)
             shifted[wrt] = x
             return float(evaluate(d.problem.expr, shifted, d.problem.bindings).reshape(()))
@@ -151,7 +152,7 @@ def check_hessian(expr: str, wrt: str, shapes: dict | None = None, expected: Cal
             V = rng.standard_normal(x.shape)
             grad = g.numpy()
 
-            def grad_at(y: np.ndarray) -> np.ndarray:
+            def grad_at(y: np.ndarray, user: dict = user, grad=grad) -> np.ndarray:
                 args = dict(user)
                 args[wrt] = y
                 return np.asarray(grad(**args), dtype=float)

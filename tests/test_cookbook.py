@@ -18,7 +18,6 @@ sizes the checker picks for named dimensions.
 """
 import numpy as np
 import pytest
-
 from numeric import check_gradient
 
 inv = np.linalg.inv

@@ -1,9 +1,9 @@
 """Jacobians, Hessians, linear maps, symmetric matrices and several variables — all numerically."""
 import numpy as np
 import pytest
+from numeric import check_gradient, check_hessian, check_jacobian, from_user
 
 import matcalc
-from numeric import check_gradient, check_hessian, check_jacobian, from_user
 
 
 def sigmoid(v):
@@ -155,7 +155,7 @@ def test_symmetric_gradient_along_symmetric_perturbations():
     S = rng.uniform(0.5, 1.5, (n, n))
     S = (S + S.T) / 2 + n * np.eye(n)
     A, x = rng.standard_normal((n, n)), rng.standard_normal(n)
-    f = lambda S: np.trace(S @ A) + x @ np.linalg.solve(S, x)  # noqa: E731
+    f = lambda S: np.trace(S @ A) + x @ np.linalg.solve(S, x)
     G = d.numpy()(S=S, A=A, x=x)
     for _ in range(3):
         E = rng.standard_normal((n, n))

@@ -11,13 +11,11 @@ import time
 from fractions import Fraction
 
 import pytest
-
-import matcalc
-from matcalc.parse import Ast, parse
-
 from messages import caret
 from numeric import check_gradient
 
+import matcalc
+from matcalc.parse import Ast, parse
 
 # -- helpers ------------------------------------------------------------------------------------------
 

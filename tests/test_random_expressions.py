@@ -7,12 +7,12 @@ import os
 
 import numpy as np
 import pytest
+from expression_strategy import SHAPES, SHAPES_NUMERIC, problems
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from numeric import check_gradient
 
 import matcalc
-from expression_strategy import SHAPES, SHAPES_NUMERIC, problems
-from numeric import check_gradient
 
 settings.register_profile("ci", max_examples=2000, derandomize=True, deadline=None,
                           suppress_health_check=list(HealthCheck), database=None)

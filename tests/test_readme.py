@@ -11,7 +11,7 @@ from matcalc.cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TEXT = README.read_text(encoding="utf-8")
-CONSOLE = re.findall(r"```console\n\$ (.*?)\n(.*?)```", TEXT, re.S)
+CONSOLE = re.findall(r"```console\n\$ (.*?)\n(.*?)```", TEXT, re.DOTALL)
 
 
 def test_python_examples():
@@ -33,7 +33,7 @@ def test_console_examples(command, expected):
 
 def test_readme_test_command_is_what_ci_runs():
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
-    command = re.search(r"Install with the test extra.*?```\n(.*?)\n```", TEXT, re.S).group(1)
+    command = re.search(r"Install with the test extra.*?```\n(.*?)\n```", TEXT, re.DOTALL).group(1)
     assert command in ci
 
 
@@ -53,7 +53,7 @@ def test_generated_code_shown_is_what_matcalc_generates():
 def _backend_examples() -> list[str]:
     start = TEXT.index("## Other array libraries")
     section = TEXT[start:TEXT.index("\n## ", start + 1)]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
 
 
 @pytest.mark.parametrize("code", _backend_examples(), ids=lambda c: c.split("\n")[0][:30])
@@ -61,6 +61,6 @@ def test_backend_examples_run(code):
     """Each backend's example runs where its libraries are installed (skipped otherwise), and
     ends by comparing its result with the NumPy code's."""
     assert "np.testing.assert_allclose(" in code.strip().splitlines()[-1]
-    for module in re.findall(r"^(?:import|from) ([\w.]+)", code, re.M):
+    for module in re.findall(r"^(?:import|from) ([\w.]+)", code, re.MULTILINE):
         pytest.importorskip(module)
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 — the README's own example

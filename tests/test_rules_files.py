@@ -23,6 +23,9 @@ instance, and its right side must build. Every rule needs at least one instance.
 - elementwise.rules: f'(x), the rule's right side lifted to a vector, is compared with central
   differences of f in f's domain (positive where the rule says positive(x), away from 0 elsewhere,
   which is where the almost_everywhere derivatives exist).
+- canonical.rules: the left side is built as it reads (each operand canonical, the root not), and
+  must equal the right side at random inputs; and the constructors of algebra.py must apply the
+  rule: building the left side canonically gives exactly the right side.
 - jacobian.rules: jac(E) is the matrix M with E = M*d(x). E is linear in d(x), so M is read off
   exactly, column j being E at d(x) = e_j. A pattern variable outside a `no_d` guard is bound to
   J*d(x) for a fresh matrix J.
@@ -45,10 +48,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from matcalc import algebra
 from matcalc.errors import MatcalcError
 from matcalc.match import Context, guards_hold, instantiate, match
-from matcalc import algebra
-from matcalc.ops import Node, ShapeMismatch, dim_factors, dim_product, number, var
+from matcalc.operators import infer_shape
+from matcalc.ops import Node, ShapeMismatch, dim_factors, dim_product, leaf, number, var
 from matcalc.rules import FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule, load_rules, rules_dir
 from matcalc.verify import evaluate
 
@@ -78,10 +82,10 @@ def pattern_variables(p: Pattern) -> list[str]:
     out: list[str] = []
 
     def walk(q: Pattern) -> None:
-        if q.kind == "var" or (q.kind in ("call-f", "fprime") and
-                               VARIABLE_KINDS.get(str(q.value)) == FUNCTION):
-            if q.value not in out:
-                out.append(str(q.value))
+        if (q.kind == "var" or (q.kind in ("call-f", "fprime") and
+                                VARIABLE_KINDS.get(str(q.value)) == FUNCTION)) \
+                and q.value not in out:
+            out.append(str(q.value))
         for a in q.args:
             walk(a)
 
@@ -306,7 +310,7 @@ def check_differential(rule: Rule) -> tuple[int, list[str]]:
             for n, s in names.items():
                 x["d" + n] = np.zeros(dims(s)) if n in fixed else rng.standard_normal(dims(s))
 
-            def along(node: Node, h: float) -> np.ndarray:
+            def along(node: Node, h: float, x: dict = x, names: dict = names) -> np.ndarray:
                 """Central difference of `node` along the perturbation."""
                 plus = {**x, **{n: x[n] + h * x["d" + n] for n in names}}
                 minus = {**x, **{n: x[n] - h * x["d" + n] for n in names}}
@@ -316,8 +320,8 @@ def check_differential(rule: Rule) -> tuple[int, list[str]]:
                 if point == 0:
                     failures.append(f"{lhs!r} is not finite at a positive point")
                 continue     # a signed point outside the domain
-            right = value(rhs, x, special=lambda n: along(n.args[0], 1e-5) if n.args[0].op != "var"
-                          else x["d" + str(n.args[0].value)])
+            right = value(rhs, x, special=lambda n, x=x: along(n.args[0], 1e-5)
+                          if n.args[0].op != "var" else x["d" + str(n.args[0].value)])
             if not finite(right):
                 failures.append(f"d({lhs!r}) = {rhs!r} is not finite where {lhs!r} is")
                 break
@@ -463,7 +467,90 @@ def _walk(p: Pattern):
         yield from _walk(a)
 
 
-CHECKS = {"frobenius": check_identity, "simplify": check_identity,
+def _strict(a, b) -> None:
+    if a != b:
+        raise ShapeMismatch(f"{a} ≠ {b}")
+
+
+def as_written(p: Pattern, env: dict, expect) -> Node:
+    """The expression a pattern describes, built node by node with no canonical identity applied
+    (the way a rule's left side reads before a constructor sees it)."""
+    if p.kind == "var":
+        return env[str(p.value)]
+    if p.kind == "num":
+        return number(Fraction(str(p.value)))
+    if p.kind == "eye":
+        return leaf("eye", expect if expect and expect[0] == expect[1] != 1 else ("n", "n"))
+    args = tuple(as_written(a, env, expect) for a in p.args)
+    if p.kind == "call-f":
+        return Node(str(env[str(p.value)]), args, args[0].shape)
+    op = str(p.value)
+    if op == "fill":
+        if expect is None or expect == (1, 1):
+            raise ShapeMismatch("a fill needs a matrix shape")
+        return Node("fill", args, expect, expect)
+    if op == "diag":
+        op = "diagm" if args[0].is_vector else "diagv"
+    return Node(op, args, infer_shape(op, [a.shape for a in args], _strict))
+
+
+def constructed(node: Node) -> Node:
+    """`node` rebuilt by the constructors of algebra.py from its operands."""
+    if node.op == "fill":
+        return algebra.fill(node.args[0], node.shape)
+    return algebra.apply(node.op, *node.args, value=node.value)
+
+
+def canonical_operands(node: Node) -> bool:
+    """Every proper subexpression is as the constructors build it: an expression the engine holds."""
+    return all(not a.args or (constructed(a) == a and canonical_operands(a)) for a in node.args)
+
+
+def check_canonical(rule: Rule) -> tuple[int, list[str]]:
+    """canonical.rules: lhs == rhs at random inputs, and the constructors apply the rule."""
+    n_ary = next(title for title, rules in RULES.sections["canonical"] if rule in rules
+                 ).startswith(("products", "sums"))
+
+    def bind(name: str, choice):
+        return choice if isinstance(choice, Node) else var(name, choice)
+
+    failures: list[str] = []
+    count = 0
+    names = pattern_variables(rule.lhs)
+    seen = set()
+    for assignment in assignments(rule, names, SHAPES + [(1, "n")]):    # and a row: vec-of-row
+        env = {n: c if VARIABLE_KINDS[n] == FUNCTION else bind(n, c) for n, c in assignment.items()}
+        for expect in (SHAPES if has_placeholder(rule.lhs) else [None]):
+            try:
+                lhs = as_written(rule.lhs, env, expect)
+            except (ShapeMismatch, KeyError):
+                continue
+            if lhs in seen or not canonical_operands(lhs):
+                continue
+            seen.add(lhs)
+            matched = next((m for m in match(rule.lhs, lhs) if guards_hold(rule, m, CTX)), None)
+            if matched is None:
+                continue
+            rhs = instantiate(rule.rhs, matched, Context(), lhs.shape)
+            count += 1
+            # n-ary identities: the constructor of +, * or .* applies them to the operands it merges
+            # (diag(A)^p: as a factor of a product)
+            built = algebra.mul(lhs) if n_ary and lhs.op == "matpow" else constructed(lhs)
+            if built != rhs:
+                failures.append(f"the constructors build {lhs!r} as {built!r}, not as {rhs!r}")
+            rng = np.random.default_rng(count)
+            for point in range(POINTS):
+                x = inputs(variables(lhs, rhs), rng, signed=point > 0)
+                left, right = value(lhs, x), value(rhs, x)
+                if point > 0 and not finite(left, right):
+                    continue
+                if not close(left, right, RTOL):
+                    failures.append(f"{lhs!r} = {rhs!r}: {left.ravel()[:4]} vs {right.ravel()[:4]}")
+                    break
+    return count, failures
+
+
+CHECKS = {"canonical": check_canonical, "frobenius": check_identity, "simplify": check_identity,
           "differentials": check_differential, "elementwise": check_elementwise,
           "jacobian": check_jacobian, "kronecker": check_kronecker}
 

@@ -1,10 +1,9 @@
 """The problem matcalc was born from, in the three spellings of the language, both variables."""
 import numpy as np
 import pytest
+from numeric import check_gradient
 
 import matcalc
-
-from numeric import check_gradient
 
 SPELLINGS = [
     "w'*w where w = sigmoid(X'*a)",

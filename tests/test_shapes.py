@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import matcalc
-
 from messages import caret
 from numeric import check_gradient
 
-
+import matcalc
 
 
 def is_symbolic(d) -> bool:
