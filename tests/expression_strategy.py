@@ -54,7 +54,6 @@ def expression(draw, t: str, depth: int) -> str:
         choices += ["along"]
     if t == "s":
         choices += ["batched"]
-        choices += ["softmax", "diagv"]
     if t != "s" and t[0] * 2 in SQUARE_LEAVES:
         choices += ["solve"]
     kind = draw(st.sampled_from(choices))
