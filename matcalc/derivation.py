@@ -25,16 +25,34 @@ from .printing.readers.text import to_text
 from .shapes import Problem, shape_warnings
 from .verify import derivative_error, from_user, to_user
 
+# How a label reads, by its kind: {f} the function, {x} the variable
+LABEL_TEXT = {"differential": "d{f}", "gradient": "∂{f}/∂{x}", "jacobian": "∂{f}/∂{x}",
+              "linear-map": "d{f}", "hessian": "∂²{f}/∂{x}²", "hessian-map": "d(∂{f}/∂{x})",
+              "kronecker": "∂vec({f})/∂vec({x})",
+              "hessian-kronecker": "∂vec(∂{f}/∂{x})/∂vec({x})"}
+
+
+@dataclass(frozen=True)
+class Label:
+    """What a step rewrites when it is not one expression: the differential df, or a derivative
+    such as ∂f/∂X. Printers read its parts; `str` is the text form (`∂f/∂X`)."""
+    kind: str               # a key of LABEL_TEXT
+    wrt: str = ""
+    of: str = "f"           # the function: f, or "(s)" for a scalar part s read off on the way
+
+    def __str__(self) -> str:
+        return LABEL_TEXT[self.kind].format(f=self.of, x=self.wrt)
+
 
 @dataclass(frozen=True)
 class Step:
     """One rule applied: `lhs = rhs` by `rule`.
 
-    `lhs` is what the step rewrites as a reader sees it — `d(w'*w)` for a differential rule, `df`
-    for a step that transforms the whole differential, `∂f/∂X` for the gradient.
+    `lhs` is what the step rewrites — an expression (`d(w'*w)` for a differential rule), or a
+    Label: `df` for a step that transforms the whole differential, `∂f/∂X` for the gradient.
     """
     rule: str
-    lhs: Node | str
+    lhs: Node | Label
     rhs: Node
     note: str = ""
 
@@ -46,7 +64,7 @@ class Step:
 
     @property
     def lhs_text(self) -> str:
-        return self.lhs if isinstance(self.lhs, str) else to_text(self.lhs)
+        return str(self.lhs) if isinstance(self.lhs, Label) else to_text(self.lhs)
 
     def __str__(self) -> str:
         note = f" ({self.note})" if self.note else ""
@@ -56,9 +74,6 @@ class Step:
 NOT_CHECKED = "not checked numerically"
 NOT_CHECKED_NOTE = (f"{NOT_CHECKED}: no sampled point where the function and the result are "
                     f"finite (see README, Limits)")
-LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
-          "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",
-          "kronecker": "∂vec(f)/∂vec({x})", "hessian-kronecker": "∂vec(∂f/∂{x})/∂vec({x})"}
 
 
 class GeneratedCode:
@@ -151,8 +166,8 @@ class Derivation(GeneratedCode):
 
     # -- the result ---------------------------------------------------------------------------------
     @property
-    def label(self) -> str:
-        return LABELS[self.kind].format(x=self.wrt)
+    def label(self) -> Label:
+        return Label(self.kind, self.wrt)
 
     @property
     def is_linear_map(self) -> bool:
