@@ -143,6 +143,36 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
 
 
 @main.command()
+@click.argument("expr")
+@click.option("--wrt", required=True, help="The variable the claim differentiates by.")
+@click.option("--claim", required=True, metavar="G",
+              help="Your derivative, in the input language (it may use the expression's names).")
+@click.option("--shape", "shape", multiple=True, metavar="NAME=DIMS",
+              help="Declare a shape: X=m,n (matrix), a=m (vector), t=scalar.")
+@click.option("--sym", multiple=True, metavar="NAME", help="Declare a matrix symmetric.")
+@click.option("--hessian", is_flag=True, help="The claim is the Hessian (in dX for a matrix X).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="Output format.")
+def check(expr: str, wrt: str, claim: str, shape: tuple[str, ...], sym: tuple[str, ...],
+          hessian: bool, fmt: str) -> None:
+    """Is --claim the derivative of EXPR with respect to --wrt? Exit 0 right, 1 wrong.
+
+    \b
+    Example:
+      matcalc check "x'*A*x" --wrt x --claim "2*A*x"
+    """
+    from .check import check as check_
+    try:
+        result = check_(expr, wrt, claim, shapes=_parse_shapes(shape), symmetric=set(sym),
+                        hessian=hessian)
+    except MatcalcError as exc:
+        _fail(exc)
+        return
+    click.echo(result.json() if fmt == "json" else str(result))
+    sys.exit(0 if result.correct else 1)
+
+
+@main.command()
 def rules() -> None:
     """List the loaded rules, by file and section."""
     from .rules import load_rules, rules_dir
