@@ -40,68 +40,77 @@ LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "d
 
 class GeneratedCode:
     """The generated function, in each backend's library (printing/module.py, code.py and the
-    backend tables). Subclasses say what to generate: `_generate(backend)` → (source, names)."""
+    backend tables). Subclasses say what to generate: `_generate(backend, value)` → (source,
+    names); with value=True the function returns the value of f first, then the derivatives,
+    computing what they share once."""
 
     function_name: str
 
-    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
         raise NotImplementedError
 
-    def _module(self, backend: str) -> tuple[str, dict[str, str]]:
+    def _module(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
         cache = self.__dict__.setdefault("_modules", {})
-        if backend not in cache:
+        if (backend, value) not in cache:
             if backend not in BACKENDS:
                 raise ValueError(f"unknown backend {backend!r}; choose one of "
                                  f"{', '.join(BACKENDS)}")
-            cache[backend] = self._generate(backend)
-        return cache[backend]
+            cache[backend, value] = self._generate(backend, value)
+        return cache[backend, value]
 
-    def code(self, backend: str = "numpy") -> str:
-        """The generated module's source for `backend`: numpy, jax, torch or array-api.
+    def _name(self, value: bool) -> str:
+        return f"value_and_{self.function_name}" if value else self.function_name
+
+    def code(self, backend: str = "numpy", value: bool = False) -> str:
+        """The generated module's source for `backend`: numpy, jax, torch or array-api; with
+        value=True its function returns (f, derivative) — (f, G1, G2, …) for several variables.
 
         >>> print(derive("x'*x + sum(exp(x))", wrt="x").code("torch").splitlines()[-1])
             return torch.exp(x) + 2 * x
         """
-        return self._module(backend)[0]
+        return self._module(backend, value)[0]
 
     @property
     def source(self) -> str:
         """The generated NumPy module."""
         return self.code("numpy")
 
-    def numpy(self) -> Callable[..., Any]:
-        """The generated code as a callable taking every variable by its name (keywords).
+    def numpy(self, value: bool = False) -> Callable[..., Any]:
+        """The generated code as a callable taking every variable by its name (keywords); with
+        value=True it returns (f, derivative), what they share computed once.
 
         >>> d = derive("x'*x", wrt="x")
         >>> d.numpy()(x=np.array([1.0, 2.0]))
         array([2., 4.])
+        >>> d.numpy(value=True)(x=np.array([1.0, 2.0]))
+        (np.float64(5.0), array([2., 4.]))
         """
-        return _compile(*self._module("numpy"), self.function_name)
+        return _compile(*self._module("numpy", value), self._name(value))
 
-    def jax(self, jit: bool = True) -> Callable[..., Any]:
+    def jax(self, jit: bool = True, value: bool = False) -> Callable[..., Any]:
         """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
         Needs JAX (`pip install "matcalc[jax]"`); enable float64 with
         `jax.config.update("jax_enable_x64", True)` for double precision. The jitted function is
         made once per derivation, so `d.jax()(...)` in a loop compiles only on its first call."""
-        function = _compile(*self._module("jax"), self.function_name)
+        function = _compile(*self._module("jax", value), self._name(value))
         if not jit:
             return function
         cache = self.__dict__.setdefault("_jitted", {})
-        if "jax" not in cache:
+        if ("jax", value) not in cache:
             import jax
-            cache["jax"] = _keywords(jax.jit(function.__wrapped__), self._module("jax")[1],
-                                     function.__doc__)
-        return cache["jax"]
+            cache["jax", value] = _keywords(jax.jit(function.__wrapped__),
+                                            self._module("jax", value)[1], function.__doc__)
+        return cache["jax", value]
 
-    def torch(self) -> Callable[..., Any]:
+    def torch(self, value: bool = False) -> Callable[..., Any]:
         """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
         device. Needs PyTorch (`pip install "matcalc[torch]"`)."""
-        return _compile(*self._module("torch"), self.function_name)
+        return _compile(*self._module("torch", value), self._name(value))
 
-    def array_api(self) -> Callable[..., Any]:
+    def array_api(self, value: bool = False) -> Callable[..., Any]:
         """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
         and Dask arrays, through `array_api_compat` (`pip install "matcalc[array-api]"`)."""
-        return _compile(*self._module("array-api"), self.function_name)
+        return _compile(*self._module("array-api", value), self._name(value))
 
 
 class Derivation(GeneratedCode):
@@ -229,11 +238,13 @@ class Derivation(GeneratedCode):
     def function_name(self) -> str:
         return _function_name(self.kind, self.wrt)
 
-    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
         variables, result = self._code_outputs()
-        doc = f"{self.label} of f = {self.problem.text.strip()}\n\n    Result: {self}"
-        return generate_module(variables, self.problem.bindings, [(self.wrt, result)],
-                               self.function_name, doc, BACKENDS[backend])
+        what = f"f and {self.label}" if value else self.label
+        doc = f"{what} of f = {self.problem.text.strip()}\n\n    Result: {self}"
+        outputs = [("f", self.problem.expr)] if value else []
+        return generate_module(variables, self.problem.bindings, outputs + [(self.wrt, result)],
+                               self._name(value), doc, BACKENDS[backend])
 
     def _directional(self) -> Callable:
         """The derivative along V, computed from the generated code (for the numeric check)."""
@@ -352,13 +363,16 @@ class DerivationSet(GeneratedCode):
     def __str__(self) -> str:
         return "\n".join(f"{d.label} = {d}" for d in self.derivations)
 
-    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
-        """One function returning every gradient (a tuple, in the order of `wrt`)."""
-        doc = (f"Gradients of f = {self.problem.text.strip()} with respect to "
+    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
+        """One function returning every gradient (a tuple, in the order of `wrt`), after f
+        with value=True."""
+        what = "f and its gradients" if value else "Gradients"
+        doc = (f"{what} of f = {self.problem.text.strip()} with respect to "
                f"{', '.join(self.wrt)}, in that order.")
+        outputs = [("f", self.problem.expr)] if value else []
         return generate_module(self.problem.variables, self.problem.bindings,
-                               [(d.wrt, d.result) for d in self.derivations], "gradients", doc,
-                               BACKENDS[backend])
+                               outputs + [(d.wrt, d.result) for d in self.derivations],
+                               self._name(value), doc, BACKENDS[backend])
 
     def check(self, trials: int = 5, seed: int = 1) -> float:
         return max(d.check(trials, seed) for d in self.derivations)

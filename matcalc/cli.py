@@ -61,6 +61,9 @@ def _common_options(command):
         click.option("--vec", is_flag=True, help="A linear map dX ↦ dF in vec/Kronecker form: "
                                                  "the K with vec(dF) = K*vec(dX)."),
         click.option("--no-verify", is_flag=True, help="Skip the built-in numeric self-check."),
+        click.option("--value", is_flag=True,
+                     help="With a code format: the function returns (f, derivative), what they "
+                          "share computed once."),
     ]):
         command = option(command)
     return command
@@ -70,7 +73,7 @@ def _common_options(command):
 @_common_options
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
            steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
-           no_verify: bool) -> None:
+           no_verify: bool, value: bool) -> None:
     """Differentiate EXPR with respect to --wrt: a gradient, a Jacobian or a linear map.
 
     \b
@@ -79,14 +82,14 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
     """
     from .api import derive as derive_
     _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
-         shape, sym, steps, fmt, check, standalone, vec, no_verify)
+         shape, sym, steps, fmt, check, standalone, vec, no_verify, value)
 
 
 @main.command()
 @_common_options
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
             steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
-           no_verify: bool) -> None:
+            no_verify: bool, value: bool) -> None:
     """The Hessian of a scalar EXPR with respect to --wrt.
 
     \b
@@ -97,11 +100,34 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
     if len(wrt) > 1:
         raise click.BadParameter("give one variable", param_hint="--wrt")
     _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check,
-         standalone, vec, no_verify)
+         standalone, vec, no_verify, value)
+
+
+@main.command()
+@_common_options
+@click.option("--direction", metavar="NAME", default=None,
+              help="The name of the direction (default v, or V for a matrix variable).")
+def hvp(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
+        steps: bool, fmt: str, check: bool, standalone: bool, vec: bool, no_verify: bool,
+        value: bool, direction: str | None) -> None:
+    """The Hessian-vector product H·v of a scalar EXPR with respect to --wrt, without forming H.
+
+    \b
+    Example:
+      matcalc hvp "sum(softplus(X*w)) - y'*X*w where p = sigmoid(X*w)" --wrt w
+    """
+    from .hvp import hvp as hvp_
+    if len(wrt) > 1:
+        raise click.BadParameter("give one variable", param_hint="--wrt")
+    _run(lambda **kw: hvp_(expr, wrt=wrt[0], direction=direction, **kw), shape, sym, steps, fmt,
+         check, standalone, vec, no_verify, value)
 
 
 def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
-         check: bool, standalone: bool, vec: bool, no_verify: bool) -> None:
+         check: bool, standalone: bool, vec: bool, no_verify: bool, value: bool = False) -> None:
+    if value and fmt not in CODE_FORMATS:
+        raise click.BadParameter(f"--value is for the generated code: add --format with one of "
+                                 f"{', '.join(CODE_FORMATS)}", param_hint="--value")
     try:
         result = compute(shapes=_parse_shapes(shape), symmetric=set(sym), verify=not no_verify)
         if vec:
@@ -118,7 +144,7 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
         _fail(exc)
         return
     if fmt in CODE_FORMATS:
-        click.echo(result.code(fmt), nl=False)
+        click.echo(result.code(fmt, value=value), nl=False)
         return
     if fmt == "json":
         payload = [d.to_json() for d in derivations]

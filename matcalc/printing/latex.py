@@ -156,6 +156,10 @@ def to_latex(node: Node) -> str:
 def _lhs(label: str) -> str:
     """A step's or result's label (`∂f/∂X`, `∂²f/∂x²`, `df`, `d(∂f/∂X)`, `∂vec(f)/∂vec(X)`)."""
     import re
+    m = re.fullmatch(r"(∂²f/∂\w+²)(?:·(\w+)|\[(\w+)\])", label)     # a Hessian-vector product
+    if m:
+        along = rf" \, {_name(m[2])}" if m[2] else rf"\left[{_name(m[3])}\right]"
+        return _lhs(m[1]) + along
     m = re.fullmatch(r"∂(²?)(f|vec\(f\)|vec\(∂f/∂(\w+)\))/∂(vec\()?(\w+)\)?²?", label)
     if m:
         order, top, inner, vec, x = m.groups()
