@@ -15,8 +15,16 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from . import algebra
-from .api import (Derivation, _check_variable, _names, _problem, _replace, _Run, _too_large,
-                  _verified)
+from .api import (
+    Derivation,
+    _check_variable,
+    _names,
+    _problem,
+    _replace,
+    _Run,
+    _too_large,
+    _verified,
+)
 from .derivation import Step
 from .errors import DifferentiationError
 from .ops import fmt_shape, var
