@@ -28,6 +28,7 @@ from .printing.module import BACKENDS, generate_module
 from .printing.text import to_text
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
+from .shared import name_shared
 from .simplify import simplify
 from .verify import derivative_error, from_user, to_user
 
@@ -121,7 +122,7 @@ class Derivation(GeneratedCode):
         self.problem = problem
         self.wrt = wrt
         self.result = result
-        self.steps = steps
+        self.derivation_steps = steps   # the rules applied; `steps` adds the naming of shared parts
         self.notes = notes
         self.kind = kind
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
@@ -165,13 +166,43 @@ class Derivation(GeneratedCode):
     def shape(self) -> tuple:
         return self.result.shape
 
+    @cached_property
+    def _naming(self) -> tuple[Node, list[tuple[str, Node]]]:
+        """(the result with its repeated subexpressions named, [(t1, definition), …]); a
+        DerivationSet names across its derivations and sets this for each."""
+        (named,), definitions = name_shared([self.result], self._taken_names())
+        return named, definitions
+
+    def _taken_names(self) -> set[str]:
+        return set(self.problem.variables) | set(self.problem.bindings) | {self.direction or ""}
+
+    @property
+    def named_result(self) -> Node:
+        """The result as printed: a subexpression it repeats is a name (t1) defined in `where`."""
+        return self._naming[0]
+
+    @property
+    def steps(self) -> list[Step]:
+        """The derivation, and last the naming of repeated subexpressions (when there are any)."""
+        named, definitions = self._naming
+        if not definitions:
+            return self.derivation_steps
+        note = ", ".join(f"{n} = {to_text(body)}" for n, body in definitions)
+        return [*self.derivation_steps, Step("shared", self.label, named, note)]
+
+    def definitions(self) -> list[tuple[str, Node]]:
+        """(name, expression) of each name the printed result uses: the user's bindings, then
+        the repeated subexpressions it names (t1, t2, …)."""
+        return [(n, self.problem.bindings[n]) for n in self.binding_names] + self._naming[1]
+
     def result_text(self) -> str:
         """The result alone, in the input language."""
-        return to_text(self.result)
+        return to_text(self.named_result)
 
     def where(self) -> list[tuple[str, str]]:
-        """(name, definition) of each binding the result uses, in the input language."""
-        return [(n, to_text(self.problem.bindings[n])) for n in self.binding_names]
+        """(name, definition) of each binding and named subexpression the result uses, in the
+        input language."""
+        return [(n, to_text(body)) for n, body in self.definitions()]
 
     def __str__(self) -> str:
         where = self.where()
@@ -281,7 +312,7 @@ class Derivation(GeneratedCode):
             raise DifferentiationError(f"the vec/Kronecker form is for linear maps; this result is "
                                        f"a {self.kind}")
         run = _Run(self.problem, self.wrt)
-        run.steps = list(self.steps)
+        run.steps = list(self.derivation_steps)
         kind = "kronecker" if self.kind == "linear-map" else "hessian-kronecker"
         k = LinearFormPass(run.variable, run.rules.kronecker, run.rules, run.steps, "kvec").form(
             self.result)
@@ -346,6 +377,15 @@ class DerivationSet(GeneratedCode):
     def __init__(self, derivations: list[Derivation]):
         self.derivations = derivations
         self.problem = derivations[0].problem
+        # a subexpression repeated across the gradients is named once, for all of them
+        named, definitions = name_shared([d.result for d in derivations],
+                                         derivations[0]._taken_names())
+        for d, result in zip(derivations, named):
+            used = {str(n.value) for n in result.walk() if n.op == "ref"}
+            for name, body in reversed(definitions):
+                if name in used:
+                    used |= {str(n.value) for n in body.walk() if n.op == "ref"}
+            d._naming = (result, [(n, body) for n, body in definitions if n in used])
 
     def __getitem__(self, wrt: str) -> Derivation:
         return next(d for d in self.derivations if d.wrt == wrt)

@@ -186,8 +186,8 @@ def _rule(name: str) -> str:
 
 
 def result_latex(d: Derivation) -> str:
-    text = f"{_lhs(d.label)} = {to_latex(d.result)}"
-    where = [f"{_name(n)} = {to_latex(d.problem.bindings[n])}" for n in d.binding_names]
+    text = f"{_lhs(d.label)} = {to_latex(d.named_result)}"
+    where = [f"{_name(n)} = {to_latex(body)}" for n, body in d.definitions()]
     if where:
         text += r", \quad \text{where } " + ", ".join(where)
     return text
@@ -225,8 +225,8 @@ def derivation_latex(d: Derivation) -> str:
     for s in d.steps:
         lhs = _lhs(s.lhs) if isinstance(s.lhs, str) else to_latex(s.lhs)
         lines.append(rf"  {lhs} &= {to_latex(s.rhs)} && {_rule(s.rule)} \\")
-    where = [f"{_name(n)} &= {to_latex(d.problem.bindings[n])} && \\text{{where}} \\\\"
-             for n in d.binding_names]
+    where = [f"{_name(n)} &= {to_latex(body)} && \\text{{where}} \\\\"
+             for n, body in d.definitions()]
     lines.extend("  " + w for w in where)
     lines[-1] = lines[-1].rstrip(" \\")
     lines.append(r"\end{align*}")
