@@ -11,6 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .errors import ShapeError
+from .operators import infer_shape, is_elementwise, is_symmetric
 from .ops import (
     NARY,
     SCALAR,
@@ -20,9 +21,6 @@ from .ops import (
     const_value,
     dim_product,
     fmt_shape,
-    infer_shape,
-    is_elementwise,
-    is_symmetric,
     leaf,
     number,
 )

@@ -24,6 +24,7 @@ from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .ops import Node, fmt_shape, number, var
 from .parse import parse
+from .printing.latex import derivation_latex, result_latex, standalone_document
 from .printing.module import BACKENDS, generate_module
 from .printing.text import to_text
 from .rules import Rule, load_rules
@@ -218,7 +219,6 @@ class Derivation(GeneratedCode):
     def latex(self, steps: bool = False, standalone: bool = False) -> str:
         """LaTeX of the result; with steps=True the whole derivation as an align* environment;
         with standalone=True a complete document (problem, steps, result)."""
-        from .printing.latex import derivation_latex, result_latex, standalone_document
         if standalone:
             return standalone_document(self)
         return derivation_latex(self) if steps else result_latex(self)
@@ -546,8 +546,8 @@ class _Run:
         nonsmooth = sorted({r.name for r in self.used if r.almost_everywhere})
         if not nonsmooth:
             return []
-        return [f"holds almost everywhere: {', '.join(nonsmooth)} "
-                f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points"]
+        return [(f"holds almost everywhere: {', '.join(nonsmooth)} "
+                 f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points")]
 
 
 def _verified(d: Derivation, verify: bool) -> Derivation:

@@ -166,7 +166,7 @@ def _read_claim(claim: str, problem: Problem, variables: dict[str, tuple],
 
 
 def _functions() -> set[str]:
-    from .rules import known_functions
+    from .operators import known_functions
     return set(known_functions())
 
 

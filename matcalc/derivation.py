@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ops import Node
+from .printing.text import to_text
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,8 @@ class Step:
 
     @property
     def lhs_text(self) -> str:
-        from .printing.text import to_text
         return self.lhs if isinstance(self.lhs, str) else to_text(self.lhs)
 
     def __str__(self) -> str:
-        from .printing.text import to_text
         note = f" ({self.note})" if self.note else ""
         return f"{self.lhs_text} = {to_text(self.rhs)}    [{self.rule}{note}]"

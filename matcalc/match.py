@@ -13,7 +13,8 @@ from fractions import Fraction
 
 from . import algebra
 from .errors import RuleError
-from .ops import COMMUTATIVE, NARY, Node, Shape, const_value, is_elementwise, number
+from .operators import is_elementwise
+from .ops import COMMUTATIVE, NARY, Node, Shape, const_value, number
 from .rules import ANY, FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule
 
 Env = dict[str, object]

@@ -1,4 +1,4 @@
-"""The expression tree: one immutable node type, the table of operators, and their shape rules.
+"""The expression tree: one immutable node type, and the dimensions of its shapes.
 
 Every expression matcalc handles — the user's input, a differential, a gradient, a rule pattern
 instance — is a tree of `Node`s. A node is its operator name (`op`), its children (`args`), its shape
@@ -8,13 +8,12 @@ Shapes are always two-dimensional: a column vector is n×1, a scalar is 1×1. A 
 scales it, and a 1×1 operand of `+` or `.*` broadcasts — the "a 1×1 result is a scalar wherever it
 appears" rule of the language.
 
-The shape rules are written once, against an abstract `unify(d1, d2)`: shapes.py runs them with
-unification over dimension variables while it reads user text, and algebra.py runs them with a strict
-equality check while it builds derived expressions. No calculus lives here.
+What each operator means — its shape rule, its evaluation, its spellings — is its row in the
+registry (operators.py). No calculus lives here.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
 
 Dim = int | str
@@ -25,24 +24,6 @@ SCALAR: Shape = (1, 1)
 # may be matched in any order.
 NARY = {"add", "matmul", "hadamard"}
 COMMUTATIVE = {"add", "hadamard"}
-# Leaves: no arguments, identity carried by `value` (and shape).
-LEAVES = {"var", "ref", "const", "eye", "zero"}
-# Operators that map a square matrix to something (checked by `infer_shape`).
-SQUARE_ONLY = {"inv", "det", "logdet", "tr", "matpow"}
-SCALAR_VALUED = {"det", "logdet", "tr", "sum", "norm2", "norm1", "logsumexp", "frob"}
-# Built-in functions of the input language with a fixed number of arguments; elementwise functions
-# come from rules/elementwise.rules and are not listed here.
-BUILTIN_FUNCTIONS = {
-    "tr": 1, "det": 1, "logdet": 1, "inv": 1, "sum": 1, "diag": 1, "norm2": 1, "norm1": 1,
-    "logsumexp": 1, "softmax": 1, "vector": 1, "matrix": 1, "eye": 0,
-}
-# Elementwise functions registered by the rules loader (name -> derivative template), filled in by
-# rules.py; listed here so that every module asks one place whether a name is elementwise.
-ELEMENTWISE: dict[str, object] = {}
-
-
-def is_elementwise(op: str) -> bool:
-    return op in ELEMENTWISE
 
 
 class Node:
@@ -75,8 +56,9 @@ class Node:
                 and self.args == other.args)
 
     def __repr__(self) -> str:
-        from .printing.text import to_text
-        return f"<{to_text(self)} {self.shape[0]}×{self.shape[1]}>"
+        """The tree's structure (the printers in printing/ show it in the input language)."""
+        inner = repr(self.value) if not self.args else ", ".join(map(repr, self.args))
+        return f"{self.op}({inner}):{self.shape[0]}×{self.shape[1]}"
 
     # -- shape predicates ------------------------------------------------------------------------
     @property
@@ -124,30 +106,6 @@ def var(name: str, shape: Shape, symmetric: bool = False) -> Node:
     return leaf("var", shape, SymmetricName(name) if symmetric else name, frozenset({name}))
 
 
-def is_symmetric(node: Node) -> bool:
-    """Known to equal its transpose (a symmetric variable, eye, a diagonal, their inverses)."""
-    if node.op == "var":
-        return getattr(node.value, "symmetric", False)
-    if node.op in ("eye", "diagm"):
-        return True
-    if node.op in ("inv", "matpow", "power", "transpose") or is_elementwise(node.op):
-        return is_symmetric(node.args[0])
-    if node.op in ("add", "hadamard"):
-        return all(is_symmetric(a) for a in node.args if not a.is_scalar)
-    if node.op == "matmul":     # a palindrome: A*x*x'*A' with the middle symmetric
-        chain = [a for a in node.args if not a.is_scalar]
-        return node.is_square and all(_transposes(chain[i], chain[-1 - i])
-                                      for i in range((len(chain) + 1) // 2))
-    return False
-
-
-def _transposes(a: Node, b: Node) -> bool:
-    """Is b the transpose of a (structurally)?"""
-    if a == b:
-        return is_symmetric(a)
-    return (b.op == "transpose" and b.args[0] == a) or (a.op == "transpose" and a.args[0] == b)
-
-
 def number(value: Fraction | float) -> Node:
     if isinstance(value, int):
         value = Fraction(value)
@@ -179,81 +137,5 @@ def fmt_shape(shape: Shape) -> str:
     return f"{r}×{c}"
 
 
-# -- shape rules --------------------------------------------------------------------------------
-
 class ShapeMismatch(Exception):
     """Raised by the shape rules; the caller turns it into a ShapeError naming the operands."""
-
-
-Unify = Callable[[Dim, Dim], None]
-
-
-def _same(a: Shape, b: Shape, unify: Unify) -> None:
-    unify(a[0], b[0])
-    unify(a[1], b[1])
-
-
-def _broadcast(shapes: list[Shape], unify: Unify) -> Shape:
-    """Shape of `+`/`.*`: equal shapes, where a scalar operand broadcasts."""
-    full = [s for s in shapes if s != SCALAR]
-    if not full:
-        return SCALAR
-    for s in full[1:]:
-        _same(full[0], s, unify)
-    return full[0]
-
-
-def infer_shape(op: str, shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
-    """The shape of `op` applied to operands of `shapes`; raises ShapeMismatch.
-
-    `value` carries what some operators need besides their operands (the fresh shape of a
-    `vector(c)`/`matrix(c)` fill, the function name of an elementwise application).
-    """
-    if op in ("add", "hadamard", "frob"):
-        shape = _broadcast(shapes, unify)
-        return SCALAR if op == "frob" else shape
-    if op == "matmul":
-        result: Shape | None = None
-        for s in shapes:
-            if s == SCALAR:
-                continue
-            if result is None:
-                result = s
-            else:
-                unify(result[1], s[0])
-                result = (result[0], s[1])
-        return result or SCALAR
-    if op == "power":
-        base, exponent = shapes
-        if exponent != SCALAR:
-            raise ShapeMismatch("the exponent must be a scalar")
-        return base
-    if op == "transpose":
-        return (shapes[0][1], shapes[0][0])
-    if op in SQUARE_ONLY:
-        unify(shapes[0][0], shapes[0][1])
-        return SCALAR if op in SCALAR_VALUED else shapes[0]
-    if op in SCALAR_VALUED:
-        return SCALAR
-    if op == "diagm":    # vector -> diagonal matrix
-        n = shapes[0][0] if shapes[0][1] == 1 else shapes[0][1]
-        return (n, n)
-    if op == "diagv":    # square matrix -> vector of its diagonal
-        unify(shapes[0][0], shapes[0][1])
-        return (shapes[0][0], 1)
-    if op == "softmax":
-        if shapes[0][1] != 1:
-            raise ShapeMismatch("softmax takes a column vector")
-        return shapes[0]
-    if op == "fill":
-        if shapes[0] != SCALAR:
-            raise ShapeMismatch("the fill value must be a scalar")
-        return value  # type: ignore[return-value]
-    if op == "kron":
-        (r1, c1), (r2, c2) = shapes
-        return (dim_product(r1, r2), dim_product(c1, c2))
-    if op == "vec":
-        return (dim_product(*shapes[0]), 1)
-    if op in ("d", "fprime") or is_elementwise(op):
-        return shapes[0]
-    raise KeyError(f"no shape rule for operator {op!r}")

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import MatcalcError, RuleError
-from .ops import BUILTIN_FUNCTIONS, ELEMENTWISE
+from .operators import is_elementwise, spellings
 from .parse import Ast, parse_expression, parse_pattern
 
 RULE_FILES = ("elementwise", "differentials", "frobenius", "jacobian", "kronecker", "simplify")
@@ -34,11 +34,21 @@ GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "square", 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "matmul", ".*": "hadamard", "/": "div", "./": "div",
               "^": "matpow", ".^": "power", ":": "frob"}
 LIFTED_OPS = {**BINARY_OPS, "*": "hadamard", "^": "power"}
-CALL_OPS = {"tr": "tr", "det": "det", "logdet": "logdet", "inv": "inv", "sum": "sum",
-            "diag": "diag", "norm2": "norm2", "norm1": "norm1", "logsumexp": "logsumexp",
-            "softmax": "softmax", "vector": "fill", "matrix": "fill", "d": "d",
-            "jac": "jac", "kvec": "kvec", "kron": "kron", "vec": "vec", "icols": "icols",
-            "irows": "irows", "commutation": "commutation"}
+# Calls a rule may write besides the operators of the registry: fills, differentials, and the
+# forms of the linear-form passes (jac, kvec, icols, irows in jacobian/kronecker.rules). `diag`
+# stays `diag` in a pattern, matching either of its operators (match.py).
+RULE_CALLS = {"vector": "fill", "matrix": "fill", "d": "d", "jac": "jac", "kvec": "kvec",
+              "icols": "icols", "irows": "irows", "commutation": "commutation", "diag": "diag"}
+# Elementwise function name → its derivative rule (elementwise.rules), filled in by load_rules.
+ELEMENTWISE: dict[str, Rule] = {}
+
+
+def call_operator(name: str) -> str | None:
+    """The tree operator a call in a rule means, or None if the name is not a function."""
+    if name in RULE_CALLS:
+        return RULE_CALLS[name]
+    ops = spellings().get(name)
+    return ops[0].name if ops else None
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,10 @@ def load_rules() -> RuleSet:
             files[stem].append(rule)
             sections[stem][-1][1].append(rule)
             if stem == "elementwise":
+                if not is_elementwise(str(rule.lhs.value)):
+                    raise RuleError(f"{path.name}:{number}: {rule.lhs.value!r} has no row in the "
+                                    f"operator registry (matcalc/operators.py): add one with "
+                                    f"elementwise(...)", line, 0)
                 ELEMENTWISE[rule.lhs.value] = rule  # type: ignore[index]
         sections[stem] = [(title, rs) for title, rs in sections[stem] if rs]
     return RuleSet(files, sections)
@@ -213,17 +227,14 @@ def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
         args = tuple(to_pattern(c, lifted) for c in node.children)
         if VARIABLE_KINDS.get(name) == FUNCTION:
             return Pattern("call-f", name, args)
-        if name in CALL_OPS:
-            return Pattern("op", CALL_OPS[name], args)
-        if name in ELEMENTWISE or lifted:
+        op = call_operator(name)
+        if op is not None and not is_elementwise(op):
+            return Pattern("op", op, args)
+        if is_elementwise(name) or lifted:
             return Pattern("op", name, args)
         raise RuleError(f"unknown function {name!r} in a rule", start=node.start)
     raise RuleError(f"cannot use {node.kind} in a rule", start=node.start)
 
-
-def known_functions() -> set[str]:
-    load_rules()
-    return set(BUILTIN_FUNCTIONS) | set(ELEMENTWISE)
 
 
 def parse_rule_expression(text: str) -> Pattern:

@@ -16,17 +16,16 @@ from fractions import Fraction
 
 from . import algebra
 from .errors import ParseError, ShapeError
-from .ops import SCALAR, Node, Shape, ShapeMismatch, infer_shape, leaf, var
+from .names import GREEK
+from .operators import CONSTRUCTORS, infer_shape, known_functions, spellings
+from .ops import SCALAR, Node, Shape, ShapeMismatch, leaf, var
 from .parse import Ast, Program
-from .rules import known_functions, load_rules
+from .rules import load_rules
 
 MAX_NUMBER = 1e300          # literals are limited in magnitude, so that folding them stays exact
 MIN_NUMBER = 1e-300
 MAX_MATRIX_POWER = 32       # A^k differentiates into k terms
 
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-         "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi",
-         "chi", "psi", "omega"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -279,9 +278,10 @@ class _Checker:
                 f" (known: {', '.join(sorted(self.functions))})")
             raise ParseError(f"unknown function {name!r}{hint}", self.text, node.start,
                              node.start + len(name))
-        arity = 0 if name == "eye" else 1
-        if name == "eye" and len(args) == 1:
-            arity = 1
+        candidates = spellings().get(name, [])
+        allowed = CONSTRUCTORS.get(name) or sorted({o.arity for o in candidates})
+        arity = len(args) if len(args) in allowed else allowed[0]
+        candidates = [o for o in candidates if o.arity == arity]
         if len(args) != arity:
             raise ParseError(f"{name} takes {arity} argument{'s' if arity != 1 else ''}, got "
                              f"{len(args)}", self.text, node.start, node.end)
@@ -298,14 +298,10 @@ class _Checker:
             self.info[id(node)] = shape
             self.sized.append((node, shape))
             return self._apply(node, "fill", shapes, value=shape, symbol=name)
-        if name == "diag":
-            r, c = (_find(d) for d in shapes[0])
-            op = "diagm" if c == 1 or r == 1 else "diagv"
-            self.info[id(node)] = op
-            return self._apply(node, op, shapes, symbol=name)
-        if name in ("logsumexp", "softmax") and _find(shapes[0][1]) != 1:
-            self._fail(node, f"{name} takes a column vector, not {show(shapes[0])}")
-        return self._apply(node, name, shapes, symbol=name)
+        resolved = [(_find(r), _find(c)) for r, c in shapes]
+        op = next(o for o in candidates if o.accepts is None or o.accepts(resolved[0]))
+        self.info[id(node)] = op.name
+        return self._apply(node, op.name, shapes, symbol=name)
 
     # -- pass 2: expression trees --------------------------------------------------------------------
     def dim(self, d: TDim) -> int | str:
@@ -352,9 +348,7 @@ class _Checker:
             return algebra.eye(n)
         if name in ("vector", "matrix"):
             return algebra.fill(kids[0], self.tshape(self.info[id(node)]))  # type: ignore[arg-type]
-        if name == "diag":
-            return algebra.apply(str(self.info[id(node)]), *kids)
-        return algebra.apply(name, *kids)
+        return algebra.apply(str(self.info[id(node)]), *kids)
 
 
 def _literal_text(node: Ast) -> str:

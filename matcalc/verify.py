@@ -17,20 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .ops import Node, dim_factors
+from .operators import lookup, shape_size
+from .ops import Node
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
-
-
-def _sigmoid(x):
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-KERNELS: dict[str, Callable] = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
-    "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign, "sigmoid": _sigmoid,
-    "softplus": lambda x: np.logaddexp(0.0, x), "relu": lambda x: np.maximum(x, 0.0),
-}
 
 
 def evaluate(node: Node, env: dict[str, np.ndarray], bindings: dict[str, Node],
@@ -50,91 +40,11 @@ def evaluate(node: Node, env: dict[str, np.ndarray], bindings: dict[str, Node],
     return value
 
 
-def _dims(node: Node, env: dict[str, np.ndarray]) -> tuple[int, int]:
-    sizes = env["__dims__"]  # type: ignore[index]
-    return tuple(int(np.prod([f if isinstance(f, int) else sizes[f] for f in dim_factors(d)]))
-                 for d in node.shape)  # type: ignore[return-value]
-
-
-def commutation_matrix(rows: int, cols: int) -> np.ndarray:
-    """K with K @ vec(A) = vec(A.T) for A rows×cols, vec stacking columns."""
-    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    k = np.zeros((rows * cols, rows * cols))
-    k[(j + i * cols).ravel(), (i + j * rows).ravel()] = 1.0
-    return k
-
-
-def _scalar(x: np.ndarray) -> float:
-    return x.reshape(()) if x.shape == (1, 1) else x
-
-
 def _apply(node: Node, args: list[np.ndarray], env: dict) -> np.ndarray:
-    op = node.op
-    if op == "const":
-        return np.array([[float(node.value)]])  # type: ignore[arg-type]
-    if op == "eye":
-        return np.eye(_dims(node, env)[0])
-    if op == "zero":
-        return np.zeros(_dims(node, env))
-    if op == "fill":
-        return np.full(_dims(node, env), float(args[0].reshape(())))
-    if op == "add":
-        return sum(args[1:], args[0])
-    if op == "hadamard":
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
-        return out
-    if op == "matmul":
-        out = args[0]
-        for a in args[1:]:
-            out = out * a if (out.shape == (1, 1) or a.shape == (1, 1)) else out @ a
-        return out
-    if op == "power":
-        return args[0] ** _scalar(args[1])
-    if op == "matpow":
-        return np.linalg.matrix_power(args[0], int(args[1].reshape(())))
-    if op == "transpose":
-        return args[0].T
-    if op == "inv":
-        return np.linalg.inv(args[0])
-    if op == "det":
-        return np.array([[np.linalg.det(args[0])]])
-    if op == "logdet":
-        sign, logabs = np.linalg.slogdet(args[0])
-        return np.array([[logabs if sign > 0 else np.nan]])
-    if op == "tr":
-        return np.array([[np.trace(args[0])]])
-    if op == "sum":
-        return np.array([[np.sum(args[0])]])
-    if op == "diagm":
-        return np.diag(args[0].ravel())
-    if op == "diagv":
-        return np.diag(args[0]).reshape(-1, 1)
-    if op == "norm2":
-        return np.array([[np.linalg.norm(args[0])]])
-    if op == "norm1":
-        return np.array([[np.sum(np.abs(args[0]))]])
-    if op == "logsumexp":
-        m = np.max(args[0])
-        return np.array([[m + np.log(np.sum(np.exp(args[0] - m)))]])
-    if op == "softmax":
-        e = np.exp(args[0] - np.max(args[0]))
-        return e / np.sum(e)
-    if op == "frob":
-        return np.array([[np.sum(args[0] * args[1])]])
-    if op == "kron":
-        return np.kron(args[0], args[1])
-    if op == "vec":
-        return args[0].reshape(-1, 1, order="F")
-    if op == "commutation":
-        rows, cols = (d if isinstance(d, int) else env["__dims__"][d] for d in node.value)
-        return commutation_matrix(rows, cols)
-    if op in KERNELS:
-        return KERNELS[op](args[0])
-    if hasattr(np, op):    # an elementwise function added by a rules file, named as in NumPy
-        return getattr(np, op)(args[0])
-    raise NotImplementedError(f"no numeric evaluation for {op!r}")
+    evaluator = lookup(node.op).evaluate
+    if evaluator is None:
+        raise NotImplementedError(f"no numeric evaluation for {node.op!r}")
+    return evaluator(args, node, env.get("__dims__", {}))
 
 
 def _converged(estimates: list[tuple[np.ndarray, float, float]]) -> bool:
@@ -221,7 +131,7 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
         if wrt in symmetric:
             direction = (direction + direction.T) / 2
         user = {n: to_user(env[n], variables[n]) for n in variables}
-        fr, fc = _dims(function, env)
+        fr, fc = shape_size(function, sizes)
         try:
             with np.errstate(all="ignore"):
                 claimed = directional(user, direction, (fr, fc))
@@ -233,7 +143,7 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
             continue
         scale = max(1.0, float(np.max(np.abs(env[wrt]))))
 
-        def f_at(x: np.ndarray) -> np.ndarray:
+        def f_at(x: np.ndarray, env: dict = env) -> np.ndarray:
             shifted = dict(env)
             shifted[wrt] = x
             with np.errstate(all="ignore"):

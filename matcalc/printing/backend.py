@@ -23,10 +23,11 @@ from .text import ATOM
 # except two optional ones: "multi_dot" (a chain multiplied in the order best for the shapes at call
 # time; without it chains are ordered when the code is generated) and "symmetric_product" (M'*W
 # known to be symmetric, computed one triangle at a time; without it, as a plain product).
+# The operators of the language are spelled by their rows in the registry (operators.py, `code`);
+# these are the operations the printer's lowerings need besides them.
 OPERATIONS = (
-    "eye", "zeros", "full", "full_expr", "sqrt", "abs", "sum", "sum_axis", "outer",
-    "repeat_column", "repeat_row", "solve", "matrix_power", "dot", "trace_product", "trace", "det",
-    "logdet", "inv", "diag", "diagonal", "norm", "kron", "vec", "commutation", "function",
+    "eye", "zeros", "full", "full_expr", "sum_axis", "outer", "repeat_column", "repeat_row",
+    "solve", "dot", "trace_product", "trace", "diag", "kron", "commutation",
 )
 
 
@@ -50,7 +51,6 @@ class Backend:
     name: str                       # "numpy", as in d.code("numpy") and --format numpy
     imports: str                    # the module's import lines
     calls: dict[str, str]           # operation → template (see OPERATIONS)
-    functions: dict[str, str]       # language function → template; others use calls["function"]
     helpers: dict[str, str] = field(default_factory=dict)   # helper name → its source
     like: str = ", dtype={0}.dtype"  # keywords giving a new array the dtype of input {0}
     # the first line of a function body, given the array parameters (the array-API namespace)

@@ -8,6 +8,7 @@ factors printed as solves.
 """
 from __future__ import annotations
 
+from .. import algebra
 from ..ops import Node
 
 LARGE = 1000   # the weight of an unknown dimension when ordering a matrix chain
@@ -32,7 +33,6 @@ def gram_form(chain: list[Node]) -> tuple[Node, Node] | None:
     """(M, W) when the chain is M'*M or M'*diag(v)*M (W = M or diag(v)*M): a product M'*W that
     is symmetric whatever M and v are, such as the Gram matrix of a Gauss-Newton or logistic
     Hessian. None for anything else."""
-    from .. import algebra
     m = chain[-1]
     plain = not m.is_vector and m.op not in ("diagm", "fill") and inverse_of(m) is None
     if not plain or len(chain) not in (2, 3) or chain[0] != algebra.transpose(m):

@@ -21,7 +21,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import algebra
+from ..operators import lookup
 from ..ops import Node, const_value, dim_factors
+from ..verify import evaluate
 from .backend import Backend
 from .chain import cheapest_order, gram_form, inverse_of, order_depends_on_sizes, span_node
 from .inplace import in_place_lines
@@ -45,6 +48,7 @@ class CodePrinter(Printer):
         self.names = names
         self.dims = dims
         self.helpers: set[str] = set()
+        self.lowerings: set[str] = set()        # the names of LOWERINGS this printer used
         # arrays made from nothing (eye, full, zeros) take an input's dtype (and device):
         # float32 stays float32, a CUDA tensor's derivative stays on the GPU
         self.like = backend.like.format(like_array) if like_array else ""
@@ -123,7 +127,7 @@ class CodePrinter(Printer):
         base, exponent = node.args
         p = const_value(exponent)
         if p == Fraction(1, 2):
-            return self.call("sqrt", base)
+            return self.spell(self.template("sqrt"), base)
         if p == -1:
             return f"1.0 / {self.paren(base, POW)}", MUL
         if p in (3, 4):     # x*x*x: two multiplications instead of a call to pow
@@ -133,7 +137,6 @@ class CodePrinter(Printer):
 
     # -- products ---------------------------------------------------------------------------------
     def _print_matmul(self, node: Node) -> tuple[str, int]:
-        from .. import algebra
         k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
         scalars, chain = node.args[:k], list(node.args[k:])
         if not chain:
@@ -188,73 +191,117 @@ class CodePrinter(Printer):
         return text, prec
 
     def _emit(self, tree: object, chain: list[Node], scale: Node | None) -> tuple[str, int, bool]:
-        """Code for a subtree of the chain order: (code, precedence, scale absorbed?)."""
+        """Code for a subtree of the chain order: (code, precedence, scale absorbed?).
+
+        A product of two sub-chains is spelled by the first lowering of LOWERINGS that applies.
+        """
         if isinstance(tree, int):
             return (*self.print_with(chain[tree]), False)
-        left_tree, right_tree = tree  # type: ignore[misc]
-        left = span_node(left_tree, chain)
-        right = span_node(right_tree, chain)
-        if isinstance(left_tree, int) and chain[left_tree].op == "diagm":
-            v = self.paren(chain[left_tree].args[0], ATOM)
-            if isinstance(right_tree, int) and chain[right_tree].op == "fill":   # diag(v)*ones = v
-                c = chain[right_tree].args[0]
-                return (v, ATOM, False) if const_value(c) == 1 else \
-                    (f"{self.paren(c, MUL)} * {v}", MUL, False)
-            r, rprec, _ = self._emit(right_tree, chain, None)
-            r = r if rprec > MUL else f"({r})"
-            return (f"{v}[:, None] * {r}" if not right.is_vector else f"{v} * {r}", MUL, False)
-        if isinstance(right_tree, int) and chain[right_tree].op == "diagm":
-            v = self.paren(chain[right_tree].args[0], ATOM)
-            lt, lprec, _ = self._emit(left_tree, chain, None)
-            return f"{lt if lprec > MUL else f'({lt})'} * {v}", MUL, False
-        inverse = inverse_of(chain[left_tree]) if isinstance(left_tree, int) else None
-        if inverse is not None:       # inv(A)*B = solve(A, B); inv(A)'*B = solve(A', B)
-            a, transposed = inverse
-            r, _, _ = self._emit(right_tree, chain, None)
-            a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
-            return (*self.call("solve", a_text, r), False)
-        inverse = inverse_of(chain[right_tree]) if isinstance(right_tree, int) else None
-        if inverse is not None:       # B*inv(A) = solve(A', B')'
-            a, transposed = inverse
-            lt, _, _ = self._emit(left_tree, chain, None)
-            a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
-            if left.is_row:
-                return (*self.call("solve", a_text, lt), False)
-            return f"{self.call('solve', a_text, f'{_wrap(lt)}.T')[0]}.T", ATOM, False
-        left_fill = chain[left_tree].args[0] if isinstance(left_tree, int) \
-            and chain[left_tree].op == "fill" else None
-        right_fill = chain[right_tree].args[0] if isinstance(right_tree, int) \
-            and chain[right_tree].op == "fill" else None
-        if left.is_column and right.is_row:
-            shape = f"({self.dim(left.shape[0])}, {self.dim(right.shape[1])})"
-            # an outer product with a constant vector repeats the other one: no vector of ones
-            if right_fill is not None:
-                lt, lprec, _ = self._emit(left_tree, chain, None)
-                column = self._times(scale, *self._times(right_fill, lt, lprec))
-                return (*self.call("repeat_column", column, shape), True)
-            if left_fill is not None:
-                rt, rprec, _ = self._emit(right_tree, chain, None)
-                row = self._times(scale, *self._times(left_fill, rt, rprec))
-                return (*self.call("repeat_row", row, shape), True)
-            lt, lprec, _ = self._emit(left_tree, chain, None)
-            rt, rprec, _ = self._emit(right_tree, chain, None)
-            return (*self.call("outer", (lt, lprec), self._times(scale, rt, rprec)), True)
-        if left_fill is not None and left.is_row:       # ones'*R: column sums
-            rt, _, _ = self._emit(right_tree, chain, None)
-            return (*self._times(left_fill, *self.call("sum_axis", rt, "0")), False)
-        if right_fill is not None and right.is_column:  # L*ones: row sums
-            lt, _, _ = self._emit(left_tree, chain, None)
-            axis = "1" if not left.is_row else "0"
-            return (*self._times(right_fill, *self.call("sum_axis", lt, axis)), False)
-        lt, lprec, _ = self._emit(left_tree, chain, None)
-        rt, rprec, _ = self._emit(right_tree, chain, None)
-        if left.is_scalar or right.is_scalar:   # a sub-chain that reduced to a number scales
-            return f"{lt if lprec > MUL else f'({lt})'} * {rt if rprec > MUL else f'({rt})'}", \
-                MUL, False
-        if isinstance(left_tree, int) and chain[left_tree].op == "fill":
-            lt = self._print_fill(chain[left_tree])[0]
-        if isinstance(right_tree, int) and chain[right_tree].op == "fill":
-            rt = self._print_fill(chain[right_tree])[0]
+        product = _Product(tree, chain)      # type: ignore[arg-type]
+        for name, _, method in LOWERINGS:
+            code = getattr(self, method)(product, scale)
+            if code is not None:
+                self.lowerings.add(name)
+                return code
+        raise AssertionError("the matrix product applies to every product")
+
+    def _sub(self, tree: object, chain: list[Node]) -> tuple[str, int]:
+        """A sub-chain's code, unscaled."""
+        text, prec, _ = self._emit(tree, chain, None)
+        return text, prec
+
+    # -- the lowerings of a product L*R (see LOWERINGS) --------------------------------------------
+    def _diagonal_left(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        diagonal = p.factor("left", "diagm")
+        if diagonal is None:
+            return None
+        v = self.paren(diagonal.args[0], ATOM)
+        ones = p.factor("right", "fill")
+        if ones is not None:                 # diag(v)*ones = v
+            c = ones.args[0]
+            return (v, ATOM, False) if const_value(c) == 1 else \
+                (f"{self.paren(c, MUL)} * {v}", MUL, False)
+        r, rprec = self._sub(p.right_tree, p.chain)
+        r = r if rprec > MUL else f"({r})"
+        return (f"{v}[:, None] * {r}" if not p.right.is_vector else f"{v} * {r}", MUL, False)
+
+    def _diagonal_right(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        diagonal = p.factor("right", "diagm")
+        if diagonal is None:
+            return None
+        lt, lprec = self._sub(p.left_tree, p.chain)
+        return f"{lt if lprec > MUL else f'({lt})'} * {self.paren(diagonal.args[0], ATOM)}", \
+            MUL, False
+
+    def _solve_left(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        inverse = inverse_of(p.chain[p.left_tree]) if isinstance(p.left_tree, int) else None
+        if inverse is None:
+            return None
+        a, transposed = inverse
+        r, _ = self._sub(p.right_tree, p.chain)
+        a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
+        return (*self.call("solve", a_text, r), False)
+
+    def _solve_right(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        inverse = inverse_of(p.chain[p.right_tree]) if isinstance(p.right_tree, int) else None
+        if inverse is None:
+            return None
+        a, transposed = inverse
+        lt, _ = self._sub(p.left_tree, p.chain)
+        a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
+        if p.left.is_row:
+            return (*self.call("solve", a_text, lt), False)
+        return f"{self.call('solve', a_text, f'{_wrap(lt)}.T')[0]}.T", ATOM, False
+
+    def _outer(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        if not (p.left.is_column and p.right.is_row):
+            return None
+        shape = f"({self.dim(p.left.shape[0])}, {self.dim(p.right.shape[1])})"
+        # an outer product with a constant vector repeats the other one: no vector of ones
+        right_fill, left_fill = p.factor("right", "fill"), p.factor("left", "fill")
+        if right_fill is not None:
+            column = self._times(scale, *self._times(right_fill.args[0],
+                                                     *self._sub(p.left_tree, p.chain)))
+            return (*self.call("repeat_column", column, shape), True)
+        if left_fill is not None:
+            row = self._times(scale, *self._times(left_fill.args[0],
+                                                  *self._sub(p.right_tree, p.chain)))
+            return (*self.call("repeat_row", row, shape), True)
+        lt = self._sub(p.left_tree, p.chain)
+        rt = self._sub(p.right_tree, p.chain)
+        return (*self.call("outer", lt, self._times(scale, *rt)), True)
+
+    def _column_sums(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        ones = p.factor("left", "fill")
+        if ones is None or not p.left.is_row:
+            return None
+        rt, _ = self._sub(p.right_tree, p.chain)
+        return (*self._times(ones.args[0], *self.call("sum_axis", rt, "0")), False)
+
+    def _row_sums(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        ones = p.factor("right", "fill")
+        if ones is None or not p.right.is_column:
+            return None
+        lt, _ = self._sub(p.left_tree, p.chain)
+        axis = "1" if not p.left.is_row else "0"
+        return (*self._times(ones.args[0], *self.call("sum_axis", lt, axis)), False)
+
+    def _scaling(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
+        if not (p.left.is_scalar or p.right.is_scalar):
+            return None
+        lt, lprec = self._sub(p.left_tree, p.chain)
+        rt, rprec = self._sub(p.right_tree, p.chain)
+        return f"{lt if lprec > MUL else f'({lt})'} * {rt if rprec > MUL else f'({rt})'}", \
+            MUL, False
+
+    def _matrix_product(self, p: _Product, scale: Node | None) -> tuple[str, int, bool]:
+        lt, lprec = self._sub(p.left_tree, p.chain)
+        rt, rprec = self._sub(p.right_tree, p.chain)
+        for side in ("left", "right"):       # a constant matrix as a product's operand
+            fill = p.factor(side, "fill")
+            if fill is not None:
+                lt, rt = (self._print_fill(fill)[0], rt) if side == "left" else \
+                    (lt, self._print_fill(fill)[0])
         return f"{_wrap(lt) if lprec < MUL else lt} @ {_wrap(rt) if rprec < POW else rt}", \
             MUL, False
 
@@ -266,7 +313,6 @@ class CodePrinter(Printer):
         chain = node.args[k:] if node.op == "matmul" else ()
         if len(chain) == 2 and chain[0].is_column and chain[1].is_row and \
                 all(f.op not in ("fill", "diagm") and inverse_of(f) is None for f in chain):
-            from .. import algebra
             scale = algebra.mul(*node.args[:k]) if k else None
             row = self._times(scale, *self.print_with(chain[1]))
             return [self.spell(self.backend.multiply_into, chain[0], row, target)[0]]
@@ -288,14 +334,9 @@ class CodePrinter(Printer):
             return self.print_with(inner)
         return f"{self.paren(inner, ATOM)}.T", ATOM
 
-    def _print_matpow(self, node: Node) -> tuple[str, int]:
-        return self.call("matrix_power", *node.args)
-
-    # -- matrix functions -------------------------------------------------------------------------
     def _print_tr(self, node: Node) -> tuple[str, int]:
         a = node.args[0]
         if a.op == "matmul" and not a.args[0].is_scalar and len(a.args) >= 2:
-            from .. import algebra
             left = algebra.mul(*a.args[:-1])
             right = a.args[-1]
             if left.is_column:
@@ -305,29 +346,8 @@ class CodePrinter(Printer):
             return self.dim(a.shape[0]), ATOM
         return self.call("trace", a)
 
-    def _print_det(self, node: Node) -> tuple[str, int]:
-        return self.call("det", node.args[0])
-
-    def _print_logdet(self, node: Node) -> tuple[str, int]:
-        return self.call("logdet", node.args[0])
-
-    def _print_inv(self, node: Node) -> tuple[str, int]:
-        return self.call("inv", node.args[0])
-
-    def _print_sum(self, node: Node) -> tuple[str, int]:
-        return self.call("sum", node.args[0])
-
     def _print_diagm(self, node: Node) -> tuple[str, int]:
         return self.call("diag", node.args[0], self.dim(node.shape[0]))
-
-    def _print_diagv(self, node: Node) -> tuple[str, int]:
-        return self.call("diagonal", node.args[0])
-
-    def _print_norm2(self, node: Node) -> tuple[str, int]:
-        return self.call("norm", node.args[0])
-
-    def _print_norm1(self, node: Node) -> tuple[str, int]:
-        return self.call("sum", self.call("abs", node.args[0]))
 
     def _print_kron(self, node: Node) -> tuple[str, int]:
         def as_2d(a: Node) -> str:     # vectors are 1-D here; a Kronecker product needs 2-D
@@ -336,10 +356,7 @@ class CodePrinter(Printer):
         a, b = node.args
         text, _ = self.call("kron", as_2d(a), as_2d(b), self.dim(a.shape[0]), self.dim(a.shape[1]),
                             self.dim(b.shape[0]), self.dim(b.shape[1]))
-        return self.call("vec", text) if node.is_vector else (text, ATOM)
-
-    def _print_vec(self, node: Node) -> tuple[str, int]:
-        return self.call("vec", node.args[0])
+        return self.spell(self.template("vec"), text) if node.is_vector else (text, ATOM)
 
     def _print_commutation(self, node: Node) -> tuple[str, int]:
         rows, cols = node.value  # type: ignore[misc]
@@ -347,14 +364,48 @@ class CodePrinter(Printer):
 
     def _print_frob(self, node: Node) -> tuple[str, int]:
         product = f"{self.paren(node.args[0], MUL)} * {self.paren(node.args[1], MUL)}"
-        return self.call("sum", (product, MUL))
+        return self.spell(self.template("sum"), (product, MUL))
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        template = self.backend.functions.get(node.op)
-        if template is not None:
-            return self.spell(template, *node.args)
-        return self.call("function", name=node.op,
-                         args=", ".join(self.doprint(a) for a in node.args))
+        """An operator of the registry, by its row's template for this backend."""
+        return self.spell(self.template(node.op), *node.args)
+
+    def template(self, op: str) -> str:
+        """How this backend spells the registry's operator `op`."""
+        return lookup(op).code[self.backend.name]  # type: ignore[index]
+
+
+class _Product:
+    """A product L*R of two sub-chains of a matrix chain, as the lowerings see it."""
+
+    def __init__(self, tree: tuple[object, object], chain: list[Node]):
+        self.left_tree, self.right_tree = tree
+        self.chain = chain
+        self.left = span_node(self.left_tree, chain)
+        self.right = span_node(self.right_tree, chain)
+
+    def factor(self, side: str, op: str) -> Node | None:
+        """The side's factor if that side is one factor with operator `op`."""
+        tree = self.left_tree if side == "left" else self.right_tree
+        if isinstance(tree, int) and self.chain[tree].op == op:
+            return self.chain[tree]
+        return None
+
+
+# How generated code spells a product L*R of two sub-chains: the first lowering that applies, in
+# this order. (name, the identity it uses, CodePrinter method); tests/test_lowerings.py checks
+# each numerically on problems that use it.
+LOWERINGS = (
+    ("diagonal-scaling-left", "diag(v)*M = v[:, None] * M (diag(v)*ones = v)", "_diagonal_left"),
+    ("diagonal-scaling-right", "M*diag(v) = M * v[None, :]", "_diagonal_right"),
+    ("solve-left", "inv(A)*B = solve(A, B)", "_solve_left"),
+    ("solve-right", "B*inv(A) = solve(A', B')'", "_solve_right"),
+    ("outer-product", "u*v' = outer(u, v) (a constant u or v: the other one repeated)", "_outer"),
+    ("column-sums", "c*ones'*R = c*sum(R, axis=0)", "_column_sums"),
+    ("row-sums", "L*ones*c = c*sum(L, axis=1)", "_row_sums"),
+    ("scaling", "a sub-chain that reduces to 1×1 scales the other", "_scaling"),
+    ("matrix-product", "A*B = A @ B", "_matrix_product"),
+)
 
 
 def constant_value(node: Node) -> float | None:
@@ -364,7 +415,6 @@ def constant_value(node: Node) -> float | None:
         return None
     if any(n.op == "ref" or not n.is_scalar for n in node.walk()):
         return None
-    from ..verify import evaluate
     with np.errstate(all="ignore"):
         value = float(evaluate(node, {}, {}).reshape(()))
     return value if np.isfinite(value) else None
@@ -374,4 +424,4 @@ def _wrap(text: str) -> str:
     return f"({text})"
 
 
-__all__ = ["CodePrinter", "constant_value"]
+__all__ = ["LOWERINGS", "CodePrinter", "constant_value"]

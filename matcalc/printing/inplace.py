@@ -19,7 +19,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from ..ops import Node, const_value, is_elementwise
+from .. import algebra
+from ..operators import lookup
+from ..ops import Node, const_value
 from .text import signed_terms, split_product
 
 if TYPE_CHECKING:
@@ -50,8 +52,7 @@ class InPlace:
 
     def _ufunc(self, node: Node) -> bool:
         """A function of the language that the backend prints as a plain ufunc call."""
-        return (is_elementwise(node.op) and len(node.args) == 1
-                and node.op not in self.printer.backend.functions)
+        return lookup(node.op).numpy_ufunc is not None
 
     # -- emitting ---------------------------------------------------------------------------------
     def emit(self, template: str, *operands: Node | str, **named: str) -> None:
@@ -137,7 +138,6 @@ class InPlace:
             self.emit("power", source, self.printer.doprint(node.args[1]))
 
     def _matmul(self, node: Node) -> None:
-        from .. import algebra
         *scalars, array = node.args
         scale = algebra.mul(*scalars)
         if self.fusable(array):
@@ -156,7 +156,6 @@ class InPlace:
 
 
 def _product(factors: list[Node]) -> Node | None:
-    from .. import algebra
     return algebra.hadamard(*factors) if factors else None
 
 

@@ -17,9 +17,6 @@ JAX = Backend(
               if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    functions={"sigmoid": "jax.nn.sigmoid({0})", "softplus": "jax.nn.softplus({0})",
-               "relu": "jax.nn.relu({0})", "logsumexp": "jax.nn.logsumexp({0})",
-               "softmax": "jax.nn.softmax({0})"},
     helpers={"_commutation": '''def _commutation(rows, cols):
     """K with K @ vec(A) = vec(A.T) for A rows×cols (vec stacks columns)."""
     order = jnp.arange(rows * cols).reshape(cols, rows).T.ravel()

@@ -1,8 +1,11 @@
 """Expression → LaTeX: Hadamard product as ∘, Frobenius product as :, transpose as ^\\top."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from ..names import GREEK
+from ..operators import APPLIED, lookup
 from ..ops import Node, const_value
 from .text import (
     ADD,
@@ -12,6 +15,7 @@ from .text import (
     NEG,
     POSTFIX,
     POW,
+    PRECEDENCE,
     Printer,
     format_number,
     signed_terms,
@@ -21,18 +25,10 @@ from .text import (
 if TYPE_CHECKING:
     from ..api import Derivation
 
-FUNCTION_NAMES = {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
-    "tanh": r"\tanh", "sigmoid": r"\sigma", "det": r"\det", "logdet": r"\log\det",
-    "tr": r"\operatorname{tr}", "sum": r"\operatorname{sum}", "diagm": r"\operatorname{diag}",
-    "diagv": r"\operatorname{diag}", "sign": r"\operatorname{sign}",
-}
-
-
 def _name(name: str) -> str:
-    greek = {"lambda", "alpha", "beta", "gamma", "delta", "epsilon", "mu", "sigma", "theta", "tau",
-             "rho", "eta", "kappa", "nu", "xi", "pi", "phi", "chi", "psi", "omega", "zeta", "iota"}
-    if name in greek:
+    if name == "omicron":       # the one Greek letter LaTeX writes as a Latin one
+        return "o"
+    if name in GREEK:
         return "\\" + name
     if len(name) == 1:
         return name
@@ -109,16 +105,13 @@ class LatexPrinter(Printer):
             return rf"{self.paren(inner.args[0], POSTFIX)}^{{-\top}}", POSTFIX
         return rf"{self.paren(inner, POSTFIX)}^\top", POSTFIX
 
-    def _print_inv(self, node: Node) -> tuple[str, int]:
-        return f"{self.paren(node.args[0], POSTFIX)}^{{-1}}", POSTFIX
-
     def _print_d(self, node: Node) -> tuple[str, int]:
         inner, prec = self.print_with(node.args[0])
         return (rf"\mathrm{{d}}{inner}" if prec >= ATOM else rf"\mathrm{{d}}\left({inner}\right)",
                 ATOM)
 
     def _print_fprime(self, node: Node) -> tuple[str, int]:
-        name = FUNCTION_NAMES.get(str(node.value), rf"\operatorname{{{node.value}}}")
+        name = lookup(str(node.value)).latex.removesuffix(APPLIED)   # \exp of \exp\left({0}\right)
         return rf"{name}'\left({self.doprint(node.args[0])}\right)", ATOM
 
     def _print_frob(self, node: Node) -> tuple[str, int]:
@@ -127,26 +120,14 @@ class LatexPrinter(Printer):
             return self.print_with(right)
         return f"{self.paren(left, POSTFIX)} : {self.paren(right, POSTFIX)}", FROB
 
-    def _print_norm2(self, node: Node) -> tuple[str, int]:
-        return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_2", ATOM
-
-    def _print_norm1(self, node: Node) -> tuple[str, int]:
-        return rf"\left\lVert {self.doprint(node.args[0])} \right\rVert_1", ATOM
-
-    def _print_kron(self, node: Node) -> tuple[str, int]:
-        a, b = node.args
-        return rf"{self.paren(a, POSTFIX)} \otimes {self.paren(b, POSTFIX)}", FROB
-
-    def _print_vec(self, node: Node) -> tuple[str, int]:
-        return rf"\operatorname{{vec}}\left({self.doprint(node.args[0])}\right)", ATOM
-
     def _print_commutation(self, node: Node) -> tuple[str, int]:
         rows, cols = node.value  # type: ignore[misc]
         return f"K_{{{_name(str(rows))},{_name(str(cols))}}}", ATOM
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        name = FUNCTION_NAMES.get(node.op, rf"\operatorname{{{node.op}}}")
-        return rf"{name}\left({', '.join(self.doprint(a) for a in node.args)}\right)", ATOM
+        """An operator of the registry, by its LaTeX template."""
+        op = lookup(node.op)
+        return self.fill(op.latex, node.args), PRECEDENCE[op.latex_precedence]
 
 
 def to_latex(node: Node) -> str:
@@ -155,7 +136,6 @@ def to_latex(node: Node) -> str:
 
 def _lhs(label: str) -> str:
     """A step's or result's label (`∂f/∂X`, `∂²f/∂x²`, `df`, `d(∂f/∂X)`, `∂vec(f)/∂vec(X)`)."""
-    import re
     m = re.fullmatch(r"(∂²f/∂\w+²)(?:·(\w+)|\[(\w+)\])", label)     # a Hessian-vector product
     if m:
         along = rf" \, {_name(m[2])}" if m[2] else rf"\left[{_name(m[3])}\right]"

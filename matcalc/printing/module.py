@@ -12,7 +12,7 @@ import re
 from fractions import Fraction
 from itertools import count
 
-from ..ops import Node, const_value
+from ..ops import Node, const_value, number, var
 from .array_api import ARRAY_API
 from .backend import Backend
 from .chain import inverse_of
@@ -42,7 +42,6 @@ def safe_name(name: str, taken: set[str]) -> str:
 
 def _power(base: Node, p: Fraction | float) -> Node:
     """base.^p exactly as split_product writes a denominator (not re-canonicalised)."""
-    from ..ops import number
     return Node("power", (base, number(p)), base.shape)
 
 
@@ -113,7 +112,6 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
                 is_vector = shape[1] == 1
                 dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
     names: dict[Node, str] = {}
-    from ..ops import var
     for name, shape in variables.items():
         names[var(name, shape)] = params[name]
 

@@ -5,14 +5,21 @@ A printer per target shares this module's skeleton: `Printer.doprint` dispatches
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from fractions import Fraction
 
-from ..ops import Node, const_value
+from .. import algebra
+from ..operators import lookup
+from ..ops import Node, const_value, number
 
 # Precedence, lowest first.
 ADD, FROB, MUL, NEG, POW, POSTFIX, ATOM = 10, 15, 20, 25, 30, 40, 50
-
-CALL_NAMES = {"diagm": "diag", "diagv": "diag"}
+PRECEDENCE = {"add": ADD, "frob": FROB, "mul": MUL, "neg": NEG, "pow": POW, "postfix": POSTFIX,
+              "atom": ATOM}
+# A template's operand: {0}, or {0:postfix} for one parenthesised unless it binds at least as
+# tightly as a postfix operator; other braces are the target language's own
+_OPERAND = re.compile(r"\{(\d)(?::(\w+))?\}")
 
 
 def format_number(value: Fraction | float) -> str:
@@ -47,7 +54,7 @@ def signed_terms(node: Node) -> list[tuple[str, Node]]:
         if term.op == "fill":
             coefficient = const_value(term.args[0])
         if i > 0 and coefficient is not None and coefficient < 0:
-            out.append((" - ", _negate(term)))
+            out.append((" - ", algebra.neg(term)))
         else:
             out.append(("" if i == 0 else " + ", term))
     return out
@@ -65,7 +72,7 @@ def split_product(factors: tuple[Node, ...], elementwise: bool = True
         p = const_value(f.args[1]) if f.op == "power" else None
         # in a matrix product only a scalar may go below the line: x.^-2 stays a factor
         if p is not None and p < 0 and (elementwise or f.is_scalar):
-            den.append(f.args[0] if p == -1 else Node("power", (f.args[0], _num(-p)), f.shape))
+            den.append(f.args[0] if p == -1 else Node("power", (f.args[0], number(-p)), f.shape))
         else:
             num.append(f)
     return sign, num, den
@@ -90,6 +97,13 @@ class Printer:
 
     def wrap(self, text: str) -> str:
         return f"({text})"
+
+    def fill(self, template: str, operands: Sequence[Node]) -> str:
+        """A registry template with its operands printed in place."""
+        def operand(m: re.Match) -> str:
+            need = PRECEDENCE[m.group(2)] if m.group(2) else 0
+            return self.paren(operands[int(m.group(1))], need)
+        return _OPERAND.sub(operand, template)
 
 
 class TextPrinter(Printer):
@@ -151,7 +165,7 @@ class TextPrinter(Printer):
     def _exponent(self, exponent: Node) -> str:
         value = const_value(exponent)
         if value is not None and value < 0:
-            return "-" + self.paren(_num(-value), POSTFIX)
+            return "-" + self.paren(number(-value), POSTFIX)
         return self.paren(exponent, POSTFIX)
 
     def _print_matpow(self, node: Node) -> tuple[str, int]:
@@ -179,18 +193,8 @@ class TextPrinter(Printer):
         return f"commutation({rows}, {cols})", ATOM
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        name = CALL_NAMES.get(node.op, node.op)
-        return f"{name}({', '.join(self.doprint(a) for a in node.args)})", ATOM
-
-
-def _num(value: Fraction | float) -> Node:
-    from ..ops import number
-    return number(value)
-
-
-def _negate(term: Node) -> Node:
-    from .. import algebra
-    return algebra.neg(term)
+        """An operator of the registry, called by its name in the language."""
+        return f"{lookup(node.op).text}({', '.join(self.doprint(a) for a in node.args)})", ATOM
 
 
 def to_text(node: Node) -> str:

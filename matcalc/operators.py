@@ -1,0 +1,529 @@
+"""The operator registry: every operator of the language, defined once.
+
+A row (`Operator`) says everything the rest of matcalc needs to know about one operator:
+
+- how the input language spells it (`spelling`, `arity`) and which shapes it takes (`shape`);
+- how to evaluate it with NumPy (`evaluate`, used by the self-check in verify.py);
+- how readers see it: the input language (`text`), LaTeX (`latex`) and SymPy (`sympy`);
+- how generated code spells it, one template per backend (`code`), or `LOWERED` where the code
+  printer (printing/code.py) chooses among several forms (a contraction for `tr(A*B)`, …);
+- its properties: elementwise, linear, symmetric result, the domain its argument must lie in.
+
+The parser, the shape checker, the printers, the code generator and the numeric check all read
+this table; none of them names an operator of the table itself. `tests/test_registry.py` walks the
+table and fails for a row that lacks what a printer or a backend needs.
+
+Adding an elementwise function is one row here (`elementwise(...)`) and one line in
+`rules/elementwise.rules`; a new matrix operator is one row and its lines in the rules files
+(`tests/test_extending.py` shows both).
+
+The operators written with symbols (`+`, `*`, `.*`, `.^`, `^`, `'`) and the rule-only forms (`d`,
+`f'`, `:`) are rows too, with `spelling=None`: their syntax is the grammar's (parse.py), and each
+printer spells them with its own method, since their precedence rules are the printer's business.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels
+from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_factors, dim_product
+
+Unify = Callable[[object, object], None]
+ShapeRule = Callable[[list[Shape], Unify, object], Shape]
+# (operands' values as 2-D arrays, the node, the sizes of named dimensions) → a 2-D array
+Evaluator = Callable[[list[np.ndarray], Node, dict], np.ndarray]
+# (the SymPy toolkit of printing/sympy.py, the operands in SymPy, the node) → a SymPy expression
+SympyForm = Callable[[object, list, Node], object]
+
+BACKENDS = ("numpy", "jax", "torch", "array-api")
+LOWERED = "lowered"          # `code` of an operator that printing/code.py spells by a method
+NAMED = "named"              # `code` of a leaf the module gives a name: a variable, a binding,
+                             # the direction d(X) a linear map takes as an argument
+NO_CODE = "none"             # `code` of f'(A): rewritten by elementwise.rules before any result
+SYNTAX = "syntax"            # `text`/`latex` of an operator a printer spells by a method
+APPLIED = r"\left({0}\right)"  # a function's LaTeX: its name, then its argument in parentheses
+LIBRARY_PREFIX = {"numpy": "np", "jax": "jnp", "torch": "torch", "array-api": "xp"}
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of the language and everything matcalc needs to know about it."""
+
+    name: str                                   # the operator of expression trees (`Node.op`)
+    shape: ShapeRule
+    evaluate: Evaluator | None                  # None for leaves and rule-only forms
+    text: str                                   # call name in the input language, or SYNTAX
+    latex: str                                  # template over the operands, or SYNTAX
+    sympy: SympyForm | None
+    code: dict[str, str] | str = LOWERED        # backend → template, LOWERED, NAMED or NO_CODE
+    spelling: str | None = None                 # how the input language calls it (None: syntax)
+    arity: int = 1
+    accepts: Callable[[Shape], bool] | None = None   # of several rows with one spelling, which
+    latex_precedence: str = "atom"              # precedence of the LaTeX template's result
+    elementwise: bool = False                   # f(A)_ij = f(A_ij)
+    linear: bool = False                        # L(aA + bB) = aL(A) + bL(B)
+    symmetric_result: bool = False              # its value is a symmetric matrix
+    keeps_symmetry: bool = False                # symmetric argument → symmetric result
+    domain: str = "real"                        # "positive" (log, sqrt), "square", "invertible"
+    almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
+    rule_only: bool = False                     # written by rules, never part of a result
+
+    @property
+    def numpy_ufunc(self) -> str | None:
+        """The NumPy ufunc that computes this elementwise function, if its spelling is one."""
+        if self.elementwise and self.code != LOWERED and \
+                self.code["numpy"] == f"np.{self.name}({{0}})":  # type: ignore[index]
+            return self.name
+        return None
+
+
+REGISTRY: dict[str, Operator] = {}
+# the constructors the parser reads itself, with the argument counts they take: eye / eye(n),
+# vector(c), matrix(c) — sized by what they are combined with
+CONSTRUCTORS = {"eye": (0, 1), "vector": (1,), "matrix": (1,)}
+
+
+def register(op: Operator) -> Operator:
+    """Add a row to the registry (replacing one of the same name) and return it."""
+    REGISTRY[op.name] = op
+    return op
+
+
+def unregister(name: str) -> None:
+    """Remove a row (tests that define an operator of their own clean up with this)."""
+    REGISTRY.pop(name, None)
+
+
+def lookup(name: str) -> Operator:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no operator {name!r} in the registry") from None
+
+
+def spellings() -> dict[str, list[Operator]]:
+    """Call name of the input language → the operators it may mean (`diag`: two)."""
+    out: dict[str, list[Operator]] = {}
+    for op in REGISTRY.values():
+        if op.spelling is not None:
+            out.setdefault(op.spelling, []).append(op)
+    return out
+
+
+def known_functions() -> set[str]:
+    """Every name the input language calls as a function."""
+    return set(spellings()) | set(CONSTRUCTORS)
+
+
+def is_elementwise(name: str) -> bool:
+    op = REGISTRY.get(name)
+    return op is not None and op.elementwise
+
+
+# -- shape rules --------------------------------------------------------------------------------
+
+def _same(a: Shape, b: Shape, unify: Unify) -> None:
+    unify(a[0], b[0])
+    unify(a[1], b[1])
+
+
+def broadcast_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """Shape of `+`/`.*`: equal shapes, where a scalar operand broadcasts."""
+    full = [s for s in shapes if s != SCALAR]
+    if not full:
+        return SCALAR
+    for s in full[1:]:
+        _same(full[0], s, unify)
+    return full[0]
+
+
+def matmul_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    result: Shape | None = None
+    for s in shapes:
+        if s == SCALAR:
+            continue
+        if result is None:
+            result = s
+        else:
+            unify(result[1], s[0])
+            result = (result[0], s[1])
+    return result or SCALAR
+
+
+def first_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """The shape of the (first) operand: elementwise functions, d(·), f'(·)."""
+    return shapes[0]
+
+
+def scalar_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    return SCALAR
+
+
+def square_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    unify(shapes[0][0], shapes[0][1])
+    return SCALAR
+
+
+def square_to_square(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    unify(shapes[0][0], shapes[0][1])
+    return shapes[0]
+
+
+def power_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    if shapes[1] != SCALAR:
+        raise ShapeMismatch("the exponent must be a scalar")
+    return shapes[0]
+
+
+def matpow_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    power_shape(shapes, unify)
+    return square_to_square(shapes, unify)
+
+
+def transpose_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    return (shapes[0][1], shapes[0][0])
+
+
+def value_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """Leaves and fills carry their shape: the builder passes it as `value`."""
+    if shapes and shapes[0] != SCALAR:
+        raise ShapeMismatch("the fill value must be a scalar")
+    return value  # type: ignore[return-value]
+
+
+def column_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    if shapes[0][1] != 1:
+        raise ShapeMismatch("it takes a column vector")
+    return shapes[0]
+
+
+def column_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    column_shape(shapes, unify)
+    return SCALAR
+
+
+def diagm_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    n = shapes[0][0] if shapes[0][1] == 1 else shapes[0][1]
+    return (n, n)
+
+
+def diagv_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    unify(shapes[0][0], shapes[0][1])
+    return (shapes[0][0], 1)
+
+
+def kron_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    (r1, c1), (r2, c2) = shapes
+    return (dim_product(r1, r2), dim_product(c1, c2))
+
+
+def vec_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    return (dim_product(*shapes[0]), 1)
+
+
+def marker_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """jac(E)/kvec(E) are made with their shape by the pass that reads a linear map off."""
+    raise ShapeMismatch("the shape of jac(E) or kvec(E) is set by its pass (differentiate.py)")
+
+
+def infer_shape(op: str, shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """The shape of `op` applied to operands of `shapes`; raises ShapeMismatch.
+
+    `value` carries what some operators need besides their operands (the shape of a fill).
+    """
+    return lookup(op).shape(shapes, unify, value)
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+def is_symmetric(node: Node) -> bool:
+    """Known to equal its transpose (a symmetric variable, eye, a diagonal, their inverses)."""
+    if node.op == "var":
+        return getattr(node.value, "symmetric", False)
+    op = REGISTRY.get(node.op)
+    if op is None:
+        return False
+    if op.symmetric_result:
+        return True
+    if op.keeps_symmetry:
+        return is_symmetric(node.args[0])
+    if node.op in ("add", "hadamard"):
+        return all(is_symmetric(a) for a in node.args if not a.is_scalar)
+    if node.op == "matmul":     # a palindrome: A*x*x'*A' with the middle symmetric
+        chain = [a for a in node.args if not a.is_scalar]
+        return node.is_square and all(_transposes(chain[i], chain[-1 - i])
+                                      for i in range((len(chain) + 1) // 2))
+    return False
+
+
+def _transposes(a: Node, b: Node) -> bool:
+    """Is b the transpose of a (structurally)?"""
+    if a == b:
+        return is_symmetric(a)
+    return (b.op == "transpose" and b.args[0] == a) or (a.op == "transpose" and a.args[0] == b)
+
+
+# -- NumPy evaluation helpers -------------------------------------------------------------------
+
+def _size(d: object, dims: dict) -> int:
+    return int(np.prod([f if isinstance(f, int) else dims[f] for f in dim_factors(d)]))
+
+
+def shape_size(node: Node, dims: dict) -> tuple[int, int]:
+    """The numeric shape of a node, given the sizes of its named dimensions."""
+    return (_size(node.shape[0], dims), _size(node.shape[1], dims))
+
+
+def _cell(x: float) -> np.ndarray:
+    """A number as the 1×1 array the interpreter uses for scalars."""
+    return np.array([[x]])
+
+
+def _scalar(x: np.ndarray) -> np.ndarray:
+    return x.reshape(()) if x.shape == (1, 1) else x
+
+
+def _matmul(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+    out = args[0]
+    for a in args[1:]:
+        out = out * a if (out.shape == (1, 1) or a.shape == (1, 1)) else out @ a
+    return out
+
+
+def _hadamard(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+    out = args[0]
+    for a in args[1:]:
+        out = out * a
+    return out
+
+
+def _logdet(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+    sign, logabs = np.linalg.slogdet(args[0])
+    return _cell(logabs if sign > 0 else np.nan)
+
+
+def _commutation(args: list[np.ndarray], node: Node, dims: dict) -> np.ndarray:
+    rows, cols = (d if isinstance(d, int) else dims[d] for d in node.value)  # type: ignore[union-attr]
+    return kernels._commutation(rows, cols)
+
+
+def _same_everywhere(name: str) -> dict[str, str]:
+    """The spelling of a function every library names alike: np.exp, jnp.exp, torch.exp, xp.exp."""
+    return {b: f"{prefix}.{name}({{0}})" for b, prefix in LIBRARY_PREFIX.items()}
+
+
+def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: str,
+                sympy: Callable[[object, object], object], code: dict[str, str] | None = None,
+                domain: str = "real", almost_everywhere: bool = False) -> Operator:
+    """The row of an elementwise function f, applied entry by entry.
+
+    `kernel` evaluates it on an array (NumPy); `latex` is the function's name in LaTeX (`\\exp`);
+    `sympy(S, t)` is its value at a scalar SymPy expression t (S: the toolkit of printing/sympy.py);
+    `code` spells it per backend (default: the same name in every library).
+    """
+    return Operator(
+        name=name, spelling=name, shape=first_shape,
+        evaluate=lambda args, node, dims: kernel(args[0]),
+        text=name, latex=latex + APPLIED,
+        sympy=lambda S, args, node: S.elementwise(lambda t: sympy(S, t), args[0], node),
+        code=code or _same_everywhere(name), elementwise=True, keeps_symmetry=True,
+        domain=domain, almost_everywhere=almost_everywhere)
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+_ROWS = [
+    # leaves: a variable, a binding's name, a number, the identity, a zero, the commutation matrix
+    Operator("var", value_shape, None, SYNTAX, SYNTAX, None, code=NAMED),
+    Operator("ref", value_shape, None, SYNTAX, SYNTAX, None, code=NAMED),
+    Operator("const", value_shape, lambda args, node, dims: _cell(float(node.value)),
+             SYNTAX, SYNTAX, None),
+    Operator("eye", value_shape, lambda args, node, dims: np.eye(shape_size(node, dims)[0]),
+             SYNTAX, SYNTAX, lambda S, args, node: S.sm.Identity(S.dim(node.shape[0])),
+             symmetric_result=True),
+    Operator("zero", value_shape, lambda args, node, dims: np.zeros(shape_size(node, dims)),
+             SYNTAX, SYNTAX, lambda S, args, node: S.sm.ZeroMatrix(*map(S.dim, node.shape))),
+    # K with K*vec(A) = vec(A') (Magnus & Neudecker, ch. 3 sec. 7); value = (rows, cols) of A
+    Operator("commutation", value_shape, _commutation, SYNTAX, SYNTAX,
+             lambda S, args, node: S.commutation(*node.value)),
+    # a matrix of equal entries: vector(c), matrix(c) (spelled by the parser, sized by context)
+    Operator("fill", value_shape,
+             lambda args, node, dims: np.full(shape_size(node, dims), float(args[0].reshape(()))),
+             SYNTAX, SYNTAX, lambda S, args, node: S.scalar(args[0]) * S.ones(*node.shape),
+             linear=True),
+
+    # the operators written with symbols
+    Operator("add", broadcast_shape, lambda args, node, dims: sum(args[1:], args[0]),
+             SYNTAX, SYNTAX, lambda S, args, node: S.add(args, node), arity=2, linear=True),
+    Operator("matmul", matmul_shape, _matmul, SYNTAX, SYNTAX,
+             lambda S, args, node: S.matmul(args, node), arity=2),
+    Operator("hadamard", broadcast_shape, _hadamard, SYNTAX, SYNTAX,
+             lambda S, args, node: S.sm.HadamardProduct(*args), arity=2),
+    Operator("power", power_shape, lambda args, node, dims: args[0] ** _scalar(args[1]),
+             SYNTAX, SYNTAX, lambda S, args, node: S.power(args, node), arity=2,
+             keeps_symmetry=True),
+    Operator("matpow", matpow_shape,
+             lambda args, node, dims: np.linalg.matrix_power(args[0], int(args[1].reshape(()))),
+             SYNTAX, SYNTAX, lambda S, args, node: S.sm.MatPow(args[0], S.scalar(args[1])),
+             code={"numpy": "np.linalg.matrix_power({0}, {1})",
+                   "jax": "jnp.linalg.matrix_power({0}, {1})",
+                   "torch": "torch.linalg.matrix_power({0}, {1})",
+                   "array-api": "xp.linalg.matrix_power({0}, {1})"},
+             arity=2, keeps_symmetry=True, domain="square"),
+    Operator("transpose", transpose_shape, lambda args, node, dims: args[0].T, SYNTAX, SYNTAX,
+             lambda S, args, node: S.sm.Transpose(args[0]), linear=True, keeps_symmetry=True),
+
+    # rule-only forms: a differential d(A), the derivative f'(A) of an elementwise f (its name in
+    # `value`), the Frobenius product A : B = sum(A.*B)
+    Operator("d", first_shape, None, SYNTAX, SYNTAX, lambda S, args, node: S.differential(node),
+             code=NAMED, linear=True, rule_only=True),
+    Operator("fprime", first_shape, None, SYNTAX, SYNTAX,
+             lambda S, args, node: S.function(f"{node.value}'", args[0], node), code=NO_CODE,
+             rule_only=True),
+    # jac(E): the matrix J with E = J*d(x) (jacobian.rules); kvec(E): the K with
+    # vec(E) = K*vec(d(X)) (kronecker.rules). Seen in the steps of those passes only.
+    Operator("jac", marker_shape, None, "jac", r"\operatorname{jac}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), code=NO_CODE, rule_only=True),
+    Operator("kvec", marker_shape, None, "kvec", r"\operatorname{kvec}\left({0}\right)",
+             lambda S, args, node: S.opaque(node), code=NO_CODE, rule_only=True),
+    Operator("frob", scalar_shape,
+             lambda args, node, dims: _cell(np.sum(args[0] * args[1])), SYNTAX, SYNTAX,
+             lambda S, args, node: S.frobenius(args, node), arity=2),
+
+    # functions of matrices
+    Operator("tr", square_to_scalar, lambda args, node, dims: _cell(np.trace(args[0])),
+             "tr", r"\operatorname{tr}\left({0}\right)",
+             lambda S, args, node: S.sm.Trace(args[0]), spelling="tr", linear=True,
+             domain="square"),
+    Operator("det", square_to_scalar, lambda args, node, dims: _cell(np.linalg.det(args[0])),
+             "det", r"\det\left({0}\right)",
+             lambda S, args, node: S.sm.Determinant(args[0]), spelling="det",
+             code={"numpy": "np.linalg.det({0})", "jax": "jnp.linalg.det({0})",
+                   "torch": "torch.linalg.det({0})", "array-api": "xp.linalg.det({0})"},
+             domain="square"),
+    # log|det A| through slogdet; its derivative holds wherever det A ≠ 0
+    Operator("logdet", square_to_scalar, _logdet, "logdet", r"\log\det\left({0}\right)",
+             lambda S, args, node: S.sympy.log(S.sm.Determinant(args[0])), spelling="logdet",
+             code={"numpy": "np.linalg.slogdet({0})[1]", "jax": "jnp.linalg.slogdet({0})[1]",
+                   "torch": "torch.linalg.slogdet({0})[1]",
+                   "array-api": "xp.linalg.slogdet({0})[1]"},
+             domain="invertible"),
+    Operator("inv", square_to_square, lambda args, node, dims: np.linalg.inv(args[0]),
+             "inv", r"{0:postfix}^{-1}", lambda S, args, node: S.sm.Inverse(args[0]),
+             spelling="inv", latex_precedence="postfix",
+             code={"numpy": "np.linalg.inv({0})", "jax": "jnp.linalg.inv({0})",
+                   "torch": "torch.linalg.inv({0})", "array-api": "xp.linalg.inv({0})"},
+             keeps_symmetry=True, domain="invertible"),
+    Operator("sum", scalar_shape, lambda args, node, dims: _cell(np.sum(args[0])),
+             "sum", r"\operatorname{sum}\left({0}\right)",
+             lambda S, args, node: S.sum_entries(args[0], node.args[0].shape), spelling="sum",
+             code={"numpy": "np.sum({0})", "jax": "jnp.sum({0})", "torch": "torch.sum({0})",
+                   "array-api": "xp.sum({0})"},
+             linear=True),
+    Operator("diagm", diagm_shape, lambda args, node, dims: np.diag(args[0].ravel()),
+             "diag", r"\operatorname{diag}\left({0}\right)",
+             lambda S, args, node: S.sm.DiagMatrix(args[0]), spelling="diag",
+             accepts=lambda shape: shape[1] == 1 or shape[0] == 1,
+             linear=True, symmetric_result=True),
+    Operator("diagv", diagv_shape, lambda args, node, dims: np.diag(args[0]).reshape(-1, 1),
+             "diag", r"\operatorname{diag}\left({0}\right)",
+             lambda S, args, node: S.sm.DiagonalOf(args[0]), spelling="diag",
+             code={"numpy": "np.diagonal({0})", "jax": "jnp.diagonal({0})",
+                   "torch": "torch.diagonal({0})", "array-api": "xp.linalg.diagonal({0})"},
+             linear=True, domain="square"),
+    Operator("norm2", scalar_shape, lambda args, node, dims: _cell(np.linalg.norm(args[0])),
+             "norm2", r"\left\lVert {0} \right\rVert_2",
+             lambda S, args, node: S.norm2(args[0], node.args[0].shape), spelling="norm2",
+             code={"numpy": "np.linalg.norm({0})", "jax": "jnp.linalg.norm({0})",
+                   "torch": "torch.linalg.norm({0})",
+                   "array-api": "xp.linalg.vector_norm({0})"}),
+    Operator("norm1", scalar_shape, lambda args, node, dims: _cell(np.sum(np.abs(args[0]))),
+             "norm1", r"\left\lVert {0} \right\rVert_1",
+             lambda S, args, node: S.sum_entries(S.function("abs", args[0], node.args[0]),
+                                                 node.args[0].shape),
+             spelling="norm1",
+             code={"numpy": "np.sum(np.abs({0}))", "jax": "jnp.sum(jnp.abs({0}))",
+                   "torch": "torch.sum(torch.abs({0}))", "array-api": "xp.sum(xp.abs({0}))"},
+             almost_everywhere=True),
+    Operator("logsumexp", column_to_scalar,
+             lambda args, node, dims: _cell(kernels._logsumexp(args[0])),
+             "logsumexp", r"\operatorname{logsumexp}\left({0}\right)",
+             lambda S, args, node: S.sympy.log(S.sum_entries(
+                 S.function("exp", args[0], node.args[0]), node.args[0].shape)),
+             spelling="logsumexp",
+             code={"numpy": "_logsumexp({0})", "jax": "jax.nn.logsumexp({0})",
+                   "torch": "torch.logsumexp({0}, 0)", "array-api": "_logsumexp({0})"}),
+    Operator("softmax", column_shape, lambda args, node, dims: kernels._softmax(args[0]),
+             "softmax", r"\operatorname{softmax}\left({0}\right)",
+             lambda S, args, node: S.softmax(args[0], node), spelling="softmax",
+             code={"numpy": "_softmax({0})", "jax": "jax.nn.softmax({0})",
+                   "torch": "torch.softmax({0}, 0)", "array-api": "_softmax({0})"}),
+    Operator("kron", kron_shape, lambda args, node, dims: np.kron(args[0], args[1]),
+             "kron", r"{0:postfix} \otimes {1:postfix}",
+             lambda S, args, node: S.kron(args), spelling="kron", arity=2,
+             latex_precedence="frob"),
+    Operator("vec", vec_shape, lambda args, node, dims: args[0].reshape(-1, 1, order="F"),
+             "vec", r"\operatorname{vec}\left({0}\right)",
+             lambda S, args, node: S.vec(args[0], node), spelling="vec",
+             code={"numpy": 'np.ravel({0}, order="F")', "jax": 'jnp.ravel({0}, order="F")',
+                   "torch": "{0:atom}.T.reshape(-1)",        # column-major: the transpose, by rows
+                   "array-api": "xp.reshape({0:atom}.T, (-1,))"},
+             linear=True),
+
+    # elementwise functions; their derivatives are in rules/elementwise.rules
+    elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t)),
+    elementwise("log", np.log, r"\log", lambda S, t: S.sympy.log(t), domain="positive"),
+    elementwise("sin", np.sin, r"\sin", lambda S, t: S.sympy.sin(t)),
+    elementwise("cos", np.cos, r"\cos", lambda S, t: S.sympy.cos(t)),
+    elementwise("tan", np.tan, r"\tan", lambda S, t: S.sympy.tan(t)),
+    elementwise("tanh", np.tanh, r"\tanh", lambda S, t: S.sympy.tanh(t)),
+    elementwise("sqrt", np.sqrt, r"\operatorname{sqrt}", lambda S, t: S.sympy.sqrt(t),
+                domain="positive"),
+    elementwise("abs", np.abs, r"\operatorname{abs}", lambda S, t: S.sympy.Abs(t),
+                almost_everywhere=True),
+    elementwise("sign", np.sign, r"\operatorname{sign}", lambda S, t: S.sympy.sign(t),
+                almost_everywhere=True),
+    # σ(x) = 1/(1 + exp(-x)); one formula (kernels._sigmoid) for the check and the NumPy code
+    elementwise("sigmoid", kernels._sigmoid, r"\sigma",
+                lambda S, t: 1 / (1 + S.sympy.exp(-t)),
+                code={"numpy": "_sigmoid({0})", "jax": "jax.nn.sigmoid({0})",
+                      "torch": "torch.sigmoid({0})", "array-api": "_sigmoid({0})"}),
+    elementwise("softplus", kernels.softplus, r"\operatorname{softplus}",
+                lambda S, t: S.sympy.log(1 + S.sympy.exp(t)),
+                code={"numpy": "np.logaddexp(0.0, {0})", "jax": "jax.nn.softplus({0})",
+                      "torch": "torch.nn.functional.softplus({0})",
+                      "array-api": "_softplus({0})"}),
+    elementwise("relu", kernels.relu, r"\operatorname{relu}",
+                lambda S, t: S.sympy.Max(t, 0),
+                code={"numpy": "np.maximum({0}, 0.0)", "jax": "jax.nn.relu({0})",
+                      "torch": "torch.relu({0})", "array-api": "_relu({0})"},
+                almost_everywhere=True),
+]
+
+for _row in _ROWS:
+    register(_row)
+
+
+__all__ = [
+    "BACKENDS",
+    "CONSTRUCTORS",
+    "LOWERED",
+    "NAMED",
+    "NO_CODE",
+    "REGISTRY",
+    "SYNTAX",
+    "Operator",
+    "elementwise",
+    "infer_shape",
+    "is_elementwise",
+    "is_symmetric",
+    "known_functions",
+    "lookup",
+    "register",
+    "shape_size",
+    "spellings",
+    "unregister",
+]
