@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from . import algebra
+from . import algebra, api
 from .errors import DifferentiationError, MatcalcError, ParseError
+from .operators import known_functions
 from .ops import Node
 from .parse import Ast, parse, tokenize
 from .printing.text import to_text
+from .rules import load_rules
 from .shapes import Problem, build_problem
 from .simplify import simplify
 from .verify import SAMPLERS, dimension_sizes, evaluate, sample_inputs
@@ -97,11 +99,9 @@ def check(expr: str, wrt: str, claim: str, shapes: dict | None = None,
     >>> r.correct, r.diagnosis
     (False, 'transposed')
     """
-    from .api import derive
-    from .api import hessian as hessian_
     if not isinstance(wrt, str):
         raise DifferentiationError("check takes one variable (wrt a name)")
-    d = (hessian_ if hessian else derive)(expr, wrt, shapes=shapes, symmetric=symmetric)
+    d = (api.hessian if hessian else api.derive)(expr, wrt, shapes=shapes, symmetric=symmetric)
     variables, expected = d._code_outputs()
     names = _dimension_names(variables)
     claimed = _read_claim(claim, d.problem, variables, names)
@@ -154,7 +154,7 @@ def _read_claim(claim: str, problem: Problem, variables: dict[str, tuple],
         assert program.body is not None
         for body in [b for _, b in program.bindings] + [program.body]:
             for name in _names_used(body):
-                if name.value not in known and str(name.value) not in _functions():
+                if name.value not in known and str(name.value) not in known_functions():
                     raise ParseError(f"{name.value!r} is neither a variable nor a binding of the "
                                      f"expression (its variables: {', '.join(variables)}"
                                      + (f"; bindings: {', '.join(problem.bindings)}"
@@ -163,11 +163,6 @@ def _read_claim(claim: str, problem: Problem, variables: dict[str, tuple],
         return _read(claim, problem, variables, names, own)
     except MatcalcError as exc:
         raise type(exc)(f"in the claim: {exc.message}", exc.text, exc.start, exc.end) from None
-
-
-def _functions() -> set[str]:
-    from .operators import known_functions
-    return set(known_functions())
 
 
 def _read(text: str, problem: Problem, variables: dict[str, tuple], names: dict[object, str],
@@ -199,7 +194,6 @@ def _inlined(node: Node, bindings: dict[str, Node], own: set[str]) -> Node:
 
 def _symbolic(result: CheckResult, claimed: Problem, reference: Problem, d) -> None:
     """claim − derivative simplified: zero settles it; else the missing and extra terms."""
-    from .rules import load_rules
     rules = load_rules()
     own = set(claimed.bindings) - set(reference.bindings)
     claim = _inlined(claimed.expr, claimed.bindings, own)

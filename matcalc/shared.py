@@ -2,9 +2,8 @@
 
 A subexpression that occurs more than once in a result — or across the results of several
 variables — is replaced by a name `t1`, `t2`, … and defined in the where clause, as a person
-would write it. The largest repeated subexpression is named first, then the counting starts over,
-so that a name is never given to a part of something already named unless that part also occurs
-elsewhere. Only the printed form changes: `d.result` and `d.expr` keep the whole expression, and
+would write it. The largest repeated subexpression is named first, and a part of it is named only
+if it also occurs outside it. Only the printed form changes: `d.result` and `d.expr` keep the whole expression, and
 the generated code does its own sharing (printing/module.py). The user's bindings are names
 already, and are left as they are.
 """
@@ -27,65 +26,58 @@ def _worth_naming(node: Node) -> bool:
     return coefficient == 1 or rest.size >= MIN_SIZE
 
 
-def _replace(node: Node, old: Node, new: Node) -> Node:
-    if node == old:
-        return new
-    if not node.args:
-        return node
-    return algebra.rebuild(node, tuple(_replace(a, old, new) for a in node.args))
-
-
 def name_shared(results: list[Node], taken: Iterable[str]
                 ) -> tuple[list[Node], list[tuple[str, Node]]]:
     """(results with repeated subexpressions replaced by names, [(name, definition)]), the
-    definitions each after the ones it uses."""
+    definitions each after the ones it uses.
+
+    Occurrences are counted on the distinct nodes, largest first: a node occurs as often as its
+    parents do (a named parent counts once, for its definition), so the count is that of the
+    tree with every larger repeated subexpression already named — linear in the distinct nodes.
+    """
     taken = set(taken)
-    definitions: list[tuple[Node, Node]] = []     # (placeholder ref, body)
-    while True:
-        counts: Counter[Node] = Counter()
-        for tree in results + [body for _, body in definitions]:
-            counts.update(tree.walk())
-        repeated = [n for n, c in counts.items() if c > 1 and _worth_naming(n)]
-        if not repeated:
-            break
-        target = max(repeated, key=lambda n: (n.size, -len(definitions)))
-        placeholder = leaf("ref", target.shape, f"\0{len(definitions)}", target.deps)
-        results = [_replace(r, target, placeholder) for r in results]
-        definitions = [(p, _replace(b, target, placeholder)) for p, b in definitions]
-        definitions.append((placeholder, target))
-    if not definitions:
+    order: dict[Node, int] = {}          # distinct nodes, in order of first appearance
+
+    def visit(node: Node) -> None:
+        if node not in order:
+            order[node] = len(order)
+            for a in node.args:
+                visit(a)
+
+    for r in results:
+        visit(r)
+    occurrences: Counter[Node] = Counter(results)
+    named: list[Node] = []
+    for node in sorted(order, key=lambda n: (-n.size, order[n])):
+        count = occurrences[node]
+        if count > 1 and _worth_naming(node):
+            named.append(node)
+            count = 1
+        for a in node.args:
+            occurrences[a] += count
+    if not named:
         return results, []
-    ordered = _dependency_order(definitions)
-    final: dict[Node, Node] = {}
+    named.sort(key=lambda n: (n.size, order[n]))     # a definition uses only smaller ones
+    names: dict[Node, Node] = {}
     number = 0
-    for placeholder, _ in ordered:
+    for node in named:
         number += 1
         while f"t{number}" in taken:
             number += 1
-        final[placeholder] = leaf("ref", placeholder.shape, f"t{number}", placeholder.deps)
+        names[node] = leaf("ref", node.shape, f"t{number}", node.deps)
+    rewritten: dict[Node, Node] = {}
 
-    def rename(node: Node) -> Node:
-        for old, new in final.items():
-            node = _replace(node, old, new)
-        return node
+    def rewrite(node: Node, top: bool = False) -> Node:
+        """`node` with every named subexpression (but itself, at the top) written as its name."""
+        if not top and node in names:
+            return names[node]
+        if node not in rewritten:
+            rewritten[node] = node if not node.args else algebra.rebuild(
+                node, tuple(rewrite(a) for a in node.args))
+        return rewritten[node]
 
-    return ([rename(r) for r in results],
-            [(str(final[p].value), rename(body)) for p, body in ordered])
-
-
-def _dependency_order(definitions: list[tuple[Node, Node]]) -> list[tuple[Node, Node]]:
-    """Definitions sorted so that each comes after the ones its body uses."""
-    remaining = list(definitions)
-    ordered: list[tuple[Node, Node]] = []
-    placeholders = {p for p, _ in definitions}
-    while remaining:
-        done = {p for p, _ in ordered}
-        for i, (p, body) in enumerate(remaining):
-            uses = {n for n in body.walk() if n in placeholders}
-            if uses <= done:
-                ordered.append(remaining.pop(i))
-                break
-    return ordered
+    return ([rewrite(r) for r in results],
+            [(str(names[n].value), rewrite(n, top=True)) for n in named])
 
 
 __all__ = ["name_shared"]

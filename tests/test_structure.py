@@ -16,7 +16,7 @@ import matcalc
 PACKAGE = Path(matcalc.__file__).parent
 # function-level imports that exist for load time or optional libraries, not for a cycle
 LAZY = {"sympy", "jax", "matcalc.printing.sympy", "matcalc.sympy_input", "matcalc.api",
-        "matcalc.rules"}
+        "matcalc.rules", "matcalc.check", "matcalc.hvp"}
 
 
 def _module_name(path: Path) -> str:
