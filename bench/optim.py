@@ -206,7 +206,8 @@ def markdown(report: dict) -> str:
         if not row.get(ok, True):
             return "MISMATCH"
         return f"{ms(row[key])} (matcalc {row[key] / row[base]:.2f}× faster)" \
-            if row[key] >= row[base] else f"{ms(row[key])} ({row[base] / row[key]:.2f}× of it)"
+            if row[key] >= row[base] else \
+            f"{ms(row[key])} (matcalc {row[base] / row[key]:.2f}× slower)"
 
     for r in report["value"]:
         lines.append(f"| {r['problem']} | {r['shape']} | {ms(r['grad_s'])} "
@@ -223,7 +224,8 @@ def markdown(report: dict) -> str:
             f"{ms(r['formed_s'])} ({r['formed_s'] / r['hvp_s']:.0f}× the hvp)")
         jax_cell = "not installed" if "jax_s" not in r else (
             "MISMATCH" if not r["jax_ok"] else
-            f"{ms(r['jax_s'])} (hvp {r['jax_s'] / r['hvp_s']:.2f}× faster)")
+            f"{ms(r['jax_s'])} (hvp {r['jax_s'] / r['hvp_s']:.2f}× faster)" if r["jax_s"] >= r["hvp_s"]
+            else f"{ms(r['jax_s'])} (hvp {r['hvp_s'] / r['jax_s']:.2f}× slower)")
         mem = (f"{r['hvp_peak_bytes'] / 2**20:.1f} MB / "
                + (f"{r['formed_peak_bytes'] / 2**20:.0f} MB" if "formed_peak_bytes" in r
                   else "—") + f" / {r['data_bytes'] / 2**20:.0f} MB")
