@@ -193,8 +193,8 @@ def _hvp_row(cfg: dict, fw: dict, rng: np.random.Generator, product, hessian, N:
 
 def markdown(report: dict) -> str:
     lines = ["## Value and gradient together (issue 14)", "",
-             "| problem | shape | gradient alone | value and gradient | ratio (target ≤ 1.1) "
-             "| jax.jit(value_and_grad) | torch forward + grad |",
+             ("| problem | shape | gradient alone | value and gradient | ratio (target ≤ 1.1) "
+              "| jax.jit(value_and_grad) | torch forward + grad |"),
              "|---|---|---|---|---|---|---|"]
 
     def ms(s):
@@ -215,8 +215,8 @@ def markdown(report: dict) -> str:
                      f"| {vs(r, 'jax_s', 'jax_ok', 'value_and_grad_s')} "
                      f"| {vs(r, 'torch_s', 'torch_ok', 'value_and_grad_s')} |")
     lines += ["", "## Hessian-vector products, logistic regression (issue 14)", "",
-              "| N × n | matcalc.hvp | jax.jvp of jax.grad | forming H, then H @ v "
-              "| peak memory: hvp / forming H / X |",
+              ("| N × n | matcalc.hvp | jax.jvp of jax.grad | forming H, then H @ v "
+               "| peak memory: hvp / forming H / X |"),
               "|---|---|---|---|---|"]
     for r in report["hvp"]:
         formed = "not run" if "formed_s" not in r else (

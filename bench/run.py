@@ -963,7 +963,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["targets"] = targets(cases, derivations, cli)
     print("value and gradient, Hessian-vector products", flush=True)
-    import optim        # bench/optim.py: the rows of issue 14
+    import optim  # bench/optim.py beside this script: the rows of issue 14
     report["optim"] = optim.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     md = markdown(report) + "\n" + optim.markdown(report["optim"])

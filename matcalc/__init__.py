@@ -5,9 +5,9 @@
 >>> print(d)
 2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)
 """
-from .api import Derivation, DerivationSet, derive, hessian
+from .api import derive, hessian
 from .check import CheckResult, check
-from .derivation import Step
+from .derivation import Derivation, DerivationSet, Step
 from .errors import DifferentiationError, MatcalcError, ParseError, RuleError, ShapeError
 from .hvp import HessianVectorProduct, hvp
 

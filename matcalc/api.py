@@ -10,465 +10,27 @@ What a derivative is depends on the shapes (README, "Layout of results"):
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from . import algebra
-from .derivation import Step
+from .derivation import LABELS, Derivation, DerivationSet, Step
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
-from .ops import Node, fmt_shape, number, var
+from .ops import Node, fmt_shape, number
 from .parse import parse
-from .printing.latex import derivation_latex, result_latex, standalone_document
-from .printing.module import BACKENDS, generate_module
-from .printing.text import to_text
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
-from .shared import name_shared
 from .simplify import simplify
-from .verify import derivative_error, from_user, to_user
 
 TOLERANCE = 1e-5   # relative error above which a derivative is refused
 
-LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
-          "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",
-          "kronecker": "∂vec(f)/∂vec({x})", "hessian-kronecker": "∂vec(∂f/∂{x})/∂vec({x})"}
-
-
-class GeneratedCode:
-    """The generated function, in each backend's library (printing/module.py, code.py and the
-    backend tables). Subclasses say what to generate: `_generate(backend, value)` → (source,
-    names); with value=True the function returns the value of f first, then the derivatives,
-    computing what they share once."""
-
-    function_name: str
-
-    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
-        raise NotImplementedError
-
-    def _module(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
-        cache = self.__dict__.setdefault("_modules", {})
-        if (backend, value) not in cache:
-            if backend not in BACKENDS:
-                raise ValueError(f"unknown backend {backend!r}; choose one of "
-                                 f"{', '.join(BACKENDS)}")
-            cache[backend, value] = self._generate(backend, value)
-        return cache[backend, value]
-
-    def _name(self, value: bool) -> str:
-        return f"value_and_{self.function_name}" if value else self.function_name
-
-    def code(self, backend: str = "numpy", value: bool = False) -> str:
-        """The generated module's source for `backend`: numpy, jax, torch or array-api; with
-        value=True its function returns (f, derivative) — (f, G1, G2, …) for several variables.
-
-        >>> print(derive("x'*x + sum(exp(x))", wrt="x").code("torch").splitlines()[-1])
-            return torch.exp(x) + 2 * x
-        """
-        return self._module(backend, value)[0]
-
-    @property
-    def source(self) -> str:
-        """The generated NumPy module."""
-        return self.code("numpy")
-
-    def numpy(self, value: bool = False) -> Callable[..., Any]:
-        """The generated code as a callable taking every variable by its name (keywords); with
-        value=True it returns (f, derivative), what they share computed once.
-
-        >>> d = derive("x'*x", wrt="x")
-        >>> d.numpy()(x=np.array([1.0, 2.0]))
-        array([2., 4.])
-        >>> d.numpy(value=True)(x=np.array([1.0, 2.0]))
-        (np.float64(5.0), array([2., 4.]))
-        """
-        return _compile(*self._module("numpy", value), self._name(value))
-
-    def jax(self, jit: bool = True, value: bool = False) -> Callable[..., Any]:
-        """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
-        Needs JAX (`pip install "matcalc[jax]"`); enable float64 with
-        `jax.config.update("jax_enable_x64", True)` for double precision. The jitted function is
-        made once per derivation, so `d.jax()(...)` in a loop compiles only on its first call."""
-        function = _compile(*self._module("jax", value), self._name(value))
-        if not jit:
-            return function
-        cache = self.__dict__.setdefault("_jitted", {})
-        if ("jax", value) not in cache:
-            import jax
-            cache["jax", value] = _keywords(jax.jit(function.__wrapped__),
-                                            self._module("jax", value)[1], function.__doc__)
-        return cache["jax", value]
-
-    def torch(self, value: bool = False) -> Callable[..., Any]:
-        """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
-        device. Needs PyTorch (`pip install "matcalc[torch]"`)."""
-        return _compile(*self._module("torch", value), self._name(value))
-
-    def array_api(self, value: bool = False) -> Callable[..., Any]:
-        """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
-        and Dask arrays, through `array_api_compat` (`pip install "matcalc[array-api]"`)."""
-        return _compile(*self._module("array-api", value), self._name(value))
-
-
-class Derivation(GeneratedCode):
-    """A derivative with its derivation: the result, the steps, LaTeX, and generated code."""
-
-    def __init__(self, problem: Problem, wrt: str, result: Node, steps: list[Step],
-                 notes: list[str], kind: str, function: Node):
-        self.problem = problem
-        self.wrt = wrt
-        self.result = result
-        self.derivation_steps = steps   # the rules applied; `steps` adds the naming of shared parts
-        self.notes = notes
-        self.kind = kind
-        self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
-        self.error: float | None = None
-
-    # -- the result ---------------------------------------------------------------------------------
-    @property
-    def label(self) -> str:
-        return LABELS[self.kind].format(x=self.wrt)
-
-    @property
-    def is_linear_map(self) -> bool:
-        return self.kind in ("linear-map", "hessian-map")
-
-    @cached_property
-    def expr(self):
-        """The result as a SymPy expression."""
-        from .printing.sympy import to_sympy
-        return to_sympy(self.result)
-
-    @cached_property
-    def binding_names(self) -> list[str]:
-        """The user's bindings the result uses, each after the ones it uses."""
-        used: set[str] = set()
-        pending = [n for n in self.result.walk() if n.op == "ref"]
-        while pending:
-            node = pending.pop()
-            if node.value not in used:
-                used.add(str(node.value))
-                pending.extend(n for n in self.problem.bindings[str(node.value)].walk()
-                               if n.op == "ref")
-        return [n for n in self.problem.binding_order if n in used]
-
-    @cached_property
-    def bindings(self) -> dict[str, Any]:
-        """{name: SymPy expression} for each binding the result uses."""
-        from .printing.sympy import to_sympy
-        return {n: to_sympy(self.problem.bindings[n]) for n in self.binding_names}
-
-    @property
-    def shape(self) -> tuple:
-        return self.result.shape
-
-    @cached_property
-    def _naming(self) -> tuple[Node, list[tuple[str, Node]]]:
-        """(the result with its repeated subexpressions named, [(t1, definition), …]); a
-        DerivationSet names across its derivations and sets this for each."""
-        (named,), definitions = name_shared([self.result], self._taken_names())
-        return named, definitions
-
-    def _taken_names(self) -> set[str]:
-        return set(self.problem.variables) | set(self.problem.bindings) | {self.direction or ""}
-
-    @property
-    def named_result(self) -> Node:
-        """The result as printed: a subexpression it repeats is a name (t1) defined in `where`."""
-        return self._naming[0]
-
-    @property
-    def steps(self) -> list[Step]:
-        """The derivation, and last the naming of repeated subexpressions (when there are any)."""
-        named, definitions = self._naming
-        if not definitions:
-            return self.derivation_steps
-        note = ", ".join(f"{n} = {to_text(body)}" for n, body in definitions)
-        return [*self.derivation_steps, Step("shared", self.label, named, note)]
-
-    def definitions(self) -> list[tuple[str, Node]]:
-        """(name, expression) of each name the printed result uses: the user's bindings, then
-        the repeated subexpressions it names (t1, t2, …)."""
-        return [(n, self.problem.bindings[n]) for n in self.binding_names] + self._naming[1]
-
-    def result_text(self) -> str:
-        """The result alone, in the input language."""
-        return to_text(self.named_result)
-
-    def where(self) -> list[tuple[str, str]]:
-        """(name, definition) of each binding and named subexpression the result uses, in the
-        input language."""
-        return [(n, to_text(body)) for n, body in self.definitions()]
-
-    def __str__(self) -> str:
-        where = self.where()
-        text = self.result_text()
-        if where:
-            text += " where " + ", ".join(f"{n} = {body}" for n, body in where)
-        return text
-
-    def __repr__(self) -> str:
-        return f"<Derivation {self.label}: {self}>"
-
-    # -- printers -----------------------------------------------------------------------------------
-    def latex(self, steps: bool = False, standalone: bool = False) -> str:
-        """LaTeX of the result; with steps=True the whole derivation as an align* environment;
-        with standalone=True a complete document (problem, steps, result)."""
-        if standalone:
-            return standalone_document(self)
-        return derivation_latex(self) if steps else result_latex(self)
-
-    # -- notebooks ----------------------------------------------------------------------------------
-    def _repr_latex_(self) -> str:
-        return f"$${self.latex()}$$"
-
-    def _repr_markdown_(self) -> str:
-        notes = "".join(f"\n\n*Note: {n}.*" for n in self.notes)
-        return f"$${self.latex()}$$\n\n`{self}`{notes}"
-
-    def with_steps(self) -> StepsView:
-        """A view that displays the whole derivation in a notebook (`d.with_steps()` in a cell)."""
-        return StepsView(self)
-
-    def steps_text(self) -> str:
-        """The numbered derivation, one line per rule applied."""
-        width = max((len(s.lhs_text) for s in self.steps), default=0)
-        lines = []
-        for i, s in enumerate(self.steps, start=1):
-            note = f" ({s.note})" if s.note else ""
-            lines.append(f"{i:3d}  {s.lhs_text:<{width}} = {to_text(s.rhs)}    [{s.rule}{note}]")
-        return "\n".join(lines)
-
-    @cached_property
-    def direction(self) -> str | None:
-        """For a linear map: the name of the argument that holds d(X) in generated code."""
-        if not self.is_linear_map:
-            return None
-        name = f"d{self.wrt}"
-        while name in self.problem.variables:
-            name += "_"
-        return name
-
-    def _code_outputs(self) -> tuple[dict[str, tuple], Node]:
-        """The generated function's variables and output (d(X) becomes an argument)."""
-        variables = dict(self.problem.variables)
-        result = self.result
-        if self.direction is not None:
-            shape = self.problem.variables[self.wrt]
-            variables[self.direction] = shape
-            result = _replace(result, algebra.apply("d", self.problem.variable(self.wrt)),
-                              var(self.direction, shape))
-        return variables, result
-
-    @property
-    def function_name(self) -> str:
-        return _function_name(self.kind, self.wrt)
-
-    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
-        variables, result = self._code_outputs()
-        what = f"f and {self.label}" if value else self.label
-        doc = f"{what} of f = {self.problem.text.strip()}\n\n    Result: {self}"
-        outputs = [("f", self.problem.expr)] if value else []
-        return generate_module(variables, self.problem.bindings, outputs + [(self.wrt, result)],
-                               self._name(value), doc, BACKENDS[backend])
-
-    def _directional(self) -> Callable:
-        """The derivative along V, computed from the generated code (for the numeric check)."""
-        code = self.numpy().__wrapped__
-        params = self._module("numpy")[1]
-        shape = self.problem.variables[self.wrt]
-        rows = shape[0]
-
-        def along(inputs: dict, v: np.ndarray, function_shape: tuple[int, int]):
-            args = {params[n]: x for n, x in inputs.items()}
-            if self.direction is not None:
-                args[params[self.direction]] = to_user(v, shape)
-                return code(**args)
-            out = np.asarray(code(**args), dtype=float)
-            if self.kind in ("kronecker", "hessian-kronecker"):   # vec(dF) = K*vec(dX)
-                return (out @ v.ravel(order="F")).reshape(function_shape, order="F")
-            if self.kind == "gradient":
-                g = from_user(out, *v.shape)
-                return float(np.sum(g * v)), float(np.sum(np.abs(g) * np.abs(v)))
-            # a Jacobian or a Hessian: a matrix times the direction (a column)
-            m = out.reshape(-1, v.shape[0]) if out.ndim == 2 else out.reshape(-1, 1)
-            return m @ v if rows != 1 else m * float(v.reshape(()))
-
-        return along
-
-    def vec(self, verify: bool = True) -> Derivation:
-        """A linear map dX ↦ dF in vec/Kronecker form: K with vec(dF) = K*vec(dX), where vec stacks
-        columns (column-major). Its steps continue this derivation's.
-
-        >>> print(derive("A*X*B", wrt="X").vec())
-        kron(B', A)
-        """
-        if not self.is_linear_map:
-            raise DifferentiationError(f"the vec/Kronecker form is for linear maps; this result is "
-                                       f"a {self.kind}")
-        run = _Run(self.problem, self.wrt)
-        run.steps = list(self.derivation_steps)
-        kind = "kronecker" if self.kind == "linear-map" else "hessian-kronecker"
-        k = LinearFormPass(run.variable, run.rules.kronecker, run.rules, run.steps, "kvec").form(
-            self.result)
-        run.steps.append(Step("kronecker", LABELS[kind].format(x=self.wrt), k,
-                              f"vec(dF) = K*vec(d({self.wrt})), column-major vec"))
-        result, _ = simplify(k, run.rules, self.problem.bindings, run.steps,
-                                LABELS[kind].format(x=self.wrt))
-        d = Derivation(self.problem, self.wrt, result, run.steps, self.notes, kind, self.function)
-        return _verified(d, verify)
-
-    def check(self, trials: int = 5, seed: int = 1) -> float:
-        """Largest relative error against central finite differences at random inputs."""
-        return derivative_error(self.function, self.problem.bindings, self.problem.variables,
-                                self.wrt, self._directional(), trials=trials, seed=seed,
-                                symmetric=self.problem.symmetric)
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable JSON form (documented in README, 'JSON output')."""
-        return {
-            "schema": "matcalc.derivation/1",
-            "input": self.problem.text,
-            "wrt": self.wrt,
-            "kind": self.kind,
-            "variables": {n: [str(d) for d in s] for n, s in self.problem.variables.items()},
-            "result": self.result_text(),
-            "shape": [str(d) for d in self.result.shape],
-            "where": dict(self.where()),
-            "text": str(self),
-            "latex": self.latex(),
-            "steps": [{"rule": s.rule, "lhs": s.lhs_text, "rhs": to_text(s.rhs), "note": s.note}
-                      for s in self.steps],
-            "notes": self.notes,
-            "check_error": None if self.error is None or np.isnan(self.error) else self.error,
-            "numpy": self.source,
-        }
-
-    def json(self) -> str:
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
-
-
-class StepsView:
-    """A derivation shown with its steps: typeset in Jupyter, numbered text elsewhere."""
-
-    def __init__(self, derivation: Derivation):
-        self.derivation = derivation
-
-    def _repr_latex_(self) -> str:
-        return self.derivation.latex(steps=True)
-
-    def _repr_markdown_(self) -> str:
-        return f"{self.derivation.latex(steps=True)}\n\n$${self.derivation.latex()}$$"
-
-    def __str__(self) -> str:
-        return self.derivation.steps_text()
-
-
-class DerivationSet(GeneratedCode):
-    """Gradients with respect to several variables, sharing one generated function."""
-
-    function_name = "gradients"
-
-    def __init__(self, derivations: list[Derivation]):
-        self.derivations = derivations
-        self.problem = derivations[0].problem
-        # a subexpression repeated across the gradients is named once, for all of them
-        named, definitions = name_shared([d.result for d in derivations],
-                                         derivations[0]._taken_names())
-        for d, result in zip(derivations, named):
-            used = {str(n.value) for n in result.walk() if n.op == "ref"}
-            for name, body in reversed(definitions):
-                if name in used:
-                    used |= {str(n.value) for n in body.walk() if n.op == "ref"}
-            d._naming = (result, [(n, body) for n, body in definitions if n in used])
-
-    def __getitem__(self, wrt: str) -> Derivation:
-        return next(d for d in self.derivations if d.wrt == wrt)
-
-    def __iter__(self):
-        return iter(self.derivations)
-
-    def __len__(self) -> int:
-        return len(self.derivations)
-
-    @property
-    def wrt(self) -> list[str]:
-        return [d.wrt for d in self.derivations]
-
-    def __str__(self) -> str:
-        return "\n".join(f"{d.label} = {d}" for d in self.derivations)
-
-    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
-        """One function returning every gradient (a tuple, in the order of `wrt`), after f
-        with value=True."""
-        what = "f and its gradients" if value else "Gradients"
-        doc = (f"{what} of f = {self.problem.text.strip()} with respect to "
-               f"{', '.join(self.wrt)}, in that order.")
-        outputs = [("f", self.problem.expr)] if value else []
-        return generate_module(self.problem.variables, self.problem.bindings,
-                               outputs + [(d.wrt, d.result) for d in self.derivations],
-                               self._name(value), doc, BACKENDS[backend])
-
-    def check(self, trials: int = 5, seed: int = 1) -> float:
-        return max(d.check(trials, seed) for d in self.derivations)
-
-    def latex(self, steps: bool = False, standalone: bool = False) -> str:
-        return "\n".join(d.latex(steps, standalone) for d in self.derivations)
-
-    def _repr_latex_(self) -> str:
-        return "$$" + r" \\ ".join(d.latex() for d in self.derivations) + "$$"
-
-    def _repr_markdown_(self) -> str:
-        return "\n\n".join(d._repr_markdown_() for d in self.derivations)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-
-def _function_name(kind: str, wrt: str) -> str:
-    stem = {"gradient": "grad", "jacobian": "jacobian", "linear-map": "differential",
-            "hessian": "hessian", "hessian-map": "hessian_map", "kronecker": "kronecker",
-            "hessian-kronecker": "hessian_kronecker"}[kind]
-    return f"{stem}_{wrt}" if wrt.isidentifier() and wrt.isascii() else stem
-
-
-def _compile(source: str, params: dict[str, str], function_name: str) -> Callable[..., Any]:
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<matcalc {function_name}>", "exec"), namespace)  # noqa: S102 — our code
-    function = namespace[function_name]
-    return _keywords(function, params, function.__doc__)
-
-
-def _keywords(function: Callable[..., Any], params: dict[str, str],
-              doc: str | None) -> Callable[..., Any]:
-    """`function` called with the user's variable names as keywords (params: user → Python)."""
-
-    def call(**arrays: Any) -> Any:
-        buffer = {"out": arrays.pop("out")} if "out" in arrays and "out" not in params else {}
-        missing = [n for n in params if n not in arrays]
-        unknown = [n for n in arrays if n not in params]
-        if missing or unknown:
-            raise TypeError(f"expected the variables {', '.join(params)}"
-                            + (f"; missing {', '.join(missing)}" if missing else "")
-                            + (f"; unknown {', '.join(unknown)}" if unknown else ""))
-        return function(**{params[n]: v for n, v in arrays.items()}, **buffer)
-
-    call.__doc__ = doc
-    call.__wrapped__ = function  # type: ignore[attr-defined]
-    return call
-
-
-def _replace(node: Node, old: Node, new: Node) -> Node:
-    if node == old:
-        return new
-    if not node.args:
-        return node
-    return algebra.rebuild(node, tuple(_replace(a, old, new) for a in node.args))
-
 
 def _problem(expr: Any, shapes: dict | None, symmetric: Iterable[str] | None) -> Problem:
     if not isinstance(expr, str):
@@ -550,6 +112,13 @@ class _Run:
                  f"{'is' if len(nonsmooth) == 1 else 'are'} not differentiable at isolated points")]
 
 
+def _derivation(run: _Run, result: Node, kind: str, function: Node) -> Derivation:
+    """The result of a run; a linear map can continue to its vec/Kronecker form."""
+    linear_map = kind in ("linear-map", "hessian-map")
+    return Derivation(run.problem, run.wrt, result, run.steps, run.notes(), kind, function,
+                      continue_to_vec=kronecker_form if linear_map else None)
+
+
 def _verified(d: Derivation, verify: bool) -> Derivation:
     if verify:
         try:
@@ -570,6 +139,22 @@ def _verified(d: Derivation, verify: bool) -> Derivation:
                 f"central finite differences by a relative error of {d.error:.2e} (this is a bug "
                 f"in matcalc; please report the expression)")
     return d
+
+
+def kronecker_form(d: Derivation, verify: bool = True) -> Derivation:
+    """A linear map dX ↦ dF in vec/Kronecker form (what `d.vec()` returns): K with
+    vec(dF) = K*vec(dX), vec stacking columns. Its steps continue d's."""
+    run = _Run(d.problem, d.wrt)
+    run.steps = list(d.derivation_steps)
+    kind = "kronecker" if d.kind == "linear-map" else "hessian-kronecker"
+    k = LinearFormPass(run.variable, run.rules.kronecker, run.rules, run.steps, "kvec").form(
+        d.result)
+    run.steps.append(Step("kronecker", LABELS[kind].format(x=d.wrt), k,
+                          f"vec(dF) = K*vec(d({d.wrt})), column-major vec"))
+    result, _ = simplify(k, run.rules, d.problem.bindings, run.steps,
+                         LABELS[kind].format(x=d.wrt))
+    return _verified(Derivation(d.problem, d.wrt, result, run.steps, d.notes, kind, d.function),
+                     verify)
 
 
 def derive(expr: str, wrt: str | Sequence[str], shapes: dict | None = None,
@@ -608,8 +193,7 @@ def _derive_one(problem: Problem, wrt: str, verify: bool) -> Derivation:
         kind, result = run.derivative(problem.expr)
     except RecursionError as exc:
         raise _too_large(exc) from None
-    return _verified(Derivation(problem, wrt, result, run.steps, run.notes(), kind, problem.expr),
-                     verify)
+    return _verified(_derivation(run, result, kind, problem.expr), verify)
 
 
 def hessian(expr: str, wrt: str, shapes: dict | None = None,
@@ -644,5 +228,4 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
         _, result = run.derivative(gradient, kind_hint=kind)
     except RecursionError as exc:
         raise _too_large(exc) from None
-    return _verified(Derivation(problem, wrt, result, run.steps, run.notes(), kind, gradient),
-                     verify)
+    return _verified(_derivation(run, result, kind, gradient), verify)

@@ -29,7 +29,7 @@ from .errors import DifferentiationError, MatcalcError, ParseError
 from .operators import known_functions
 from .ops import Node
 from .parse import Ast, parse, tokenize
-from .printing.text import to_text
+from .printing.readers.text import to_text
 from .rules import load_rules
 from .shapes import Problem, build_problem
 from .simplify import simplify

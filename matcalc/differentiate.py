@@ -20,7 +20,7 @@ from .derivation import Step
 from .errors import DifferentiationError
 from .match import Context, guards_hold, instantiate, match, rewrite_once
 from .ops import NARY, SCALAR, Node, dim_product
-from .printing.text import to_text
+from .printing.readers.text import to_text
 from .rules import Rule, RuleSet
 
 MAX_STEPS = 2_000

@@ -15,17 +15,8 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from . import algebra
-from .api import (
-    Derivation,
-    _check_variable,
-    _names,
-    _problem,
-    _replace,
-    _Run,
-    _too_large,
-    _verified,
-)
-from .derivation import Step
+from .api import _check_variable, _names, _problem, _Run, _too_large, _verified
+from .derivation import Derivation, Step, _replace
 from .errors import DifferentiationError
 from .ops import fmt_shape, var
 from .simplify import simplify

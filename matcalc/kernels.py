@@ -50,7 +50,7 @@ def _symmetric_product(m, w):
     blocks = max(1, min(4, d // 50))        # about 5/8 of the multiplications with four blocks
     out = np.empty((d, d), dtype=np.result_type(m, w))
     edges = [d * i // blocks for i in range(blocks + 1)]
-    for lo, hi in zip(edges, edges[1:]):    # noqa: RUF007 (generated modules import numpy only)
+    for lo, hi in zip(edges, edges[1:]):
         out[lo:hi, lo:] = m[:, lo:hi].T @ w[:, lo:]
         out[hi:, lo:hi] = out[lo:hi, hi:].T          # below the diagonal block: mirrored
         block = out[lo:hi, lo:hi]

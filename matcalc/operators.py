@@ -38,7 +38,7 @@ Evaluator = Callable[[list[np.ndarray], Node, dict], np.ndarray]
 # (the SymPy toolkit of printing/sympy.py, the operands in SymPy, the node) → a SymPy expression
 SympyForm = Callable[[object, list, Node], object]
 
-BACKENDS = ("numpy", "jax", "torch", "array-api")
+BACKEND_NAMES = ("numpy", "jax", "torch", "array-api")
 LOWERED = "lowered"          # `code` of an operator that printing/code.py spells by a method
 NAMED = "named"              # `code` of a leaf the module gives a name: a variable, a binding,
                              # the direction d(X) a linear map takes as an argument
@@ -508,7 +508,7 @@ for _row in _ROWS:
 
 
 __all__ = [
-    "BACKENDS",
+    "BACKEND_NAMES",
     "CONSTRUCTORS",
     "LOWERED",
     "NAMED",

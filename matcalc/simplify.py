@@ -15,7 +15,7 @@ from .differentiate import check_size
 from .errors import DifferentiationError
 from .match import Context, instantiate, rewrite_once
 from .ops import Node, leaf
-from .printing.text import to_text
+from .printing.readers.text import to_text
 from .rules import Rule, RuleSet
 
 MAX_REWRITES = 500

@@ -23,7 +23,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from .errors import MatcalcError
 from .operators import REGISTRY
 from .ops import SCALAR, Node, var
-from .printing.sympy import to_sympy
+from .printing.readers.sympy import to_sympy
 
 ONE_ARGUMENT = {sm.Transpose: "({})'", sm.Inverse: "inv({})", sm.Trace: "tr({})",
                 sm.Determinant: "det({})", sm.DiagMatrix: "diag({})", sm.DiagonalOf: "diag({})"}
@@ -134,10 +134,3 @@ def from_sympy(expr: sympy.Basic) -> tuple[str, dict[str, tuple]]:
     reader = _Reader()
     text = reader.text(expr)
     return text, reader.shapes
-
-
-def variable_name(wrt: object) -> str:
-    """The name of `wrt`, given as a string or as a SymPy symbol."""
-    if isinstance(wrt, (sm.MatrixSymbol, sympy.Symbol)):
-        return wrt.name
-    return wrt  # type: ignore[return-value]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import sympy
 import matcalc
 from matcalc.verify import dimension_sizes, evaluate, from_user, to_user
 
@@ -163,3 +164,19 @@ def check_hessian(expr: str, wrt: str, shapes: dict | None = None, expected: Cal
             want = np.asarray(expected(**user), dtype=float).reshape(got.shape)
             assert np.allclose(got, want, rtol=1e-9, atol=1e-9), f"{expr}: H = {d}"
     return d
+
+
+def sympy_value(d, inputs: dict) -> np.ndarray:
+    """d.expr evaluated by SymPy itself at the inputs: the SymPy form computes the same numbers."""
+    subs = {s: sympy.ImmutableMatrix(np.reshape(inputs[s.name], s.shape)) if hasattr(s, "shape")
+            else inputs[s.name] for s in d.expr.free_symbols}
+    value = d.expr.xreplace({k: sympy.ImmutableMatrix(v) if hasattr(k, "shape") else v
+                             for k, v in subs.items()})
+    # SymPy leaves special matrices and Hadamard powers of explicit matrices unevaluated
+    value = value.replace(lambda e: isinstance(e, (sympy.OneMatrix, sympy.Identity)),
+                          lambda e: e.as_explicit())
+    value = value.replace(lambda e: isinstance(e, sympy.HadamardPower),
+                          lambda e: sympy.ImmutableMatrix(e.base.doit()).applyfunc(
+                              lambda t: t ** e.exp)).doit()
+    return np.array(sympy.N(value.as_explicit() if hasattr(value, "as_explicit") else value),
+                    dtype=float)

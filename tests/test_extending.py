@@ -9,15 +9,14 @@ import shutil
 
 import numpy as np
 import pytest
-import sympy
+from numeric import check_gradient, sympy_value
+from test_backends import _run
 
 import matcalc
 from matcalc import operators
 from matcalc import rules as rules_module
 from matcalc.operators import Operator, elementwise, scalar_shape
-from matcalc.printing.text import to_text
-from numeric import check_gradient
-from test_backends import _run
+from matcalc.printing.readers.text import to_text
 
 SOFTSIGN = elementwise(
     "softsign", lambda x: x / (1.0 + np.abs(x)), r"\operatorname{softsign}",
@@ -60,22 +59,6 @@ def extended(tmp_path):
     rules_module.load_rules()
 
 
-def _sympy_value(d, inputs: dict) -> np.ndarray:
-    """d.expr evaluated by SymPy itself at the inputs: the SymPy form computes the same numbers."""
-    subs = {s: sympy.ImmutableMatrix(np.reshape(inputs[s.name], s.shape)) if hasattr(s, "shape")
-            else inputs[s.name] for s in d.expr.free_symbols}
-    value = d.expr.xreplace({k: sympy.ImmutableMatrix(v) if hasattr(k, "shape") else v
-                             for k, v in subs.items()})
-    # SymPy leaves special matrices and Hadamard powers of explicit matrices unevaluated
-    value = value.replace(lambda e: isinstance(e, (sympy.OneMatrix, sympy.Identity)),
-                          lambda e: e.as_explicit())
-    value = value.replace(lambda e: isinstance(e, sympy.HadamardPower),
-                          lambda e: sympy.ImmutableMatrix(e.base.doit()).applyfunc(
-                              lambda t: t ** e.exp)).doit()
-    return np.array(sympy.N(value.as_explicit() if hasattr(value, "as_explicit") else value),
-                    dtype=float)
-
-
 def _shapes(expr: str) -> dict:
     """Sizes declared as numbers (so that SymPy can evaluate d.expr): matrices 3×3, vectors 3."""
     return {n: (3, 3) if n.isupper() else (3,) for n in "AXxab" if n in expr}
@@ -105,7 +88,7 @@ def test_a_new_operator_derives_and_prints(extended, expr, wrt, kept, latex):
         assert latex in d.latex()
     inputs = _inputs(d, 5)
     reference = np.asarray(d.numpy()(**inputs), dtype=float)
-    np.testing.assert_allclose(_sympy_value(d, inputs).reshape(reference.shape), reference,
+    np.testing.assert_allclose(sympy_value(d, inputs).reshape(reference.shape), reference,
                                rtol=1e-9, atol=1e-12)
 
 

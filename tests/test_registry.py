@@ -13,16 +13,18 @@ import re
 
 import numpy as np
 import pytest
+from numeric import sympy_value
 
+import matcalc
 from matcalc import operators
-from matcalc.operators import BACKENDS, LOWERED, NAMED, NO_CODE, REGISTRY, SYNTAX, Operator
+from matcalc.operators import BACKEND_NAMES, LOWERED, NAMED, NO_CODE, REGISTRY, SYNTAX, Operator
 from matcalc.parse import parse
-from matcalc.printing.code import CodePrinter
-from matcalc.printing.latex import LatexPrinter
-from matcalc.printing.module import BACKENDS as BACKEND_TABLES
-from matcalc.printing.module import generate_module
-from matcalc.printing.sympy import to_sympy
-from matcalc.printing.text import TextPrinter
+from matcalc.printing.backends import BACKENDS as BACKEND_TABLES
+from matcalc.printing.codegen.code import CodePrinter
+from matcalc.printing.codegen.module import generate_module
+from matcalc.printing.readers.latex import LatexPrinter
+from matcalc.printing.readers.sympy import to_sympy
+from matcalc.printing.readers.text import TextPrinter
 from matcalc.rules import load_rules
 from matcalc.shapes import build_problem
 from matcalc.verify import evaluate, to_user
@@ -55,7 +57,7 @@ def holes(op: Operator) -> list[str]:
         if not hasattr(CodePrinter, f"_print_{op.name}"):
             missing.append("a CodePrinter method lowering it")
         return missing
-    for backend in BACKENDS:
+    for backend in BACKEND_NAMES:
         template = op.code.get(backend)  # type: ignore[union-attr]
         if template is None:
             missing.append(f"a {backend} spelling")
@@ -130,13 +132,15 @@ def _strict(a: object, b: object) -> None:
 SPELLED = sorted(op.name for op in REGISTRY.values() if op.spelling is not None)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
 @pytest.mark.parametrize("name", SPELLED)
 def test_generated_code_computes_what_the_registry_evaluates(name, backend):
     """Each spelled operator through the generated code of each installed backend, against the
     row's NumPy evaluation (the one the self-check uses)."""
     from test_backends import _run
 
+    if backend == "jax":       # float64, as NumPy
+        pytest.importorskip("jax").config.update("jax_enable_x64", True)
     text, shapes = _call_text(REGISTRY[name])
     problem = build_problem(parse(text), shapes)
     assert problem.expr.op == name, f"{text} was built as {problem.expr.op}"
@@ -165,7 +169,7 @@ def test_generated_code_computes_what_the_registry_evaluates(name, backend):
 
 def _compiled(source: str):
     namespace: dict = {}
-    exec(compile(source, "<generated>", "exec"), namespace)   # our own generated code
+    exec(compile(source, "<generated>", "exec"), namespace)   # noqa: S102 (our generated code)
     return namespace["value"]
 
 
@@ -194,7 +198,7 @@ def test_operators_declared_linear_are_linear(name):
     problem = build_problem(parse(text), shapes)
     x, y = _sample(problem, 1), _sample(problem, 2)
     mixed = {n: 2.5 * x[n] - 0.5 * y[n] for n in x}
-    value = lambda env: evaluate(problem.expr, dict(env, __dims__={}), {})   # noqa: E731
+    value = lambda env: evaluate(problem.expr, dict(env, __dims__={}), {})
     np.testing.assert_allclose(value(mixed), 2.5 * value(x) - 0.5 * value(y), rtol=1e-12,
                                atol=1e-12)
 
@@ -207,3 +211,19 @@ def test_operators_declared_symmetric_give_symmetric_values(name):
     value = evaluate(problem.expr, dict(_sample(problem, 3, symmetric=True), __dims__={}), {})
     if value.shape[0] == value.shape[1]:
         np.testing.assert_allclose(value, value.T, rtol=1e-12, atol=1e-12)
+
+
+def test_the_registry_spells_exactly_the_backends_there_are():
+    assert set(BACKEND_NAMES) == set(BACKEND_TABLES)
+
+
+@pytest.mark.parametrize("expr", ["A*X*B", "X'", "inv(X)"])
+def test_the_sympy_form_of_a_kronecker_result_computes_its_values(expr):
+    """d.expr of kron(B', A) keeps both factors (it once dropped one) and evaluates as NumPy does."""
+    d = matcalc.derive(expr, wrt="X", shapes={"A": (2, 3), "X": (3, 3), "B": (3, 2)}).vec()
+    rng = np.random.default_rng(4)
+    inputs = {n: rng.uniform(0.5, 1.5, s) + (3 * np.eye(3) if n == "X" else 0)
+              for n, s in d.problem.variables.items()}
+    expected = np.asarray(d.numpy()(**inputs), dtype=float)
+    np.testing.assert_allclose(sympy_value(d, inputs).reshape(expected.shape), expected,
+                               rtol=1e-9, atol=1e-12)

@@ -9,9 +9,9 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
-from .. import algebra
-from ..operators import lookup
-from ..ops import Node, const_value, number
+from ... import algebra
+from ...operators import lookup
+from ...ops import Node, const_value, number
 
 # Precedence, lowest first.
 ADD, FROB, MUL, NEG, POW, POSTFIX, ATOM = 10, 15, 20, 25, 30, 40, 50

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..names import GREEK
-from ..operators import APPLIED, lookup
-from ..ops import Node, const_value
+from ...names import GREEK
+from ...operators import APPLIED, lookup
+from ...ops import Node, const_value
 from .text import (
     ADD,
     ATOM,
@@ -23,7 +23,7 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from ..api import Derivation
+    from ...derivation import Derivation
 
 def _name(name: str) -> str:
     if name == "omicron":       # the one Greek letter LaTeX writes as a Latin one

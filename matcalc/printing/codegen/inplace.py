@@ -19,10 +19,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from .. import algebra
-from ..operators import lookup
-from ..ops import Node, const_value
-from .text import signed_terms, split_product
+from ... import algebra
+from ...operators import lookup
+from ...ops import Node, const_value
+from ..readers.text import signed_terms, split_product
 
 if TYPE_CHECKING:
     from .code import CodePrinter
@@ -66,13 +66,13 @@ class InPlace:
 
     def into(self, node: Node) -> list[str]:
         """The statements leaving `node`'s value in the target."""
-        getattr(self, f"_{node.op}", self._function)(node)
+        getattr(self, f"_into_{node.op}", self._into_function)(node)
         return self.lines
 
     def _spine(self, candidates: list[Node]) -> int | None:
         return next((i for i, c in enumerate(candidates) if self.fusable(c)), None)
 
-    def _add(self, node: Node) -> None:
+    def _into_add(self, node: Node) -> None:
         terms = signed_terms(node)
         k = self._spine([t for _, t in terms])
         if k is None:               # no operand is a chain: the first two terms start the buffer
@@ -93,7 +93,7 @@ class InPlace:
         for sign, term in rest:
             self.emit("subtract" if sign == " - " else "add", self.operand(term))
 
-    def _hadamard(self, node: Node) -> None:
+    def _into_hadamard(self, node: Node) -> None:
         sign, num, den = split_product(node.args)
         k = self._spine(num)
         if k is not None:
@@ -120,7 +120,7 @@ class InPlace:
         if sign:
             self.emit("negative")
 
-    def _power(self, node: Node) -> None:
+    def _into_power(self, node: Node) -> None:
         base = node.args[0]
         p = const_value(node.args[1])
         if self.fusable(base):
@@ -137,7 +137,7 @@ class InPlace:
         else:
             self.emit("power", source, self.printer.doprint(node.args[1]))
 
-    def _matmul(self, node: Node) -> None:
+    def _into_matmul(self, node: Node) -> None:
         *scalars, array = node.args
         scale = algebra.mul(*scalars)
         if self.fusable(array):
@@ -146,7 +146,7 @@ class InPlace:
         else:
             self.emit("multiply_to", scale, self.operand(array))
 
-    def _function(self, node: Node) -> None:
+    def _into_function(self, node: Node) -> None:
         arg = node.args[0]
         if self.fusable(arg):
             self.into(arg)

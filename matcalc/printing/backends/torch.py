@@ -6,7 +6,7 @@ there too, so the same function runs on CPU and CUDA tensors.
 """
 from __future__ import annotations
 
-from .backend import Backend
+from .base import Backend
 
 TORCH = Backend(
     name="torch",

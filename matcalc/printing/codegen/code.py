@@ -21,14 +21,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from .. import algebra
-from ..operators import lookup
-from ..ops import Node, const_value, dim_factors
-from ..verify import evaluate
-from .backend import Backend
+from ... import algebra
+from ...operators import lookup
+from ...ops import Node, const_value, dim_factors
+from ...verify import evaluate
+from ..backends.base import Backend
+from ..readers.text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 from .chain import cheapest_order, gram_form, inverse_of, order_depends_on_sizes, span_node
 from .inplace import in_place_lines
-from .text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 
 
 def _literal(value: Fraction | float) -> tuple[str, int]:
@@ -199,7 +199,7 @@ class CodePrinter(Printer):
             return (*self.print_with(chain[tree]), False)
         product = _Product(tree, chain)      # type: ignore[arg-type]
         for name, _, method in LOWERINGS:
-            code = getattr(self, method)(product, scale)
+            code = method(self, product, scale)
             if code is not None:
                 self.lowerings.add(name)
                 return code
@@ -393,18 +393,20 @@ class _Product:
 
 
 # How generated code spells a product L*R of two sub-chains: the first lowering that applies, in
-# this order. (name, the identity it uses, CodePrinter method); tests/test_lowerings.py checks
+# this order. (name, the identity it uses, the CodePrinter method); tests/test_lowerings.py checks
 # each numerically on problems that use it.
 LOWERINGS = (
-    ("diagonal-scaling-left", "diag(v)*M = v[:, None] * M (diag(v)*ones = v)", "_diagonal_left"),
-    ("diagonal-scaling-right", "M*diag(v) = M * v[None, :]", "_diagonal_right"),
-    ("solve-left", "inv(A)*B = solve(A, B)", "_solve_left"),
-    ("solve-right", "B*inv(A) = solve(A', B')'", "_solve_right"),
-    ("outer-product", "u*v' = outer(u, v) (a constant u or v: the other one repeated)", "_outer"),
-    ("column-sums", "c*ones'*R = c*sum(R, axis=0)", "_column_sums"),
-    ("row-sums", "L*ones*c = c*sum(L, axis=1)", "_row_sums"),
-    ("scaling", "a sub-chain that reduces to 1×1 scales the other", "_scaling"),
-    ("matrix-product", "A*B = A @ B", "_matrix_product"),
+    ("diagonal-scaling-left", "diag(v)*M = v[:, None] * M (diag(v)*ones = v)",
+     CodePrinter._diagonal_left),
+    ("diagonal-scaling-right", "M*diag(v) = M * v[None, :]", CodePrinter._diagonal_right),
+    ("solve-left", "inv(A)*B = solve(A, B)", CodePrinter._solve_left),
+    ("solve-right", "B*inv(A) = solve(A', B')'", CodePrinter._solve_right),
+    ("outer-product", "u*v' = outer(u, v) (a constant u or v: the other one repeated)",
+     CodePrinter._outer),
+    ("column-sums", "c*ones'*R = c*sum(R, axis=0)", CodePrinter._column_sums),
+    ("row-sums", "L*ones*c = c*sum(L, axis=1)", CodePrinter._row_sums),
+    ("scaling", "a sub-chain that reduces to 1×1 scales the other", CodePrinter._scaling),
+    ("matrix-product", "A*B = A @ B", CodePrinter._matrix_product),
 )
 
 

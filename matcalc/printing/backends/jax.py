@@ -7,7 +7,7 @@ without assignment into an array, and symmetric products are left to XLA. Shapes
 """
 from __future__ import annotations
 
-from .backend import Backend
+from .base import Backend
 from .numpy import NUMPY
 
 JAX = Backend(

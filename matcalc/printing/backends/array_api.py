@@ -7,7 +7,7 @@ or `diag`, which are written with broadcasting and reshapes instead.
 """
 from __future__ import annotations
 
-from .backend import Backend
+from .base import Backend
 
 ARRAY_API = Backend(
     name="array-api",

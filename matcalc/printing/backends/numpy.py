@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import inspect
 
-from .. import kernels
-from .backend import Backend
+from ... import kernels
+from .base import Backend
 
 NUMPY = Backend(
     name="numpy",

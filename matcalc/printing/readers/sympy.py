@@ -13,8 +13,9 @@ import sympy
 from sympy.matrices import expressions as sm
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from ..operators import lookup
-from ..ops import SCALAR, Node, Shape
+from ... import kernels
+from ...operators import lookup
+from ...ops import SCALAR, Node, Shape
 from .text import to_text
 
 _t = sympy.Symbol("t")
@@ -99,6 +100,9 @@ class SympyToolkit:
         return sm.MatrixSymbol(f"vec({to_text(node.args[0])})", *map(self.dim, node.shape))
 
     def commutation(self, rows: object, cols: object) -> sympy.Basic:
+        """K with K*vec(A) = vec(A'): its entries where the sizes are numbers, else a symbol."""
+        if isinstance(rows, int) and isinstance(cols, int):
+            return sympy.ImmutableMatrix(kernels._commutation(rows, cols).astype(int))
         n = self.dim(rows) * self.dim(cols)
         return sm.MatrixSymbol(f"K_{rows}_{cols}", n, n)
 

@@ -12,22 +12,17 @@ import re
 from fractions import Fraction
 from itertools import count
 
-from ..ops import Node, const_value, number, var
-from .array_api import ARRAY_API
-from .backend import Backend
+from ...ops import Node, const_value, number, var
+from ..backends import BACKENDS
+from ..backends.base import Backend
+from ..backends.numpy import NUMPY
+from ..readers.text import signed_terms
 from .chain import inverse_of
 from .code import CodePrinter, constant_value
-from .jax import JAX
-from .numpy import NUMPY
-from .text import signed_terms
-from .torch import TORCH
 
 # names generated code uses for itself, in any backend (so a user's name means the same in each)
 RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",
                                                         "array_namespace"}
-
-BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH, ARRAY_API)}
-
 
 def safe_name(name: str, taken: set[str]) -> str:
     """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""

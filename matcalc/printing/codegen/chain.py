@@ -8,8 +8,8 @@ factors printed as solves.
 """
 from __future__ import annotations
 
-from .. import algebra
-from ..ops import Node
+from ... import algebra
+from ...ops import Node
 
 LARGE = 1000   # the weight of an unknown dimension when ordering a matrix chain
 

@@ -17,7 +17,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
-from .text import ATOM
+from ..readers.text import ATOM
 
 # Every operation the printer asks for; a backend must spell each one (checked on construction),
 # except two optional ones: "multi_dot" (a chain multiplied in the order best for the shapes at call

@@ -1,0 +1,1 @@
+"""What readers see: the input language (text.py), LaTeX (latex.py) and SymPy (sympy.py)."""
