@@ -98,108 +98,139 @@ def generate_module(variables: dict[str, tuple], bindings: dict[str, Node],
 
     Returns the source and the map from user names to the Python parameter names.
     """
-    taken: set[str] = set()
-    params = {name: safe_name(name, taken) for name in variables}
-    dims: dict[object, str] = {}
-    for name, shape in variables.items():
-        for axis, d in enumerate(shape):
-            if d != 1 and not isinstance(d, int) and d not in dims:
-                is_vector = shape[1] == 1
-                dims[d] = f"{params[name]}.shape[{0 if is_vector else axis}]"
-    names: dict[Node, str] = {}
-    for name, shape in variables.items():
-        names[var(name, shape)] = params[name]
+    module = _Module(variables, bindings, outputs, backend)
+    return module.source(function_name, doc), module.params
 
-    # Which bindings are used, and which subexpressions occur more than once.
-    used: dict[str, Node] = {}
 
-    def visit_refs(node: Node) -> None:
-        for n in node.walk():
-            if n.op == "ref" and n.value not in used:
-                visit_refs(bindings[str(n.value)])
-                used[str(n.value)] = bindings[str(n.value)]
+class _Module:
+    """One generated module: its parameters, the statements of its body, its return."""
 
-    for _, out in outputs:
-        visit_refs(out)
-    counts: dict[Node, int] = {}
+    def __init__(self, variables: dict[str, tuple], bindings: dict[str, Node],
+                 outputs: list[tuple[str, Node]], backend: Backend):
+        self.variables = variables
+        self.bindings = bindings
+        self.outputs = outputs
+        self.backend = backend
+        self.taken: set[str] = set()
+        self.params = {name: safe_name(name, self.taken) for name in variables}
+        self.names: dict[Node, str] = {var(n, shape): self.params[n]
+                                       for n, shape in variables.items()}
+        self.arrays = [self.params[n] for n, shape in variables.items() if shape != (1, 1)]
+        self.scalars = [self.params[n] for n, shape in variables.items() if shape == (1, 1)]
+        self.printer = CodePrinter(backend, self.names, self._dimensions(),
+                                   self.arrays[0] if self.arrays else None)
+        self.used = self._used_bindings()
+        self.shared = self._shared_subexpressions()
+        self.lines: list[str] = []
+        self.temporaries = count(1)
+        self.emitted: set[Node] = set()
 
-    def count_nodes(node: Node) -> None:
-        """Count the subexpressions as the printer will print them."""
-        p = const_value(node.args[1]) if node.op == "power" else None
-        if p is not None and p < 0:     # printed as a division by its base
-            count_nodes(node.args[0] if p == -1 else _power(node.args[0], -p))
-            return
-        counts[node] = counts.get(node, 0) + 1
-        if counts[node] == 1:
-            for a in _printed_operands(node):
-                count_nodes(a)
+    def _dimensions(self) -> dict[object, str]:
+        """Each named dimension, read off the first parameter that has it."""
+        dims: dict[object, str] = {}
+        for name, shape in self.variables.items():
+            for axis, d in enumerate(shape):
+                if d != 1 and not isinstance(d, int) and d not in dims:
+                    dims[d] = f"{self.params[name]}.shape[{0 if shape[1] == 1 else axis}]"
+        return dims
 
-    for body in list(used.values()) + [o for _, o in outputs]:
-        count_nodes(body)
-    shared = {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
+    def _used_bindings(self) -> dict[str, Node]:
+        """The user's bindings the outputs use, each after the ones it uses."""
+        used: dict[str, Node] = {}
 
-    arrays = [params[n] for n, shape in variables.items() if shape != (1, 1)]
-    printer = CodePrinter(backend, names, dims, arrays[0] if arrays else None)
-    lines: list[str] = []
-    temp = count(1)
-    emitted: set[Node] = set()
+        def visit(node: Node) -> None:
+            for n in node.walk():
+                if n.op == "ref" and n.value not in used:
+                    visit(self.bindings[str(n.value)])
+                    used[str(n.value)] = self.bindings[str(n.value)]
 
-    def emit(node: Node) -> None:
+        for _, out in self.outputs:
+            visit(out)
+        return used
+
+    def _shared_subexpressions(self) -> set[Node]:
+        """Subexpressions printed more than once, worth a temporary."""
+        counts: dict[Node, int] = {}
+
+        def count_nodes(node: Node) -> None:
+            """Count the subexpressions as the printer will print them."""
+            p = const_value(node.args[1]) if node.op == "power" else None
+            if p is not None and p < 0:     # printed as a division by its base
+                count_nodes(node.args[0] if p == -1 else _power(node.args[0], -p))
+                return
+            counts[node] = counts.get(node, 0) + 1
+            if counts[node] == 1:
+                for a in _printed_operands(node):
+                    count_nodes(a)
+
+        for body in list(self.used.values()) + [o for _, o in self.outputs]:
+            count_nodes(body)
+        return {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
+
+    def emit(self, node: Node) -> None:
         """Emit assignments for every named subexpression `node` needs, children first."""
-        if node in emitted:
+        if node in self.emitted:
             return
         for a in node.args:
-            emit(a)
+            self.emit(a)
         if node.op == "ref":
             name = str(node.value)
-            emit(used[name])
-            target = safe_name(name, taken)
-            lines.append(f"    {target} = {printer.doprint(used[name])}")
-            names[node] = target
-        elif node in shared:
-            target = safe_name(f"t{next(temp)}", taken)
-            lines.append(f"    {target} = {printer.doprint(node)}")
-            names[node] = target
-        emitted.add(node)
+            self.emit(self.used[name])
+            self._assign(safe_name(name, self.taken), self.used[name], node)
+        elif node in self.shared:
+            self._assign(safe_name(f"t{next(self.temporaries)}", self.taken), node, node)
+        self.emitted.add(node)
 
-    returns = []
-    for _, out in outputs:
-        emit(out)
-        text = printer.doprint(out)
-        if out.op == "fill" or (out in names and out.op == "fill"):
-            text = printer._print_fill(out)[0]
-        returns.append(text)
-    signature = ", ".join(params[n] for n in variables)
-    into_lines: list[str] = []
-    if len(outputs) == 1 and not outputs[0][1].is_scalar and backend.writes_out:
-        # an optional buffer for the result, reused across calls
-        signature += ", out=None"
-        into_lines = printer.print_into(outputs[0][1], "out")
-    lines = _without_unused(lines, returns + into_lines,
-                            temporaries={names[n] for n in shared if n in names})
-    into = "".join(f"        {line}\n" for line in into_lines)
-    into = f"    if out is not None:\n{into}        return out\n" if into_lines else ""
-    scalars = [params[n] for n, shape in variables.items() if shape == (1, 1)]
-    # the namespace comes from the arrays; from the (0-d array) scalars when there is no array
-    prologue = [f"    {backend.prologue.format(', '.join(arrays or scalars))}"] \
-        if backend.prologue and (arrays or scalars) else []
-    if arrays:      # scalars become arrays of the inputs' dtype and device, where the library needs
-        prologue += [f"    {s} = {backend.scalar_input.format(s, arrays[0])}"
-                     for s in scalars if backend.scalar_input]
-    else:
-        prologue += [f"    {s} = {backend.scalar_only_input.format(s)}"
-                     for s in scalars if backend.scalar_only_input]
-    helper_src = "\n\n\n".join(backend.helpers[h] for h in sorted(printer.helpers))
-    result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
-    notes = backend.doc + ("\n    out: an array for the result, not overlapping the inputs."
-                           if into else "")
-    doc_lines = _docstring_safe(f"{doc.rstrip()}\n    {notes}\n    ")
-    body = "".join(line + "\n" for line in prologue + lines)
-    source = (f'"""Generated by matcalc."""\n{backend.imports}\n\n\n'
-              + (helper_src + "\n\n\n" if helper_src else "")
-              + f'def {function_name}({signature}):\n    """{doc_lines}"""\n'
-              + body + into + f"    return {result}\n")
-    return source, params
+    def _assign(self, target: str, value: Node, named: Node) -> None:
+        self.lines.append(f"    {target} = {self.printer.doprint(value)}")
+        self.names[named] = target
+
+    def _returns(self) -> list[str]:
+        returns = []
+        for _, out in self.outputs:
+            self.emit(out)
+            text = self.printer.doprint(out)
+            if out.op == "fill":
+                text = self.printer._print_fill(out)[0]
+            returns.append(text)
+        return returns
+
+    def _prologue(self) -> list[str]:
+        """The namespace (array API) and scalars made arrays of the inputs' kind, if needed."""
+        backend = self.backend
+        # the namespace comes from the arrays; from the (0-d array) scalars when there is no array
+        lines = [f"    {backend.prologue.format(', '.join(self.arrays or self.scalars))}"] \
+            if backend.prologue and (self.arrays or self.scalars) else []
+        if self.arrays:
+            return lines + [f"    {s} = {backend.scalar_input.format(s, self.arrays[0])}"
+                            for s in self.scalars if backend.scalar_input]
+        return lines + [f"    {s} = {backend.scalar_only_input.format(s)}"
+                        for s in self.scalars if backend.scalar_only_input]
+
+    def source(self, function_name: str, doc: str) -> str:
+        returns = self._returns()
+        signature = ", ".join(self.params[n] for n in self.variables)
+        into_lines: list[str] = []
+        if len(self.outputs) == 1 and not self.outputs[0][1].is_scalar and \
+                self.backend.writes_out:
+            # an optional buffer for the result, reused across calls
+            signature += ", out=None"
+            into_lines = self.printer.print_into(self.outputs[0][1], "out")
+        lines = _without_unused(self.lines, returns + into_lines,
+                                temporaries={self.names[n] for n in self.shared
+                                             if n in self.names})
+        into = "".join(f"        {line}\n" for line in into_lines)
+        into = f"    if out is not None:\n{into}        return out\n" if into_lines else ""
+        helpers = "\n\n\n".join(self.backend.helpers[h] for h in sorted(self.printer.helpers))
+        result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
+        notes = self.backend.doc + ("\n    out: an array for the result, not overlapping the "
+                                    "inputs." if into else "")
+        doc_lines = _docstring_safe(f"{doc.rstrip()}\n    {notes}\n    ")
+        body = "".join(line + "\n" for line in self._prologue() + lines)
+        return (f'"""Generated by matcalc."""\n{self.backend.imports}\n\n\n'
+                + (helpers + "\n\n\n" if helpers else "")
+                + f'def {function_name}({signature}):\n    """{doc_lines}"""\n'
+                + body + into + f"    return {result}\n")
 
 
 __all__ = ["BACKENDS", "RESERVED", "generate_module", "safe_name"]
