@@ -5,6 +5,7 @@ column for parse errors — and exits with status 2; never a traceback.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 
@@ -196,6 +197,27 @@ def check(expr: str, wrt: str, claim: str, shape: tuple[str, ...], sym: tuple[st
         return
     click.echo(result.json() if fmt == "json" else str(result))
     sys.exit(0 if result.correct else 1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback: only this machine can connect).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of cores, at most 4).")
+@click.option("--time-limit", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+              help="Seconds one derivation may take before its worker is stopped.")
+def serve(host: str, port: int, open_browser: bool, workers: int | None,
+          time_limit: float) -> None:
+    """Serve the web page and the JSON API (needs the web extra: pip install "matcalc[web]")."""
+    missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        click.echo(f"matcalc: serve needs the web extra ({', '.join(missing)} missing): "
+                   f"pip install \"matcalc[web]\"", err=True)
+        sys.exit(2)
+    from .web.server import serve as serve_
+    serve_(host, port, open_browser, workers, time_limit)
 
 
 @main.command()
