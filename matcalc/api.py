@@ -146,7 +146,7 @@ def kronecker_form(d: Derivation, verify: bool = True) -> Derivation:
     """A linear map dX ↦ dF in vec/Kronecker form (what `d.vec()` returns): K with
     vec(dF) = K*vec(dX), vec stacking columns. Its steps continue d's."""
     run = _Run(d.problem, d.wrt)
-    run.steps = list(d.steps)
+    run.steps = list(d.derivation_steps)
     kind = "kronecker" if d.kind == "linear-map" else "hessian-kronecker"
     k = LinearFormPass(run.variable, run.rules.kronecker, run.rules, run.steps, "kvec").form(
         d.result)

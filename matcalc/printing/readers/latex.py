@@ -279,12 +279,15 @@ LABEL_LATEX = {
     "kronecker": r"\frac{{\partial \operatorname{{vec}} {f}}}{{\partial \operatorname{{vec}} {x}}}",
     "hessian-kronecker": r"\frac{{\partial \operatorname{{vec}} \frac{{\partial {f}}}"
                          r"{{\partial {x}}}}}{{\partial \operatorname{{vec}} {x}}}",
+    "hvp": r"\frac{{\partial^2 {f}}}{{\partial {x}^2}} \, {v}",
+    "hvp-map": r"\frac{{\partial^2 {f}}}{{\partial {x}^2}}\left[{v}\right]",
 }
 
 
 def _lhs(label: Label) -> str:
     """A step's or result's label, from its parts (`∂f/∂X`, `∂²f/∂x²`, `df`, …)."""
-    return LABEL_LATEX[label.kind].format(f=_function_tex(label.of), x=_name(label.wrt))
+    return LABEL_LATEX[label.kind].format(f=_function_tex(label.of), x=_name(label.wrt),
+                                          v=_name(label.along) if label.along else "")
 
 
 def _rule(name: str) -> str:
@@ -292,8 +295,8 @@ def _rule(name: str) -> str:
 
 
 def result_latex(d: Derivation, printer=to_latex) -> str:
-    text = f"{_lhs(d.label)} = {printer(d.result)}"
-    where = [f"{_name(n)} = {printer(d.problem.bindings[n])}" for n in d.binding_names]
+    text = f"{_lhs(d.label)} = {printer(d.named_result)}"
+    where = [f"{_name(n)} = {printer(body)}" for n, body in d.definitions()]
     if where:
         text += r", \quad \text{where } " + ", ".join(where)
     return text
@@ -350,8 +353,8 @@ def derivation_latex(d: Derivation) -> str:
     for s in d.steps:
         lhs = to_latex(s.lhs) if isinstance(s.lhs, Node) else _lhs(s.lhs)
         lines.append(rf"  {lhs} &= {to_latex(s.rhs)} && {_rule(s.rule)} \\")
-    where = [f"{_name(n)} &= {to_latex(d.problem.bindings[n])} && \\text{{where}} \\\\"
-             for n in d.binding_names]
+    where = [f"{_name(n)} &= {to_latex(body)} && \\text{{where}} \\\\"
+             for n, body in d.definitions()]
     lines.extend("  " + w for w in where)
     lines[-1] = lines[-1].rstrip(" \\")
     lines.append(r"\end{align*}")
