@@ -962,8 +962,11 @@ def main(argv: list[str] | None = None) -> int:
         "sources": {k: d.source for k, d in derived.items()},
     }
     report["targets"] = targets(cases, derivations, cli)
+    print("value and gradient, Hessian-vector products", flush=True)
+    import optim  # bench/optim.py beside this script: the rows of issue 14
+    report["optim"] = optim.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
-    md = markdown(report)
+    md = markdown(report) + "\n" + optim.markdown(report["optim"])
     md_path, json_path = out.parent / (out.name + ".md"), out.parent / (out.name + ".json")
     md_path.write_text(md)
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import algebra
-from .derivation import LABELS, NOT_CHECKED, NOT_CHECKED_NOTE, Derivation, DerivationSet, Step  # noqa: F401 — NOT_CHECKED*: the CLI's account of --check
+from .derivation import NOT_CHECKED, NOT_CHECKED_NOTE, Derivation, DerivationSet, Label, Step  # noqa: F401 — NOT_CHECKED*: the CLI's account of --check
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .operators import conditions
@@ -75,7 +75,7 @@ class _Run:
         differentiator = Differentiator(self.rules, self.wrt, self.problem.bindings, self.steps)
         df = differentiator.d(f)
         self.used += differentiator.used
-        self.steps.append(Step("substitute", "df", df))
+        self.steps.append(Step("substitute", Label("differential"), df))
         return df
 
     def derivative(self, f: Node, kind_hint: str = "") -> tuple[str, Node]:
@@ -88,17 +88,17 @@ class _Run:
             if self.wrt in self.problem.symmetric:
                 result = algebra.mul(number(Fraction(1, 2)),
                                      algebra.add(result, algebra.transpose(result)))
-                self.steps.append(Step("symmetric-gradient", f"∂f/∂{self.wrt}", result,
+                self.steps.append(Step("symmetric-gradient", Label("gradient", self.wrt), result,
                                        "sym(G) = (G + G')/2 for symmetric " + self.wrt))
         elif f.is_column and (x.is_column or x.is_scalar):
             kind = "jacobian"
             result = LinearFormPass(x, self.rules.jacobian, self.rules, self.steps).form(df)
-            self.steps.append(Step("jacobian", LABELS[kind_hint or kind].format(x=self.wrt),
+            self.steps.append(Step("jacobian", Label(kind_hint or kind, self.wrt),
                                    result, f"df = J*d({self.wrt})"))
         else:
             kind = "linear-map"
             result = df
-        label = LABELS[kind_hint or kind].format(x=self.wrt)
+        label = Label(kind_hint or kind, self.wrt)
         result, used = simplify(result, self.rules, self.problem.bindings, self.steps, label)
         self.used += used
         return kind, result
@@ -146,14 +146,14 @@ def kronecker_form(d: Derivation, verify: bool = True) -> Derivation:
     """A linear map dX ↦ dF in vec/Kronecker form (what `d.vec()` returns): K with
     vec(dF) = K*vec(dX), vec stacking columns. Its steps continue d's."""
     run = _Run(d.problem, d.wrt)
-    run.steps = list(d.steps)
+    run.steps = list(d.derivation_steps)
     kind = "kronecker" if d.kind == "linear-map" else "hessian-kronecker"
     k = LinearFormPass(run.variable, run.rules.kronecker, run.rules, run.steps, "kvec").form(
         d.result)
-    run.steps.append(Step("kronecker", LABELS[kind].format(x=d.wrt), k,
+    run.steps.append(Step("kronecker", Label(kind, d.wrt), k,
                           f"vec(dF) = K*vec(d({d.wrt})), column-major vec"))
     result, _ = simplify(k, run.rules, d.problem.bindings, run.steps,
-                         LABELS[kind].format(x=d.wrt))
+                         Label(kind, d.wrt))
     return _verified(Derivation(d.problem, d.wrt, result, run.steps, d.notes, kind, d.function),
                      verify)
 
@@ -223,7 +223,7 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
     _verified(gradient_derivation, verify)
     x = run.variable
     kind = "hessian" if (x.is_column or x.is_scalar) else "hessian-map"
-    run.steps.append(Step("hessian", LABELS[kind].format(x=wrt), algebra.apply("d", gradient),
+    run.steps.append(Step("hessian", Label(kind, wrt), algebra.apply("d", gradient),
                           f"the derivative of ∂f/∂{wrt}"))
     try:
         _, result = run.derivative(gradient, kind_hint=kind)

@@ -134,6 +134,9 @@ def _options(command, several: bool):
         click.option("--vec", is_flag=True, help="A linear map dX ↦ dF in vec/Kronecker form: "
                                                  "the K with vec(dF) = K*vec(dX)."),
         click.option("--no-verify", is_flag=True, help="Skip the built-in numeric self-check."),
+        click.option("--value", is_flag=True,
+                     help="With a code format: the function returns (f, derivative), what they "
+                          "share computed once."),
     ]):
         command = option(command)
     return command
@@ -143,7 +146,7 @@ def _options(command, several: bool):
 @_common_options(several=True)
 def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
            steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
-           no_verify: bool) -> None:
+           no_verify: bool, value: bool) -> None:
     """Differentiate EXPR with respect to --wrt: a gradient, a Jacobian or a linear map.
 
     \b
@@ -153,14 +156,14 @@ def derive(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[s
     from .api import derive as derive_
     wrt = tuple(dict.fromkeys(wrt))     # --wrt x --wrt x is x once
     _run(lambda **kw: derive_(expr, wrt=list(wrt) if len(wrt) > 1 else wrt[0], **kw),
-         shape, sym, steps, fmt, check, standalone, vec, no_verify)
+         shape, sym, steps, fmt, check, standalone, vec, no_verify, value)
 
 
 @main.command(cls=ExpressionCommand)
 @_common_options(several=False)
 def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
             steps: bool, fmt: str, check: bool, standalone: bool, vec: bool,
-           no_verify: bool) -> None:
+            no_verify: bool, value: bool) -> None:
     """The Hessian of a scalar EXPR with respect to --wrt.
 
     \b
@@ -171,13 +174,36 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
     if len(wrt) > 1:
         raise click.BadParameter("give one variable", param_hint="--wrt")
     _run(lambda **kw: hessian_(expr, wrt=wrt[0], **kw), shape, sym, steps, fmt, check,
-         standalone, vec, no_verify)
+         standalone, vec, no_verify, value)
+
+
+@main.command()
+@_common_options
+@click.option("--direction", metavar="NAME", default=None,
+              help="The name of the direction (default v, or V for a matrix variable).")
+def hvp(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],
+        steps: bool, fmt: str, check: bool, standalone: bool, vec: bool, no_verify: bool,
+        value: bool, direction: str | None) -> None:
+    """The Hessian-vector product H·v of a scalar EXPR with respect to --wrt, without forming H.
+
+    \b
+    Example:
+      matcalc hvp "sum(softplus(X*w)) - y'*X*w where p = sigmoid(X*w)" --wrt w
+    """
+    from .hvp import hvp as hvp_
+    if len(wrt) > 1:
+        raise click.BadParameter("give one variable", param_hint="--wrt")
+    _run(lambda **kw: hvp_(expr, wrt=wrt[0], direction=direction, **kw), shape, sym, steps, fmt,
+         check, standalone, vec, no_verify, value)
 
 
 def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt: str,
-         check: bool, standalone: bool, vec: bool, no_verify: bool) -> None:
+         check: bool, standalone: bool, vec: bool, no_verify: bool, value: bool = False) -> None:
     if standalone and fmt != "latex":
         raise click.UsageError("--standalone makes a LaTeX document: add --format latex")
+    if value and fmt not in CODE_FORMATS:
+        raise click.BadParameter(f"--value is for the generated code: add --format with one of "
+                                 f"{', '.join(CODE_FORMATS)}", param_hint="--value")
     try:
         result = _compute(compute, shape, sym, check, vec, no_verify)
     except MatcalcError as exc:
@@ -189,7 +215,7 @@ def _run(compute, shape: tuple[str, ...], sym: tuple[str, ...], steps: bool, fmt
         echo(f"matcalc: warning: {warning}", err=True)
     shapes_line = f"shapes: {derivations[0].problem.shapes_text()}"
     if fmt in CODE_FORMATS:
-        echo(result.code(fmt), nl=False)
+        echo(result.code(fmt, value=value), nl=False)
     elif fmt == "json":
         payload = [d.to_json() for d in derivations]
         data = payload[0] if len(payload) == 1 else payload
@@ -238,6 +264,36 @@ def _print_text(derivations: list, steps: bool, check: bool, warnings: list[str]
             echo(f"check{label}: {NOT_CHECKED_NOTE}" if math.isnan(d.error) else
                  f"check{label}: largest relative error against central finite differences: "
                  f"{d.error:.1e}")
+
+
+@main.command()
+@click.argument("expr")
+@click.option("--wrt", required=True, help="The variable the claim differentiates by.")
+@click.option("--claim", required=True, metavar="G",
+              help="Your derivative, in the input language (it may use the expression's names).")
+@click.option("--shape", "shape", multiple=True, metavar="NAME=DIMS",
+              help="Declare a shape: X=m,n (matrix), a=m (vector), t=scalar.")
+@click.option("--sym", multiple=True, metavar="NAME", help="Declare a matrix symmetric.")
+@click.option("--hessian", is_flag=True, help="The claim is the Hessian (in dX for a matrix X).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="Output format.")
+def check(expr: str, wrt: str, claim: str, shape: tuple[str, ...], sym: tuple[str, ...],
+          hessian: bool, fmt: str) -> None:
+    """Is --claim the derivative of EXPR with respect to --wrt? Exit 0 right, 1 wrong.
+
+    \b
+    Example:
+      matcalc check "x'*A*x" --wrt x --claim "2*A*x"
+    """
+    from .check import check as check_
+    try:
+        result = check_(expr, wrt, claim, shapes=_parse_shapes(shape), symmetric=set(sym),
+                        hessian=hessian)
+    except MatcalcError as exc:
+        _fail(exc)
+        return
+    click.echo(result.json() if fmt == "json" else str(result))
+    sys.exit(0 if result.correct else 1)
 
 
 @main.command()

@@ -23,18 +23,39 @@ from .printing.codegen.module import generate_module
 from .printing.readers.latex import derivation_latex, result_latex, standalone_document
 from .printing.readers.text import to_text
 from .shapes import Problem, shape_warnings
+from .shared import name_shared
 from .verify import derivative_error, from_user, to_user
+
+# How a label reads, by its kind: {f} the function, {x} the variable
+LABEL_TEXT = {"differential": "d{f}", "gradient": "∂{f}/∂{x}", "jacobian": "∂{f}/∂{x}",
+              "linear-map": "d{f}", "hessian": "∂²{f}/∂{x}²", "hessian-map": "d(∂{f}/∂{x})",
+              "kronecker": "∂vec({f})/∂vec({x})",
+              "hessian-kronecker": "∂vec(∂{f}/∂{x})/∂vec({x})",
+              "hvp": "∂²{f}/∂{x}²·{v}", "hvp-map": "∂²{f}/∂{x}²[{v}]"}
+
+
+@dataclass(frozen=True)
+class Label:
+    """What a step rewrites when it is not one expression: the differential df, or a derivative
+    such as ∂f/∂X. Printers read its parts; `str` is the text form (`∂f/∂X`)."""
+    kind: str               # a key of LABEL_TEXT
+    wrt: str = ""
+    of: str = "f"           # the function: f, or "(s)" for a scalar part s read off on the way
+    along: str = ""         # the direction of a Hessian-vector product
+
+    def __str__(self) -> str:
+        return LABEL_TEXT[self.kind].format(f=self.of, x=self.wrt, v=self.along)
 
 
 @dataclass(frozen=True)
 class Step:
     """One rule applied: `lhs = rhs` by `rule`.
 
-    `lhs` is what the step rewrites as a reader sees it — `d(w'*w)` for a differential rule, `df`
-    for a step that transforms the whole differential, `∂f/∂X` for the gradient.
+    `lhs` is what the step rewrites — an expression (`d(w'*w)` for a differential rule), or a
+    Label: `df` for a step that transforms the whole differential, `∂f/∂X` for the gradient.
     """
     rule: str
-    lhs: Node | str
+    lhs: Node | Label
     rhs: Node
     note: str = ""
 
@@ -46,7 +67,7 @@ class Step:
 
     @property
     def lhs_text(self) -> str:
-        return self.lhs if isinstance(self.lhs, str) else to_text(self.lhs)
+        return str(self.lhs) if isinstance(self.lhs, Label) else to_text(self.lhs)
 
     def __str__(self) -> str:
         note = f" ({self.note})" if self.note else ""
@@ -56,77 +77,83 @@ class Step:
 NOT_CHECKED = "not checked numerically"
 NOT_CHECKED_NOTE = (f"{NOT_CHECKED}: no sampled point where the function and the result are "
                     f"finite (see README, Limits)")
-LABELS = {"gradient": "∂f/∂{x}", "jacobian": "∂f/∂{x}", "linear-map": "df",
-          "hessian": "∂²f/∂{x}²", "hessian-map": "d(∂f/∂{x})",
-          "kronecker": "∂vec(f)/∂vec({x})", "hessian-kronecker": "∂vec(∂f/∂{x})/∂vec({x})"}
 
 
 class GeneratedCode:
     """The generated function, in each backend's library (printing/module.py, code.py and the
-    backend tables). Subclasses say what to generate: `_generate(backend)` → (source, names)."""
+    backend tables). Subclasses say what to generate: `_generate(backend, value)` → (source,
+    names); with value=True the function returns the value of f first, then the derivatives,
+    computing what they share once."""
 
     function_name: str
 
-    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
         raise NotImplementedError
 
-    def _module(self, backend: str) -> tuple[str, dict[str, str]]:
+    def _module(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
         cache = self.__dict__.setdefault("_modules", {})
-        if backend not in cache:
+        if (backend, value) not in cache:
             if backend not in BACKENDS:
                 raise ValueError(f"unknown backend {backend!r}; choose one of "
                                  f"{', '.join(BACKENDS)}")
-            cache[backend] = self._generate(backend)
-        return cache[backend]
+            cache[backend, value] = self._generate(backend, value)
+        return cache[backend, value]
 
-    def code(self, backend: str = "numpy") -> str:
-        """The generated module's source for `backend`: numpy, jax, torch or array-api.
+    def _name(self, value: bool) -> str:
+        return f"value_and_{self.function_name}" if value else self.function_name
+
+    def code(self, backend: str = "numpy", value: bool = False) -> str:
+        """The generated module's source for `backend`: numpy, jax, torch or array-api; with
+        value=True its function returns (f, derivative) — (f, G1, G2, …) for several variables.
 
         >>> import matcalc
         >>> print(matcalc.derive("x'*x + sum(exp(x))", wrt="x").code("torch").splitlines()[-1])
             return torch.exp(x) + 2 * x
         """
-        return self._module(backend)[0]
+        return self._module(backend, value)[0]
 
     @property
     def source(self) -> str:
         """The generated NumPy module."""
         return self.code("numpy")
 
-    def numpy(self) -> Callable[..., Any]:
-        """The generated code as a callable taking every variable by its name (keywords).
+    def numpy(self, value: bool = False) -> Callable[..., Any]:
+        """The generated code as a callable taking every variable by its name (keywords); with
+        value=True it returns (f, derivative), what they share computed once.
 
         >>> import matcalc
         >>> d = matcalc.derive("x'*x", wrt="x")
         >>> d.numpy()(x=np.array([1.0, 2.0]))
         array([2., 4.])
+        >>> d.numpy(value=True)(x=np.array([1.0, 2.0]))
+        (np.float64(5.0), array([2., 4.]))
         """
-        return _compile(*self._module("numpy"), self.function_name)
+        return _compile(*self._module("numpy", value), self._name(value))
 
-    def jax(self, jit: bool = True) -> Callable[..., Any]:
+    def jax(self, jit: bool = True, value: bool = False) -> Callable[..., Any]:
         """The derivative as `jax.numpy` code, compiled by `jax.jit` unless `jit=False`.
         Needs JAX (`pip install "matcalc-symbolic[jax]"`); enable float64 with
         `jax.config.update("jax_enable_x64", True)` for double precision. The jitted function is
         made once per derivation, so `d.jax()(...)` in a loop compiles only on its first call."""
-        function = _compile(*self._module("jax"), self.function_name)
+        function = _compile(*self._module("jax", value), self._name(value))
         if not jit:
             return function
         cache = self.__dict__.setdefault("_jitted", {})
-        if "jax" not in cache:
+        if ("jax", value) not in cache:
             import jax
-            cache["jax"] = _keywords(jax.jit(function.__wrapped__), self._module("jax")[1],
-                                     function.__doc__)
-        return cache["jax"]
+            cache["jax", value] = _keywords(jax.jit(function.__wrapped__),
+                                            self._module("jax", value)[1], function.__doc__)
+        return cache["jax", value]
 
-    def torch(self) -> Callable[..., Any]:
+    def torch(self, value: bool = False) -> Callable[..., Any]:
         """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
         device. Needs PyTorch (`pip install "matcalc-symbolic[torch]"`)."""
-        return _compile(*self._module("torch"), self.function_name)
+        return _compile(*self._module("torch", value), self._name(value))
 
-    def array_api(self) -> Callable[..., Any]:
+    def array_api(self, value: bool = False) -> Callable[..., Any]:
         """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
         and Dask arrays, through `array_api_compat` (`pip install "matcalc-symbolic[array-api]"`)."""
-        return _compile(*self._module("array-api"), self.function_name)
+        return _compile(*self._module("array-api", value), self._name(value))
 
 
 class Derivation(GeneratedCode):
@@ -138,7 +165,7 @@ class Derivation(GeneratedCode):
         self.problem = problem
         self.wrt = wrt
         self.result = result
-        self.steps = steps
+        self.derivation_steps = steps   # the rules applied; `steps` adds the naming of shared parts
         self.notes = notes
         self.kind = kind
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
@@ -151,8 +178,8 @@ class Derivation(GeneratedCode):
 
     # -- the result ---------------------------------------------------------------------------------
     @property
-    def label(self) -> str:
-        return LABELS[self.kind].format(x=self.wrt)
+    def label(self) -> Label:
+        return Label(self.kind, self.wrt)
 
     @property
     def is_linear_map(self) -> bool:
@@ -187,13 +214,43 @@ class Derivation(GeneratedCode):
     def shape(self) -> tuple:
         return self.result.shape
 
+    @cached_property
+    def _naming(self) -> tuple[Node, list[tuple[str, Node]]]:
+        """(the result with its repeated subexpressions named, [(t1, definition), …]); a
+        DerivationSet names across its derivations and sets this for each."""
+        (named,), definitions = name_shared([self.result], self._taken_names())
+        return named, definitions
+
+    def _taken_names(self) -> set[str]:
+        return set(self.problem.variables) | set(self.problem.bindings) | {self.direction or ""}
+
+    @property
+    def named_result(self) -> Node:
+        """The result as printed: a subexpression it repeats is a name (t1) defined in `where`."""
+        return self._naming[0]
+
+    @property
+    def steps(self) -> list[Step]:
+        """The derivation, and last the naming of repeated subexpressions (when there are any)."""
+        named, definitions = self._naming
+        if not definitions:
+            return self.derivation_steps
+        note = ", ".join(f"{n} = {to_text(body)}" for n, body in definitions)
+        return [*self.derivation_steps, Step("shared", self.label, named, note)]
+
+    def definitions(self) -> list[tuple[str, Node]]:
+        """(name, expression) of each name the printed result uses: the user's bindings, then
+        the repeated subexpressions it names (t1, t2, …)."""
+        return [(n, self.problem.bindings[n]) for n in self.binding_names] + self._naming[1]
+
     def result_text(self) -> str:
         """The result alone, in the input language."""
-        return to_text(self.result)
+        return to_text(self.named_result)
 
     def where(self) -> list[tuple[str, str]]:
-        """(name, definition) of each binding the result uses, in the input language."""
-        return [(n, to_text(self.problem.bindings[n])) for n in self.binding_names]
+        """(name, definition) of each binding and named subexpression the result uses, in the
+        input language."""
+        return [(n, to_text(body)) for n, body in self.definitions()]
 
     def __str__(self) -> str:
         where = self.where()
@@ -259,11 +316,13 @@ class Derivation(GeneratedCode):
     def function_name(self) -> str:
         return _function_name(self.kind, self.wrt)
 
-    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
+    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
         variables, result = self._code_outputs()
-        doc = f"{self.label} of f = {self.problem.text.strip()}\n\n    Result: {self}"
-        return generate_module(variables, self.problem.bindings, [(self.wrt, result)],
-                               self.function_name, doc, BACKENDS[backend])
+        what = f"f and {self.label}" if value else self.label
+        doc = f"{what} of f = {self.problem.text.strip()}\n\n    Result: {self}"
+        outputs = [("f", self.problem.expr)] if value else []
+        return generate_module(variables, self.problem.bindings, outputs + [(self.wrt, result)],
+                               self._name(value), doc, BACKENDS[backend])
 
     def _directional(self) -> Callable:
         """The derivative along V, computed from the generated code (for the numeric check)."""
@@ -374,6 +433,15 @@ class DerivationSet(GeneratedCode):
     def __init__(self, derivations: list[Derivation]):
         self.derivations = derivations
         self.problem = derivations[0].problem
+        # a subexpression repeated across the gradients is named once, for all of them
+        named, definitions = name_shared([d.result for d in derivations],
+                                         derivations[0]._taken_names())
+        for d, result in zip(derivations, named):
+            used = {str(n.value) for n in result.walk() if n.op == "ref"}
+            for name, body in reversed(definitions):
+                if name in used:
+                    used |= {str(n.value) for n in body.walk() if n.op == "ref"}
+            d._naming = (result, [(n, body) for n, body in definitions if n in used])
 
     def __getitem__(self, wrt: str) -> Derivation:
         return next(d for d in self.derivations if d.wrt == wrt)
@@ -391,14 +459,17 @@ class DerivationSet(GeneratedCode):
     def __str__(self) -> str:
         return "\n".join(f"{d.label} = {d}" for d in self.derivations)
 
-    def _generate(self, backend: str) -> tuple[str, dict[str, str]]:
-        """One function returning every gradient (a tuple, in the order of `wrt`)."""
-        doc = (f"Gradients of f = {self.problem.text.strip()} with respect to "
+    def _generate(self, backend: str, value: bool = False) -> tuple[str, dict[str, str]]:
+        """One function returning every gradient (a tuple, in the order of `wrt`), after f
+        with value=True."""
+        what = "f and its gradients" if value else "Gradients"
+        doc = (f"{what} of f = {self.problem.text.strip()} with respect to "
                f"{', '.join(self.wrt)}, in that order.")
+        outputs = [("f", self.problem.expr)] if value else []
         return generate_module(argument_order(self.problem.variables, self.wrt),
                                self.problem.bindings,
-                               [(d.wrt, d.result) for d in self.derivations], "gradients", doc,
-                               BACKENDS[backend])
+                               outputs + [(d.wrt, d.result) for d in self.derivations],
+                               self._name(value), doc, BACKENDS[backend])
 
     def __repr__(self) -> str:
         return f"<DerivationSet {', '.join(self.wrt)}:\n{self}>"

@@ -18,7 +18,7 @@ This module never names an operator of the language; the rules files do.
 from __future__ import annotations
 
 from . import algebra
-from .derivation import Step
+from .derivation import Label, Step
 from .errors import DifferentiationError
 from .match import Context
 from .ops import NARY, SCALAR, Node, const_value, dim_product
@@ -169,7 +169,7 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
 
     def record(rewrite: Rewrite) -> None:
         if reading(rewrite.site) != reading(rewrite.result):  # type: ignore[arg-type]
-            steps.append(Step(rewrite.name, f"d{what}", rewrite.after))
+            steps.append(Step(rewrite.name, Label("differential", of=what), rewrite.after))
             check_steps(steps)
 
     start = _sum_of_terms([Node("frob", (algebra.ONE, df), SCALAR)] if not algebra.is_zero(df)
@@ -179,7 +179,7 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
     gradient = algebra.add(*(t.args[0] for t in terms)) if terms else algebra.zero(variable.shape)
     if gradient.shape != variable.shape:   # 1 : d(x) for a scalar x seen through a fill
         gradient = algebra.fill(gradient, variable.shape)
-    steps.append(Step("gradient", f"∂{what}/∂{variable.value}", gradient,
+    steps.append(Step("gradient", Label("gradient", str(variable.value), of=what), gradient,
                       f"d{what} = G : d({variable.value})"))
     return gradient
 

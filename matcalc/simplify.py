@@ -10,7 +10,7 @@ Three kinds of step, at the innermost node first, repeated until none applies (r
 """
 from __future__ import annotations
 
-from .derivation import Step
+from .derivation import Label, Step
 from .differentiate import check_size
 from .errors import DifferentiationError
 from .match import Context, instantiate
@@ -23,7 +23,7 @@ MAX_REWRITES = 500
 
 
 class Simplifier:
-    def __init__(self, rules: RuleSet, bindings: dict[str, Node], steps: list[Step], label: str):
+    def __init__(self, rules: RuleSet, bindings: dict[str, Node], steps: list[Step], label: Label):
         self.elementwise = rules.elementwise
         self.steps = steps
         self.label = label
@@ -63,6 +63,6 @@ class Simplifier:
 
 
 def simplify(expr: Node, rules: RuleSet, bindings: dict[str, Node], steps: list[Step],
-             label: str) -> tuple[Node, list[Rule]]:
+             label: Label) -> tuple[Node, list[Rule]]:
     s = Simplifier(rules, bindings, steps, label)
     return s.run(expr), s.used

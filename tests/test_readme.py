@@ -64,3 +64,16 @@ def test_backend_examples_run(code):
     for module in re.findall(r"^(?:import|from) ([\w.]+)", code, re.MULTILINE):
         pytest.importorskip(module)
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 — the README's own example
+
+
+def _optimizer_examples() -> list[str]:
+    start = TEXT.index("## From formula to optimizer")
+    section = TEXT[start:TEXT.index("\n## ", start + 1)]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+@pytest.mark.parametrize("code", _optimizer_examples(), ids=lambda c: c.split("\n")[0][:30])
+def test_optimizer_examples_run(code):
+    """The SciPy example runs where SciPy is installed (the test extra installs it)."""
+    pytest.importorskip("scipy")
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 — the README's own example

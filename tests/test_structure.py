@@ -16,7 +16,7 @@ import matcalc
 PACKAGE = Path(matcalc.__file__).parent
 # function-level imports that exist for load time or optional libraries, not for a cycle
 LAZY = {"sympy", "jax", "matcalc.printing.readers.sympy", "matcalc.sympy_input", "matcalc.api",
-        "matcalc.rules",
+        "matcalc.rules", "matcalc.check", "matcalc.hvp",
         "matcalc.web.server",   # `matcalc serve`: the optional web extra (Starlette, uvicorn)
         "scipy.linalg"}         # expm, sqrtm, logm in kernels.py: the optional scipy extra
 

@@ -24,7 +24,7 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from ...derivation import Derivation
+    from ...derivation import Derivation, Label
 
 def _name(name: str) -> str:
     r"""A name in math mode: Greek letters as such, `x_1` and `x_long_name` subscripted, other
@@ -264,27 +264,30 @@ def _breakable(node: Node) -> str:
     return BreakableLatexPrinter().doprint(node)
 
 
-def _lhs(label: str) -> str:
-    """A step's or result's label (`∂f/∂X`, `∂²f/∂x²`, `df`, `d(∂f/∂X)`, `∂vec(f)/∂vec(X)`)."""
-    m = re.fullmatch(r"∂(²?)(f|vec\(f\)|vec\(∂f/∂(\w+)\))/∂(vec\()?(\w+)\)?²?", label)
-    if m:
-        order, top, inner, vec, x = m.groups()
-        x_tex = _name(x.rstrip("²"))
-        if top == "f":
-            top_tex = "f"
-        elif top == "vec(f)":
-            top_tex = r"\operatorname{vec} f"
-        else:
-            top_tex = rf"\operatorname{{vec}} \frac{{\partial f}}{{\partial {_name(inner)}}}"
-        if order:
-            return rf"\frac{{\partial^2 f}}{{\partial {x_tex}^2}}"
-        bottom = rf"\operatorname{{vec}} {x_tex}" if vec else x_tex
-        return rf"\frac{{\partial {top_tex}}}{{\partial {bottom}}}"
-    if label.startswith("d(∂f/∂") and label.endswith(")"):
-        return rf"\mathrm{{d}}\frac{{\partial f}}{{\partial {_name(label[6:-1])}}}"
-    if label.startswith("d") and label[1:].isidentifier() and label[1:].isascii():
-        return rf"\mathrm{{d}}{_name(label[1:])}"
-    return rf"\text{{{tex_text(label)}}}"
+def _function_tex(of: str) -> str:
+    """The function of a label: f, or a scalar part read off on the way, `(…)`, as text."""
+    return "f" if of == "f" else rf"\text{{{tex_text(of)}}}"
+
+
+# A label's LaTeX by its kind ({f} the function, {x} the variable, both typeset)
+LABEL_LATEX = {
+    "differential": r"\mathrm{{d}}{f}", "linear-map": r"\mathrm{{d}}{f}",
+    "gradient": r"\frac{{\partial {f}}}{{\partial {x}}}",
+    "jacobian": r"\frac{{\partial {f}}}{{\partial {x}}}",
+    "hessian": r"\frac{{\partial^2 {f}}}{{\partial {x}^2}}",
+    "hessian-map": r"\mathrm{{d}}\frac{{\partial {f}}}{{\partial {x}}}",
+    "kronecker": r"\frac{{\partial \operatorname{{vec}} {f}}}{{\partial \operatorname{{vec}} {x}}}",
+    "hessian-kronecker": r"\frac{{\partial \operatorname{{vec}} \frac{{\partial {f}}}"
+                         r"{{\partial {x}}}}}{{\partial \operatorname{{vec}} {x}}}",
+    "hvp": r"\frac{{\partial^2 {f}}}{{\partial {x}^2}} \, {v}",
+    "hvp-map": r"\frac{{\partial^2 {f}}}{{\partial {x}^2}}\left[{v}\right]",
+}
+
+
+def _lhs(label: Label) -> str:
+    """A step's or result's label, from its parts (`∂f/∂X`, `∂²f/∂x²`, `df`, …)."""
+    return LABEL_LATEX[label.kind].format(f=_function_tex(label.of), x=_name(label.wrt),
+                                          v=_name(label.along) if label.along else "")
 
 
 def _rule(name: str) -> str:
@@ -292,8 +295,8 @@ def _rule(name: str) -> str:
 
 
 def result_latex(d: Derivation, printer=to_latex) -> str:
-    text = f"{_lhs(d.label)} = {printer(d.result)}"
-    where = [f"{_name(n)} = {printer(d.problem.bindings[n])}" for n in d.binding_names]
+    text = f"{_lhs(d.label)} = {printer(d.named_result)}"
+    where = [f"{_name(n)} = {printer(body)}" for n, body in d.definitions()]
     if where:
         text += r", \quad \text{where } " + ", ".join(where)
     return text
@@ -328,7 +331,7 @@ def _document_body(d: Derivation) -> list[str]:
     if d.steps:
         lines += [r"\subsection*{Derivation}", r"{\small", r"\begin{enumerate}"]
         for s in d.steps:
-            lhs = _lhs(s.lhs) if isinstance(s.lhs, str) else _breakable(s.lhs)
+            lhs = _breakable(s.lhs) if isinstance(s.lhs, Node) else _lhs(s.lhs)
             lines.append(rf"  \item ${lhs} = {_breakable(s.rhs)}$ \quad [{_rule(s.rule)}]")
         lines += [r"\end{enumerate}", "}"]
     lines += [r"\subsection*{Result}", rf"\noindent $\displaystyle {result_latex(d, _breakable)}$",
@@ -348,10 +351,10 @@ def standalone_document(derivations: list[Derivation]) -> str:
 def derivation_latex(d: Derivation) -> str:
     lines = [r"\begin{align*}"]
     for s in d.steps:
-        lhs = _lhs(s.lhs) if isinstance(s.lhs, str) else to_latex(s.lhs)
+        lhs = to_latex(s.lhs) if isinstance(s.lhs, Node) else _lhs(s.lhs)
         lines.append(rf"  {lhs} &= {to_latex(s.rhs)} && {_rule(s.rule)} \\")
-    where = [f"{_name(n)} &= {to_latex(d.problem.bindings[n])} && \\text{{where}} \\\\"
-             for n in d.binding_names]
+    where = [f"{_name(n)} &= {to_latex(body)} && \\text{{where}} \\\\"
+             for n, body in d.definitions()]
     lines.extend("  " + w for w in where)
     lines[-1] = lines[-1].rstrip(" \\")
     lines.append(r"\end{align*}")
