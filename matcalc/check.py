@@ -312,9 +312,6 @@ class _Comparison:
         if not pairs:
             raise DifferentiationError("no sampled point where both the claim and the derivative "
                                        "are finite: cannot compare them")
-        wrt = self.d.wrt
-        want, got = self._shape_text(self.expected.shape), self._shape_text(
-            self.claimed.expr.shape)
         same_shape = all(e.shape == c.shape for e, c in pairs)
         result.error = max(_difference(e, c) for e, c in pairs) if same_shape else float("inf")
         if same_shape and result.error <= TOLERANCE:
@@ -328,26 +325,15 @@ class _Comparison:
             result.symbolic = None
         elif result.difference is not None:
             result.symbolic = False
-        transposed = [(e, c.T) for e, c in pairs]
-        same_t = all(e.shape == c.shape for e, c in transposed)
-        if same_t and max(_difference(e, c) for e, c in transposed) <= TOLERANCE:
-            layout = (" (the denominator layout; matcalc's Jacobian is J_ij = ∂f_i/∂x_j)"
-                      if self.d.kind == "jacobian" else "")
-            return _verdict(result, "transposed", f"the claim is the transpose of "
-                                                  f"{result.label}{layout}")
-        for candidates, how in ((pairs, ""), (transposed, "the transpose of ")):
-            if not all(e.shape == c.shape for e, c in candidates):
-                continue
-            k = _factor(candidates)
-            if k is not None:
-                result.factor = k
-                return _verdict(result, "factor", f"the claim is {how}{_number(k)} × "
-                                                  f"{result.label}: off by a constant factor")
+        if self._transposed_or_scaled(result, pairs):
+            return
         if not same_shape:
+            want, got = self._shape_text(self.expected.shape), self._shape_text(
+                self.claimed.expr.shape)
             return _verdict(result, "shape", f"the claim is {got}; {result.label} is {want}"
-                                             + (", shaped like " + wrt
+                                             + (", shaped like " + self.d.wrt
                                                 if self.d.kind == "gradient" else ""))
-        if wrt in symmetric and self._symmetric_convention(result, pairs):
+        if self.d.wrt in symmetric and self._symmetric_convention(result, pairs):
             return
         needs = self._needs_symmetric(symmetric)
         if needs:
@@ -356,6 +342,31 @@ class _Comparison:
                             f"the claim is right only where {', '.join(needs)} "
                             f"{'is' if len(needs) == 1 else 'are'} symmetric: declare "
                             f"{'it' if len(needs) == 1 else 'them'} ({flags})")
+        self._terms(result)
+
+    def _transposed_or_scaled(self, result: CheckResult, pairs: list) -> bool:
+        """The claim is the transpose of the derivative, or a constant times it (or both)."""
+        transposed = [(e, c.T) for e, c in pairs]
+        same_t = all(e.shape == c.shape for e, c in transposed)
+        if same_t and max(_difference(e, c) for e, c in transposed) <= TOLERANCE:
+            layout = (" (the denominator layout; matcalc's Jacobian is J_ij = ∂f_i/∂x_j)"
+                      if self.d.kind == "jacobian" else "")
+            _verdict(result, "transposed", f"the claim is the transpose of "
+                                           f"{result.label}{layout}")
+            return True
+        for candidates, how in ((pairs, ""), (transposed, "the transpose of ")):
+            if not all(e.shape == c.shape for e, c in candidates):
+                continue
+            k = _factor(candidates)
+            if k is not None:
+                result.factor = k
+                _verdict(result, "factor", f"the claim is {how}{_number(k)} × "
+                                           f"{result.label}: off by a constant factor")
+                return True
+        return False
+
+    def _terms(self, result: CheckResult) -> None:
+        """Terms missing from the claim, extra in it, or both; else plainly wrong."""
         if result.missing and not result.extra:
             terms = ", ".join(result.missing)
             return _verdict(result, "missing-term",

@@ -177,8 +177,8 @@ def hessian(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[
          standalone, vec, no_verify, value)
 
 
-@main.command()
-@_common_options
+@main.command(cls=ExpressionCommand)
+@_common_options(several=False)
 @click.option("--direction", metavar="NAME", default=None,
               help="The name of the direction (default v, or V for a matrix variable).")
 def hvp(expr: str, wrt: tuple[str, ...], shape: tuple[str, ...], sym: tuple[str, ...],

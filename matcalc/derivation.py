@@ -171,7 +171,7 @@ class Derivation(GeneratedCode):
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
         self.error: float | None = None
         # where a default shape may not be what was meant (also in notes; the CLI's stderr)
-        self.warnings = shape_warnings(problem, wrt)
+        self.warnings = shape_warnings(problem, wrt, self.binding_names)
         self.notes = [n for n in notes if n not in self.warnings] + self.warnings
         # the API's next step for a linear map (api.kronecker_form); the result holds no pipeline
         self.continue_to_vec = continue_to_vec

@@ -751,11 +751,11 @@ _ROWS = [
                    "torch": "torch.softmax({0}, 0)", "array-api": "_softmax({0})"}),
     Operator("kron", kron_shape, lambda args, node, dims: np.kron(args[0], args[1]),
              "kron", r"{0:postfix} \otimes {1:postfix}",
-             lambda S, args, node: S.kron(args), spelling="kron", arity=2,
+             lambda S, args, node: S.kron(args), arity=2,
              latex_precedence="frob"),
     Operator("vec", vec_shape, lambda args, node, dims: args[0].reshape(-1, 1, order="F"),
              "vec", r"\operatorname{vec}\left({0}\right)",
-             lambda S, args, node: S.vec(args[0], node), spelling="vec",
+             lambda S, args, node: S.vec(args[0], node),
              code={"numpy": 'np.ravel({0}, order="F")', "jax": 'jnp.ravel({0}, order="F")',
                    "torch": "{0:atom}.T.reshape(-1)",        # column-major: the transpose, by rows
                    "array-api": "xp.reshape({0:atom}.T, (-1,))"},

@@ -38,11 +38,13 @@ _GUARD = re.compile(r"[\w']+(?:\([^)]*\))?")   # a guard: name, or name(args); c
 BINARY_OPS = {"+": "add", "-": "sub", "*": "matmul", ".*": "hadamard", "/": "div", "./": "div",
               "^": "matpow", ".^": "power", ":": "frob"}
 LIFTED_OPS = {**BINARY_OPS, "*": "hadamard", "^": "power"}
-# Calls a rule may write besides the operators of the registry: fills, differentials, and the
-# forms of the linear-form passes (jac, kvec, icols, irows in jacobian/kronecker.rules). `diag`
-# stays `diag` in a pattern, matching either of its operators (match.py).
+# Calls a rule may write besides the operators of the language: fills, differentials, and the
+# forms of the linear-form passes (jac, kvec, icols, irows, kron, vec in jacobian/kronecker.rules;
+# kron and vec are not yet part of the input language: their shapes need products of unknown
+# dimensions). `diag` stays `diag` in a pattern, matching either of its operators (match.py).
 RULE_CALLS = {"vector": "fill", "matrix": "fill", "d": "d", "jac": "jac", "kvec": "kvec",
-              "icols": "icols", "irows": "irows", "commutation": "commutation", "diag": "diag"}
+              "icols": "icols", "irows": "irows", "commutation": "commutation", "diag": "diag",
+              "kron": "kron", "vec": "vec"}
 # Elementwise function name → its derivative rule (elementwise.rules), filled in by load_rules.
 ELEMENTWISE: dict[str, Rule] = {}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -100,6 +101,8 @@ class Problem:
     warnings: list[str] = field(default_factory=list)    # where a default may not be what is meant
     program: Program | None = None
     shapes: dict = field(default_factory=dict)           # the declarations, as given
+    # bindings the input does not use: {name: its text}; a result may still use them (its names)
+    unused_bindings: dict[str, str] = field(default_factory=dict)
 
     def shape_sources(self) -> dict[str, tuple[Shape, str]]:
         """{name: (shape, "declared" | "default" | "binding")}: variables, then bindings."""
@@ -544,9 +547,11 @@ def build_problem(program: Program, shapes: dict | None = None,
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
     warnings = _warnings(checker, shapes or {}, ordered, expr, bindings, variables)
+    used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    unused = {name: checker._snippet(body) for name, body in ordered if name not in used}
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
                    set(checker.symmetric), set(checker.declared) & set(variables),
-                   warnings, program, dict(shapes or {}))
+                   warnings, program, dict(shapes or {}), unused)
 
 
 def _infer_shapes(checker: _Checker, program: Program, ordered: list[tuple[str, Ast]]) -> None:
@@ -587,16 +592,16 @@ def _warnings(checker: _Checker, shapes: dict, ordered: list[tuple[str, Ast]], e
     seen = set(variables) | set(bindings)
     warnings += [f"a shape is declared for {name}, which does not appear in the expression"
                  for name in shapes if name not in seen]
-    used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
-    warnings += [f"the binding {name} = {checker._snippet(body)} is not used"
-                 for name, body in ordered if name not in used]
     return list(dict.fromkeys(warnings))
 
 
-def shape_warnings(problem: Problem, wrt: str) -> list[str]:
-    """Sentences about default shapes that may not be what was meant (README, Shapes)."""
+def shape_warnings(problem: Problem, wrt: str, named: Iterable[str] = ()) -> list[str]:
+    """Sentences about default shapes that may not be what was meant (README, Shapes), and about
+    bindings used neither by the input nor by the result (`named`: the bindings a result uses)."""
     non_scalar = non_scalar_warning(problem, {wrt})
-    return problem.warnings + ([non_scalar] if non_scalar else [])
+    unused = [f"the binding {name} = {text} is not used"
+              for name, text in problem.unused_bindings.items() if name not in set(named)]
+    return problem.warnings + ([non_scalar] if non_scalar else []) + unused
 
 
 def non_scalar_warning(problem: Problem, wrt: set[str]) -> str | None:

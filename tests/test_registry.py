@@ -238,3 +238,22 @@ def test_the_sympy_form_of_a_kronecker_result_computes_its_values(expr):
     expected = np.asarray(d.numpy()(**inputs), dtype=float)
     np.testing.assert_allclose(sympy_value(d, inputs).reshape(expected.shape), expected,
                                rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SPELLED)
+def test_every_spelled_operator_reads_with_unknown_dimensions(name):
+    """In user input, with shapes left to inference (symbolic dimensions): a result or a
+    MatcalcError, never another exception (kron and vec once crashed here)."""
+    text, _ = _call_text(REGISTRY[name])
+    try:
+        matcalc.derive(f"sum({text})" if REGISTRY[name].arity == 1 else text,
+                       wrt=text[text.index("(") + 1])
+    except matcalc.MatcalcError:
+        pass
+
+
+@pytest.mark.parametrize("text", ["sum(kron(A, B))", "sum(vec(A))"])
+def test_rule_only_products_are_unknown_in_user_input(text):
+    """kron and vec appear in Kronecker results but are not (yet) input: a clear ParseError."""
+    with pytest.raises(matcalc.ParseError, match="unknown function"):
+        matcalc.derive(text, wrt="A")
