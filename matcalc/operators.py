@@ -583,7 +583,7 @@ def _extremum(name: str, larger: bool) -> list[Operator]:
         Operator(name, vector_to_scalar,
                  lambda args, node, dims: _cell(getattr(np, reduce)(args[0])),
                  name, rf"\{name}\left({{0}}\right)",
-                 lambda S, args, node: S.sympy.Function(name)(args[0]), spelling=name,
+                 lambda S, args, node: S.opaque(node), spelling=name,
                  code=_same_everywhere(reduce), almost_everywhere=True),
     ]
 
