@@ -203,6 +203,26 @@ def _parse_rule_line(line: str, file: str, number: int, lifted: bool) -> Rule:
     return Rule(name, lhs, rhs, tuple(guards), why, file, number, line.strip())
 
 
+def _call_pattern(node: Ast, lifted: bool) -> Pattern:
+    """A call in a rule: a function variable, an operator (sum(A, 2): a row of its dimension), or
+    an elementwise function."""
+    name = str(node.value)
+    args = tuple(to_pattern(c, lifted) for c in node.children)
+    if VARIABLE_KINDS.get(name) == FUNCTION:
+        return Pattern("call-f", name, args)
+    last = node.children[-1] if node.children else None
+    dimension = int(str(last.value)) if last is not None and last.kind == "number" and \
+        str(last.value) in ("1", "2") else None
+    op = call_operator(name, len(args), dimension)
+    if op is not None and op in REGISTRY and REGISTRY[op].dimension is not None:
+        return Pattern("op", op, args[:-1])     # sum(A, 2): the operand alone
+    if op is not None and not is_elementwise(op):
+        return Pattern("op", op, args)
+    if is_elementwise(name) or lifted:
+        return Pattern("op", name, args)
+    raise RuleError(f"unknown function {name!r} in a rule", start=node.start)
+
+
 def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
     """Syntax tree of a rule side → Pattern."""
     ops = LIFTED_OPS if lifted else BINARY_OPS
@@ -231,19 +251,5 @@ def to_pattern(node: Ast, lifted: bool = False) -> Pattern:
     if node.kind == "fprime":
         return Pattern("fprime", node.value, (to_pattern(node.children[0], lifted),))
     if node.kind == "call":
-        name = str(node.value)
-        args = tuple(to_pattern(c, lifted) for c in node.children)
-        if VARIABLE_KINDS.get(name) == FUNCTION:
-            return Pattern("call-f", name, args)
-        last = node.children[-1] if node.children else None
-        dimension = int(str(last.value)) if last is not None and last.kind == "number" and \
-            str(last.value) in ("1", "2") else None
-        op = call_operator(name, len(args), dimension)
-        if op is not None and op in REGISTRY and REGISTRY[op].dimension is not None:
-            return Pattern("op", op, args[:-1])     # sum(A, 2): the operand alone
-        if op is not None and not is_elementwise(op):
-            return Pattern("op", op, args)
-        if is_elementwise(name) or lifted:
-            return Pattern("op", name, args)
-        raise RuleError(f"unknown function {name!r} in a rule", start=node.start)
+        return _call_pattern(node, lifted)
     raise RuleError(f"cannot use {node.kind} in a rule", start=node.start)
