@@ -197,6 +197,19 @@ def _derive_one(problem: Problem, wrt: str, verify: bool) -> Derivation:
     return _verified(_derivation(run, result, kind, problem.expr), verify)
 
 
+def scalar_problem(expr: str, wrt: Any, shapes: dict | None, symmetric: Iterable[str] | None,
+                   what: str) -> tuple[Problem, str]:
+    """The problem and the variable's name for a derivative of second order (`what`), which is
+    defined for scalar functions only."""
+    problem = _problem(expr, shapes, symmetric)
+    wrt = _names(wrt)
+    _check_variable(problem, wrt)
+    if not problem.expr.is_scalar:
+        raise DifferentiationError(f"the function is {fmt_shape(problem.expr.shape)}: a {what} "
+                                   f"is defined for scalar functions")
+    return problem, wrt
+
+
 def hessian(expr: str, wrt: str, shapes: dict | None = None,
             symmetric: Iterable[str] | None = None, verify: bool = True) -> Derivation:
     """The Hessian of a scalar function: the derivative of its gradient.
@@ -207,12 +220,7 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
     >>> str(hessian("x'*A*x", wrt="x"))
     "A' + A"
     """
-    problem = _problem(expr, shapes, symmetric)
-    wrt = _names(wrt)
-    _check_variable(problem, wrt)
-    if not problem.expr.is_scalar:
-        raise DifferentiationError(f"the function is {fmt_shape(problem.expr.shape)}: a Hessian "
-                                   f"is defined for scalar functions")
+    problem, wrt = scalar_problem(expr, wrt, shapes, symmetric, "Hessian")
     run = _Run(problem, wrt)
     try:
         _, gradient = run.derivative(problem.expr)

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from . import algebra
-from .api import _check_variable, _names, _problem, _Run, _too_large, _verified
+from .api import _Run, _too_large, _verified, scalar_problem
 from .derivation import Derivation, Label, Step, _replace
 from .errors import DifferentiationError
-from .ops import fmt_shape, var
+from .ops import var
 from .simplify import simplify
 
 
@@ -70,12 +70,7 @@ def hvp(expr: str, wrt: str, shapes: dict | None = None, symmetric: Iterable[str
     >>> str(hvp("x'*A*x", wrt="x"))
     "(A' + A)*v"
     """
-    problem = _problem(expr, shapes, symmetric)
-    wrt = _names(wrt)
-    _check_variable(problem, wrt)
-    if not problem.expr.is_scalar:
-        raise DifferentiationError(f"the function is {fmt_shape(problem.expr.shape)}: a "
-                                   f"Hessian-vector product is defined for scalar functions")
+    problem, wrt = scalar_problem(expr, wrt, shapes, symmetric, "Hessian-vector product")
     taken = set(problem.variables) | set(problem.bindings)
     x = problem.variable(wrt)
     v = direction or _direction_name(taken, not (x.is_column or x.is_scalar))
