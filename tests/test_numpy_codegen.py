@@ -358,7 +358,7 @@ def test_out_buffer_takes_elementwise_results_one_operation_at_a_time(expr, wrt)
     np.testing.assert_allclose(buf, fresh, rtol=1e-14)
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None,
+@settings(max_examples=150, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
 def test_out_buffer_agrees_with_a_fresh_result_on_random_problems(problem, shapes):
