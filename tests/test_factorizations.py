@@ -37,13 +37,18 @@ def _outer_top(a, k=-1):
 
 
 def _polar(a):
-    u, _, vt = np.linalg.svd(a, full_matrices=False)
-    return u @ vt
+    """U*V' written another way than matcalc's kernel: A*(A'*A)^(-1/2) at full column rank, or
+    ((A*A')^(-1/2)*A) at full row rank."""
+    if a.shape[0] >= a.shape[1]:
+        return a @ np.linalg.inv(scipy.linalg.sqrtm(a.T @ a)).real
+    return np.linalg.inv(scipy.linalg.sqrtm(a @ a.T)).real @ a
 
 
 def _svdtop(a):
-    u, _, vt = np.linalg.svd(a, full_matrices=False)
-    return np.outer(u[:, 0], vt[0])
+    """u1*v1' from the top eigenvector of A'*A (not from an SVD, as matcalc's kernel)."""
+    v = np.linalg.eigh(a.T @ a)[1][:, -1]
+    u = a @ v
+    return np.outer(u / np.linalg.norm(u), v)
 
 
 def _frechet_adjoint(a, g):
