@@ -129,24 +129,16 @@ def _svdtop(a):
 
 def _expm(a):
     """exp(A), by SciPy's scaling and squaring (Al-Mohy & Higham 2009)."""
-    if not np.all(np.isfinite(a)):
+    if not _finite(a):
         return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
-    try:
-        from scipy.linalg import expm
-    except ImportError:
-        raise ImportError('expm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
-    return expm(a)
+    return _scipy_linalg("expm").expm(a)
 
 
 def _expm_frechet(a, e):
     """L(A, E), the Fréchet derivative of exp at A along E (SciPy; Al-Mohy & Higham 2009)."""
-    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+    if not _finite(a, e):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
-    try:
-        from scipy.linalg import expm_frechet
-    except ImportError:
-        raise ImportError('expm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
-    return expm_frechet(a, e, compute_expm=False)
+    return _scipy_linalg("expm").expm_frechet(a, e, compute_expm=False)
 
 
 def _chol(a):
@@ -161,46 +153,46 @@ def _trilhalf(a):
 
 def _sqrtm(a):
     """The principal square root of A (SciPy; A without eigenvalues on the closed negative axis)."""
-    if not np.all(np.isfinite(a)):
+    if not _finite(a):
         return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
-    try:
-        from scipy.linalg import sqrtm
-    except ImportError:
-        raise ImportError('sqrtm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
-    return sqrtm(a)
+    return _scipy_linalg("sqrtm").sqrtm(a)
 
 
 def _sqrtm_frechet(a, e):
     """L(A, E) of the principal square root: the X with sqrtm(A)*X + X*sqrtm(A) = E (SciPy)."""
-    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+    if not _finite(a, e):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
-    try:
-        from scipy.linalg import solve_sylvester, sqrtm
-    except ImportError:
-        raise ImportError('sqrtm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
-    root = sqrtm(a)
-    return solve_sylvester(root, root, e)
+    linalg = _scipy_linalg("sqrtm")
+    root = linalg.sqrtm(a)
+    return linalg.solve_sylvester(root, root, e)
 
 
 def _logm(a):
     """The principal logarithm of A (SciPy; A without eigenvalues on the closed negative axis)."""
-    if not np.all(np.isfinite(a)):
+    if not _finite(a):
         return np.full(np.shape(a), np.nan)    # as NumPy's arithmetic would
-    try:
-        from scipy.linalg import logm
-    except ImportError:
-        raise ImportError('logm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
-    return logm(a)
+    return _scipy_linalg("logm").logm(a)
 
 
 def _logm_frechet(a, e):
     """L(A, E) of the principal logarithm: the upper right block of logm([[A, E], [0, A]])
     (Higham 2008, Functions of Matrices, ch. 3; SciPy)."""
-    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(e)):
+    if not _finite(a, e):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
-    try:
-        from scipy.linalg import logm
-    except ImportError:
-        raise ImportError('logm needs SciPy: pip install "matcalc-symbolic[scipy]"') from None
     n = a.shape[0]
-    return logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
+    return _scipy_linalg("logm").logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
+
+
+def _finite(*arrays):
+    """Are all entries finite (SciPy's matrix functions raise on others)?"""
+    return all(np.all(np.isfinite(x)) for x in arrays)
+
+
+def _scipy_linalg(function):
+    """scipy.linalg, imported when a matrix function needs it (SciPy is an optional extra)."""
+    try:
+        import scipy.linalg
+    except ImportError:
+        raise ImportError(f'{function} needs SciPy: pip install "matcalc-symbolic[scipy]"') \
+            from None
+    return scipy.linalg

@@ -79,8 +79,15 @@ class Backend:
         return _FORMATTER.format(template, *args, **named)
 
     def helpers_in(self, text: str) -> set[str]:
-        """The helper functions a piece of generated code calls."""
-        return {name for name in re.findall(r"\b(_\w+)\(", text) if name in self.helpers}
+        """The helper functions a piece of generated code calls, and the helpers they call."""
+        found: set[str] = set()
+        pending = [text]
+        while pending:
+            for name in re.findall(r"\b(_\w+)\(", pending.pop()):
+                if name in self.helpers and name not in found:
+                    found.add(name)
+                    pending.append(self.helpers[name])
+        return found
 
 
 __all__ = ["OPERATIONS", "Backend"]
