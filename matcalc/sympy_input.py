@@ -31,12 +31,16 @@ SPECIAL_MATRICES = {sm.Identity: "eye", sm.OneMatrix: "matrix(1)", sm.ZeroMatrix
 _x = sympy.Symbol("x")
 
 
-@lru_cache(maxsize=1)
 def _elementwise_bodies() -> dict[str, sympy.Expr]:
     """Each elementwise function of the registry at a scalar x, as its SymPy form writes it."""
+    return _bodies(tuple(op.name for op in REGISTRY.values() if op.elementwise))
+
+
+@lru_cache(maxsize=4)
+def _bodies(names: tuple[str, ...]) -> dict[str, sympy.Expr]:
+    """(cached by the names: a row registered later, as in tests/test_extending.py, is seen)"""
     x = var("x", SCALAR)
-    return {op.name: to_sympy(Node(op.name, (x,), SCALAR))
-            for op in REGISTRY.values() if op.elementwise}
+    return {name: to_sympy(Node(name, (x,), SCALAR)) for name in names}
 
 
 def _dim(d: sympy.Expr) -> int | str:
