@@ -21,7 +21,7 @@ from .rules import ANY, FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule
 Env = dict[str, object]
 
 # Pattern operator → the tree operators it stands for.
-ALIASES = {"diag": ("diagm", "diagv")}
+ALIASES = {"diag": ("diagm", "diagv"), "sub": ("add",)}
 
 
 @dataclass
@@ -70,6 +70,9 @@ def _match_var(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
 
 def _match_op(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
     op = str(pattern.value)
+    if op in _SIGNED:
+        yield from _SIGNED[op](pattern, node, env)
+        return
     if node.op not in ALIASES.get(op, (op,)):
         return
     if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
@@ -79,6 +82,24 @@ def _match_op(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
     elif len(pattern.args) == len(node.args):
         yield from _match_args(pattern.args, node.args, env)
 
+
+def _match_neg(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    """-A matches any expression: A is its negation (`exp(-A)` matches exp(-x) with A = x, and
+    exp(x) with A = -x)."""
+    yield from match(pattern.args[0], algebra.neg(node), env)
+
+
+def _match_sub(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
+    """A - B matches a sum at every split, B the negation of the right part (`1 - sigmoid(a)` is
+    the sum of 1 and -1*sigmoid(a))."""
+    if node.op == "add":
+        for left, right in _splits(node):
+            for env2 in match(pattern.args[0], left, env):
+                yield from match(pattern.args[1], algebra.neg(right), env2)
+
+
+# Patterns with a minus sign: the tree has no such operator (a - b is a + (-1)*b).
+_SIGNED = {"neg": _match_neg, "sub": _match_sub}
 
 _MATCHERS = {"var": _match_var, "num": _match_num, "eye": _match_eye, "call-f": _match_function,
              "op": _match_op}

@@ -110,8 +110,8 @@ def _first_whole(rules: tuple[Rule, ...], node: Node, ctx: Context) -> Rewrite |
 
 def _first_pair(rules: tuple[Rule, ...], node: Node, ctx: Context) -> Rewrite | None:
     build = algebra.add if node.op == "add" else algebra.hadamard
-    candidates = tuple(r for r in rules if r.lhs.kind == "op" and r.lhs.value == node.op
-                       and len(r.lhs.args) == 2)
+    candidates = tuple(r for r in rules if r.lhs.kind == "op" and len(r.lhs.args) == 2
+                       and node.op in ALIASES.get(str(r.lhs.value), (str(r.lhs.value),)))
     for i in range(len(node.args)):
         for j in range(i + 1, len(node.args)):
             pair = build(node.args[i], node.args[j])

@@ -4,7 +4,14 @@ item 9: results holding `commutation(m, n)` raised IndexError there while their 
 Left out: the 2,000 random expressions (converting them would add about a third to that module's
 time; the tables of the other modules cover every operator) and the hostile inputs, whose tests
 time derive() itself.
+
+MATCALC_RESULT_SIZES=path appends one JSON line per derivation made (the problem, the variable,
+`len(str(d.expr))` and the result's text) to that file: the corpus for measuring how compact results
+are (issue 17, item 5; `python tests/result_sizes.py path` summarises it).
 """
+import json
+import os
+
 import pytest
 
 from matcalc import api
@@ -13,10 +20,17 @@ _original_init = api.Derivation.__init__
 UNCONVERTED = {"test_random_expressions", "test_hostile_input"}
 
 
+SIZES = os.environ.get("MATCALC_RESULT_SIZES")
+
+
 def _init_and_convert(self, *args, **kwargs):
     _original_init(self, *args, **kwargs)
     self.expr          # noqa: B018 — the conversion is the test
     self.bindings      # noqa: B018
+    if SIZES:
+        with open(SIZES, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"problem": self.problem.text, "wrt": self.wrt, "kind": self.kind,
+                                  "size": len(str(self.expr)), "result": str(self)}) + "\n")
 
 
 @pytest.fixture(autouse=True)
