@@ -15,6 +15,7 @@ import os
 import pytest
 
 from matcalc import api
+from matcalc.printing.readers.text import to_text
 
 _original_init = api.Derivation.__init__
 UNCONVERTED = {"test_random_expressions", "test_hostile_input"}
@@ -30,7 +31,7 @@ def _init_and_convert(self, *args, **kwargs):
     if SIZES:
         with open(SIZES, "a", encoding="utf-8") as out:
             out.write(json.dumps({"problem": self.problem.text, "wrt": self.wrt, "kind": self.kind,
-                                  "size": len(str(self.expr)), "result": str(self)}) + "\n")
+                                  "size": len(str(self.expr)), "result": to_text(self.result)}) + "\n")
 
 
 @pytest.fixture(autouse=True)
