@@ -261,12 +261,23 @@ def _merge_matrix_powers(chain: list[Node]) -> list[Node]:
         chain.append(f)
     out: list[tuple[Node, Node]] = []
     for f in chain:
-        base, k = (f.args[0], f.args[1]) if f.op == "matpow" else (f, ONE)
+        base, k = _power_of(f)
         if out and out[-1][0] == base and base.is_square:
             out[-1] = (base, add(out[-1][1], k))
         else:
             out.append((base, k))
     return [b if is_one(k) else apply("matpow", b, k) for b, k in out]
+
+
+def _power_of(factor: Node) -> tuple[Node, Node]:
+    """(base, exponent) of a factor: X^3 → (X, 3), (X^3)' → (X', 3) (matrix-power-transpose read
+    backwards, so that X'*(X^2)' merges to (X^3)'), X → (X, 1)."""
+    if factor.op == "matpow":
+        return factor.args[0], factor.args[1]
+    if factor.op == "transpose" and factor.args[0].op == "matpow":
+        base, k = factor.args[0].args
+        return transpose(base), k
+    return factor, ONE
 
 
 def _is_chain(node: Node) -> bool:

@@ -14,7 +14,7 @@ from functools import cache
 
 from . import algebra
 from .errors import RuleError
-from .operators import is_elementwise
+from .operators import is_elementwise, is_symmetric
 from .ops import COMMUTATIVE, NARY, Node, Shape, const_value, number
 from .rules import ANY, FUNCTION, SCALAR, VARIABLE_KINDS, Pattern, Rule
 
@@ -170,6 +170,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return node.shape[1] == values[1].shape[0]
     if guard == "square":
         return node.is_square
+    if guard == "symmetric":
+        return not node.is_scalar and is_symmetric(node)
     value = const_value(node)
     if value is None:
         return False

@@ -9,6 +9,7 @@ would: every match whose guards hold (`guards_hold`, wrt a variable no instance 
 instance, and its right side must build. Every rule needs at least one instance. Then, by file:
 
 - frobenius.rules, simplify.rules: both sides are evaluated at random inputs and must agree. A
+  variable under a `symmetric` guard is a square variable declared symmetric, sampled symmetric. A
   variable under a `has_d` guard is bound to the differential d(V) of a fresh variable, evaluated
   as an independent random matrix (the input dV). `A : B` is the Frobenius product of two operands
   of one shape: the engine never builds a broadcast `s : M` (its Frobenius pass starts from
@@ -257,11 +258,12 @@ def finite(*arrays: np.ndarray) -> bool:
 def check_identity(rule: Rule) -> tuple[int, list[str]]:
     """frobenius.rules, simplify.rules: lhs == rhs at random inputs. → (instances, failures)"""
     has_d = guarded(rule, "has_d")
+    symmetric = guarded(rule, "symmetric")
 
     def bind(name: str, choice):
         if isinstance(choice, Node):
             return choice
-        v = var(name, choice)
+        v = var(name, choice, symmetric=name in symmetric and choice[0] == choice[1] != 1)
         return d_node(v) if name in has_d else v
 
     failures: list[str] = []
@@ -277,6 +279,8 @@ def check_identity(rule: Rule) -> tuple[int, list[str]]:
         rng = np.random.default_rng(seed)
         for point in range(POINTS):
             x = inputs(names, rng, signed=point > 0)
+            for name in symmetric & set(names):     # a variable declared symmetric: S' = S
+                x[name] = (x[name] + x[name].T) / 2
             left, right = value(lhs, x), value(rhs, x)
             if point > 0 and not finite(left, right):
                 continue        # a signed point outside the domain of a log or a sqrt
