@@ -124,8 +124,15 @@ def add(*terms: Node) -> Node:
         return zero(shape)
     if len(out) == 1:
         return out[0]
-    out.sort(key=lambda t: (split_coefficient(t)[0] < 0, sort_key(split_coefficient(t)[1])))
+    out.sort(key=_term_order)
     return Node("add", tuple(out), shape)
+
+
+def _term_order(term: Node) -> tuple:
+    """Terms with a negative coefficient last (`x - sum(x)/nu`, a broadcast scalar's own sign
+    counted), then in the order of sort_key."""
+    entry = term.args[0] if term.op == "fill" else term
+    return split_coefficient(entry)[0] < 0, sort_key(split_coefficient(term)[1])
 
 
 def _merge_diagonals(flat: list[Node]) -> list[Node]:
@@ -189,6 +196,9 @@ def mul(*factors: Node) -> Node:
         chain = [eye(shape[0])]
     scalars = _merge_powers(scalars)
     chain = _merge_matrix_powers(chain)
+    if len(chain) == 1 and chain[0].op == "fill" and (scalars or coefficient != 1):
+        # -matrix(-1) = matrix(1), 2*matrix(s) = matrix(2*s): a scaled fill is a fill
+        return fill(mul(number(coefficient), *scalars, chain[0].args[0]), shape)
     if coefficient != 1 and not scalars and len(chain) == 1 and chain[0].op == "add" \
             and _saves_numbers(coefficient, chain[0]):
         return add(*(scale(coefficient, t) for t in chain[0].args))

@@ -50,9 +50,8 @@ def signed_terms(node: Node) -> list[tuple[str, Node]]:
     after the first, else (" + ", t) — the first term's sign is ""."""
     out = []
     for i, term in enumerate(node.args):
-        coefficient = const_value(term.args[0]) if term.op == "matmul" else const_value(term)
-        if term.op == "fill":
-            coefficient = const_value(term.args[0])
+        entry = term.args[0] if term.op == "fill" else term     # a broadcast scalar: its sign
+        coefficient = const_value(entry.args[0]) if entry.op == "matmul" else const_value(entry)
         if i > 0 and coefficient is not None and coefficient < 0:
             out.append((" - ", algebra.neg(term)))
         else:
