@@ -156,6 +156,7 @@ def _merge_fills(flat: list[Node], shape: Shape) -> list[Node]:
 def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
     """x + 2*x → 3*x, zeros dropped: each monomial once, with the sum of its coefficients."""
     collected: dict[Node, Fraction | float] = {}
+    written: dict[Node, Node] = {}      # each monomial as its first term wrote it
     for t in flat:
         if is_zero(t):
             continue
@@ -165,8 +166,20 @@ def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
             coefficient, monomial = t.args[0].value, fill(ONE, shape)
         else:
             coefficient, monomial = split_coefficient(t)
-        collected[monomial] = collected.get(monomial, 0) + coefficient
-    return [scale_term(c, m) for m, c in collected.items() if c != 0]
+        key = _like_key(monomial)
+        written.setdefault(key, monomial)
+        collected[key] = collected.get(key, 0) + coefficient
+    return [scale_term(c, written[k]) for k, c in collected.items() if c != 0]
+
+
+def _like_key(monomial: Node) -> Node:
+    """The monomial by which like terms are found: a transposed product as the product of the
+    transposes in reverse order (transpose-of-product in canonical.rules), so that
+    A'*B' + (B*A)' is 2*A'*B'."""
+    if monomial.op == "transpose" and monomial.args[0].op == "matmul" \
+            and len(monomial.args[0].args) <= 8:
+        return mul(*(transpose(f) for f in reversed(monomial.args[0].args)))
+    return monomial
 
 
 def scale_term(coefficient: Fraction | float, monomial: Node) -> Node:
