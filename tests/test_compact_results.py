@@ -7,7 +7,7 @@ is in the comment beside it.
 from __future__ import annotations
 
 import pytest
-from numeric import check_gradient
+from numeric import check_gradient, check_hessian
 
 NMF = {"V": ("m", "n"), "W": ("m", "k"), "H": ("k", "n")}
 
@@ -54,3 +54,11 @@ def test_layer_norm_gradient_has_no_cancelling_factors():
     d = check_gradient("g'*(xc/sqrt(xc'*xc/len(x) + epsilon)) where xc = x - mean(x)", "x",
                        domain="normal")
     assert "/(2*" not in str(d) and "^3" in str(d), str(d)
+
+
+def test_cross_entropy_hessian_is_the_weighted_gram_matrix():
+    """The Hessian of the cross-entropy written with log(p) and log(1-p) reduces to X'*diag(p.*(1-p))*X
+    once (p - p.^2)./(1 - p) cancels to p."""
+    h = check_hessian("-(y'*log(p) + (1-y)'*log(1-p)) where p = sigmoid(X*w)", "w",
+                      {"X": ("m", "n")}, domain="positive")
+    assert str(h) == "X'*diag(p - p.^2)*X where p = sigmoid(X*w)"
