@@ -90,12 +90,31 @@ def _match_neg(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
 
 
 def _match_sub(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
-    """A - B matches a sum at every split, B the negation of the right part (`1 - sigmoid(a)` is
-    the sum of 1 and -1*sigmoid(a))."""
-    if node.op == "add":
-        for left, right in _splits(node):
-            for env2 in match(pattern.args[0], left, env):
-                yield from match(pattern.args[1], algebra.neg(right), env2)
+    """A - B matches a sum at every term written with a minus sign (a negative coefficient), B its
+    negation, A the rest (`1 - sigmoid(a)` is the sum of 1 and -1*sigmoid(a)). The term is tried
+    first: the rest is built only for a term whose negation fits B."""
+    if node.op != "add":
+        return
+    minuend, subtrahend = pattern.args
+    if len(node.args) > 2 and minuend.kind != "var" and \
+            not (minuend.kind == "op" and minuend.value in ("add", "sub", "neg")):
+        return              # the rest of a canonical sum is a sum: it cannot fit the minuend
+    for i, term in enumerate(node.args):
+        coefficient, monomial = algebra.split_coefficient(_entry(term))
+        if not coefficient < 0:
+            continue        # a minus sign matches a term written with one
+        if term.op == "fill":
+            negated = algebra.fill(algebra.scale(-coefficient, monomial), term.shape)
+        else:
+            negated = monomial if coefficient == -1 else algebra.scale(-coefficient, monomial)
+        for env2 in match(subtrahend, negated, env):
+            rest = node.args[:i] + node.args[i + 1:]
+            yield from match(minuend, rest[0] if len(rest) == 1 else algebra.add(*rest), env2)
+
+
+def _entry(term: Node) -> Node:
+    """A broadcast scalar's entry (its sign is the term's), else the term."""
+    return term.args[0] if term.op == "fill" else term
 
 
 # Patterns with a minus sign: the tree has no such operator (a - b is a + (-1)*b).

@@ -28,13 +28,13 @@ CASES = [
      "-0.5*inv(S1) - 0.25*inv(S1)*(2*t1*t1' + S0' + S0)*inv(S1) where t1 = m1 - m0"),
     # KL-NMF: (1 - V.^2./(V./(W*H))./(W*H).^2)*H'
     ("sum(V.*log(V./(W*H)) - V + W*H)", "W", NMF, (), "(1 - V./(W*H))*H'"),
-    ("sum(V.*log(V./(W*H)) - V + W*H)", "H", NMF, (), "-W'*(V./(W*H) - 1)"),
+    ("sum(V.*log(V./(W*H)) - V + W*H)", "H", NMF, (), "W'*(1 - V./(W*H))"),
     # -sum(2*z)/nu + 2*z where nu = len(x), z = -sum(x)/nu + x
     ("sum(z.^2) where nu = len(x), z = x - sum(x)/nu", "x", None, (),
      "2*z - sum(2*z)/nu where nu = len(x), z = x - sum(x)/nu"),
     # binary cross-entropy: X'*((1 - y).*(p - p.^2)./(1 - p)) - X'*(y - p.*y)
     ("-(y'*log(p) + (1-y)'*log(1-p)) where p = sigmoid(X*w)", "w", {"X": ("m", "n")}, (),
-     "-X'*(y - p) where p = sigmoid(X*w)"),
+     "X'*(p - y) where p = sigmoid(X*w)"),
     # sigmoid(a) - exp(a).^2./(exp(a) + 1).^2
     ("sum(exp(a)./(exp(a) + 1))", "a", None, (), "sigmoid(a) - sigmoid(a).^2"),
     ("sum(log(1 - sigmoid(x)))", "x", None, (), "-sigmoid(x)"),
