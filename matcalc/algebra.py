@@ -243,6 +243,9 @@ def _gather_factors(factors: tuple[Node, ...]
             pending[:0] = f.args
         elif f.is_scalar:
             scalars.append(f)
+        elif f.op == "fill" and f.args[0].op == "const":    # matrix(-1) = -1*matrix(1)
+            coefficient *= f.args[0].value
+            chain.append(fill(ONE, f.shape))
         elif f.op != "eye":
             chain.append(f)
     return None if coefficient == 0 else (coefficient, scalars, chain)

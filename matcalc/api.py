@@ -86,8 +86,11 @@ class _Run:
             kind = "gradient"
             result = to_gradient(df, x, self.rules, self.steps)
             if self.wrt in self.problem.symmetric:
-                result = algebra.mul(number(Fraction(1, 2)),
-                                     algebra.add(result, algebra.transpose(result)))
+                # G' term by term ((A + B)' = A' + B'): a symmetric term is its own transpose
+                # and merges with itself, sym(C' - inv(X)) = 0.5*(C' + C) - inv(X)
+                terms = result.args if result.op == "add" else (result,)
+                result = algebra.mul(number(Fraction(1, 2)), algebra.add(
+                    result, *(algebra.transpose(t) for t in terms)))
                 self.steps.append(Step("symmetric-gradient", Label("gradient", self.wrt), result,
                                        "sym(G) = (G + G')/2 for symmetric " + self.wrt))
         elif f.is_column and (x.is_column or x.is_scalar):

@@ -29,11 +29,20 @@ class Simplifier:
         self.label = label
         self.used: list[Rule] = []
         self.lifted = Context(lifted=True)
-        # Fold the latest binding first: later bindings contain the earlier ones.
-        self.folds = [(body, leaf("ref", body.shape, name, body.deps), f"{name} = {to_text(body)}")
-                      for name, body in reversed(list(bindings.items()))]
-        self.strategy = innermost(choice(self._derivative, self._fold,
-                                         first_match(rules.simplify, Context())))
+        cleanups = first_match(rules.simplify, Context())
+        # Fold the latest binding first: later bindings contain the earlier ones. A body is also
+        # folded in the form the clean-ups give it, since they rewrite its parts before the fold
+        # sees the whole (a./(1 + exp(a)) is a.*sigmoid(-a) by then).
+        self.folds = []
+        for name, body in reversed(list(bindings.items())):
+            ref = leaf("ref", body.shape, name, body.deps)
+            note = f"{name} = {to_text(body)}"
+            self.folds.append((body, ref, note))
+            cleaned = fixpoint(innermost(cleanups), body, lambda _: None, MAX_REWRITES,
+                               "simplification of a binding")
+            if cleaned != body:
+                self.folds.append((cleaned, ref, note))
+        self.strategy = innermost(choice(self._derivative, self._fold, cleanups))
 
     def run(self, expr: Node) -> Node:
         return fixpoint(self.strategy, expr, self._record, MAX_REWRITES, "simplification")

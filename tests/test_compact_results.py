@@ -18,6 +18,10 @@ CASES = [
     # 2*t1 - inv(X)'*(inv(X)^3)' where t1 = -((inv(X)^2)^2)'
     ("tr(X^-3)", "X", None, (), "-3*(inv(X)^4)'"),
     ("tr(X^3)", "X", None, (), "3*(X^2)'"),
+    # A'*B' + (B*A)': like terms, one written as the transpose of a product
+    ("tr(A*X*B) + tr(B'*X'*A')", "X", None, (), "2*(B*A)'"),
+    # (A' + x*x')': a transpose of a sum with a symmetric term
+    ("tr((A' + x*x')*X)", "X", None, (), "x*x' + A"),
     # 0.5*((C' + C - inv(X))' - inv(X))
     ("-logdet(X) + tr(C*X)", "X", None, ("X",), "0.5*(C' + C) - inv(X)"),
     # graphical lasso, 0.5*((C' + C - inv(T))' - inv(T)) + lambda*sign(T) with C not symmetric
@@ -25,7 +29,7 @@ CASES = [
     # Gaussian KL with respect to a covariance (S0 not declared symmetric): was
     # -0.5*inv(S1) - 0.25*inv(S1)*t2*inv(S1) - 0.25*(inv(S1)*t2*inv(S1))', t2 = t1*t1' + S0'
     ("0.5*(tr(inv(S1)*S0) + (m1 - m0)'*inv(S1)*(m1 - m0) - logdet(S1))", "S1", None, ("S1",),
-     "-0.5*inv(S1) - 0.25*inv(S1)*(2*t1*t1' + S0' + S0)*inv(S1) where t1 = m1 - m0"),
+     "(-0.25*inv(S1)*(S0' + S0) - 0.5*inv(S1)*t1*t1')*inv(S1) - 0.5*inv(S1) where t1 = m1 - m0"),
     # KL-NMF: (1 - V.^2./(V./(W*H))./(W*H).^2)*H'
     ("sum(V.*log(V./(W*H)) - V + W*H)", "W", NMF, (), "(1 - V./(W*H))*H'"),
     ("sum(V.*log(V./(W*H)) - V + W*H)", "H", NMF, (), "W'*(1 - V./(W*H))"),
