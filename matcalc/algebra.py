@@ -116,7 +116,7 @@ def add(*terms: Node) -> Node:
     flat: list[Node] = []
     for t in terms:
         flat.extend(t.args if t.op == "add" else (t,))
-    flat = _merge_diagonals(flat)
+    flat = _merge_diagonals(_open_scaled_sums(flat))
     if shape != SCALAR:        # scalars broadcast
         flat = _merge_fills([fill(t, shape) if t.shape != shape else t for t in flat], shape)
     out = _collect_like_terms(flat, shape)
@@ -133,6 +133,23 @@ def _term_order(term: Node) -> tuple:
     counted), then in the order of sort_key."""
     entry = term.args[0] if term.op == "fill" else term
     return split_coefficient(entry)[0] < 0, sort_key(split_coefficient(term)[1])
+
+
+def _open_scaled_sums(flat: list[Node]) -> list[Node]:
+    """scaled-sum-like-terms of canonical.rules: a term c*(a + b) is opened where one of its terms
+    is like a term beside it, A + 2*(A + B) → 3*A + 2*B (else it stays, saving numbers)."""
+    scaled = [i for i, t in enumerate(flat)
+              if t.op == "matmul" and len(t.args) == 2 and t.args[0].op == "const"
+              and t.args[1].op == "add"]
+    if not scaled or len(flat) < 2:
+        return flat
+    out = list(flat)
+    for i in reversed(scaled):
+        others = {_like_key(split_coefficient(t)[1]) for j, t in enumerate(out) if j != i}
+        coefficient, inner = flat[i].args
+        if any(_like_key(split_coefficient(t)[1]) in others for t in inner.args):
+            out[i:i + 1] = [mul(coefficient, t) for t in inner.args]
+    return out
 
 
 def _merge_diagonals(flat: list[Node]) -> list[Node]:

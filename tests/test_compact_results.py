@@ -20,6 +20,8 @@ CASES = [
     ("tr(X^3)", "X", None, (), "3*(X^2)'"),
     # A'*B' + (B*A)': like terms, one written as the transpose of a product
     ("tr(A*X*B) + tr(B'*X'*A')", "X", None, (), "2*(B*A)'"),
+    # sigmoid(x) - 2*(t1 - sigmoid(x).^3) - t1 where t1 = sigmoid(x).^2: like terms inside 2*(…)
+    ("sum(sigmoid(x) - sigmoid(x).^2)", "x", None, (), "2*sigmoid(x).^3 + sigmoid(x) - 3*sigmoid(x).^2"),
     # (A' + x*x')': a transpose of a sum with a symmetric term
     ("tr((A' + x*x')*X)", "X", None, (), "x*x' + A"),
     # 0.5*((C' + C - inv(X))' - inv(X))
