@@ -156,6 +156,12 @@ REFERENCES = [
     ("sum(sigmoid(x).^2)", lambda x: sum(_sigmoid(t) ** 2 for t in x)),
     ("sum(log(sigmoid(x)) + log(1 - sigmoid(x)))",
      lambda x: sum(-_softplus(-t) - _softplus(t) for t in x)),
+    ("sum(sigmoid(x).*(1 - sigmoid(x)))", lambda x: sum(_sigmoid(t) * _sigmoid(-t) for t in x)),
+    ("sum(x.*sigmoid(x))", lambda x: sum(t * _sigmoid(t) for t in x)),
+    ("c'*logsoftmax(x)", lambda x: sum(c * (t - max(x) - mp.log(sum(mp.exp(u - max(x))
+                                                                   for u in x)))
+                                       for c, t in zip(C, x))),
+    ("sum(sin(x) + cos(x))", lambda x: sum(mp.sin(t) + mp.cos(t) for t in x)),
 ]
 
 
