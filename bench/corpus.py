@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))          # the checkout's matcalc, not an installed copy
 
-import matcalc  # noqa: E402
+import matcalc
 
 CORPUS = Path(__file__).with_name("corpus.json")
 
