@@ -29,7 +29,8 @@ COMMUTATIVE = {"add", "hadamard"}
 class Node:
     """An immutable expression node; equal nodes hash equal, so trees can be used as dict keys."""
 
-    __slots__ = ("_hash", "_key", "args", "deps", "has_d", "op", "shape", "size", "value")
+    __slots__ = ("_hash", "_key", "args", "deps", "has_d", "memo", "op", "shape", "size",
+                 "value")
 
     def __init__(self, op: str, args: tuple[Node, ...], shape: Shape, value: object = None,
                  deps: frozenset[str] | None = None):
@@ -43,6 +44,9 @@ class Node:
         self.has_d = op == "d" or any(a.has_d for a in args)
         self.size = 1 + sum(a.size for a in args)      # as a tree: what printing it costs
         self._key: tuple | None = None                 # algebra.sort_key, computed once
+        # what the matcher derives from this node once and reuses (its size as a reader sees it,
+        # the ways to split a long sum or product): a node never changes, so neither do they
+        self.memo: dict[object, object] | None = None
         self._hash = hash((op, value, shape, args))
 
     def __hash__(self) -> int:
