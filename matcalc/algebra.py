@@ -96,12 +96,18 @@ def sort_key(node: Node) -> tuple:
 
 
 def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
-    """`3*A` → (3, A); `A` → (1, A); a number → (number, 1)."""
+    """`3*A` → (3, A); `A` → (1, A); a number → (number, 1). Kept on the node (`Node.memo`):
+    sorting and collecting the terms of a sum asks for it again and again."""
     if node.op == "const":
         return node.value, ONE
     if node.op == "matmul" and node.args[0].op == "const":
-        rest = node.args[1:]
-        return node.args[0].value, rest[0] if len(rest) == 1 else Node("matmul", rest, node.shape)
+        if node.memo is None:
+            node.memo = {}
+        if "coefficient" not in node.memo:
+            rest = node.args[1:]
+            node.memo["coefficient"] = (node.args[0].value, rest[0] if len(rest) == 1
+                                        else Node("matmul", rest, node.shape))
+        return node.memo["coefficient"]  # type: ignore[return-value]
     return Fraction(1), node
 
 
@@ -124,8 +130,19 @@ def add(*terms: Node) -> Node:
         return zero(shape)
     if len(out) == 1:
         return out[0]
-    out.sort(key=lambda t: (split_coefficient(t)[0] < 0, sort_key(split_coefficient(t)[1])))
+    out.sort(key=_term_order)
     return Node("add", tuple(out), shape)
+
+
+def _term_order(term: Node) -> tuple:
+    """Where a term goes in a sum: positive terms first, then by the order of their monomials.
+    Kept on the node: a long sum is sorted again whenever one of its terms changes."""
+    if term.memo is None:
+        term.memo = {}
+    if "term-order" not in term.memo:
+        coefficient, monomial = split_coefficient(term)
+        term.memo["term-order"] = (coefficient < 0, sort_key(monomial))
+    return term.memo["term-order"]  # type: ignore[return-value]
 
 
 def _merge_diagonals(flat: list[Node]) -> list[Node]:
@@ -158,7 +175,8 @@ def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
             coefficient, monomial = t.args[0].value, fill(ONE, shape)
         else:
             coefficient, monomial = split_coefficient(t)
-        collected[monomial] = collected.get(monomial, 0) + coefficient
+        known = collected.get(monomial)
+        collected[monomial] = coefficient if known is None else known + coefficient
     return [scale_term(c, m) for m, c in collected.items() if c != 0]
 
 

@@ -59,8 +59,14 @@ Strategy = Callable[[Node], "Rewrite | None"]
 def apply_rule(rule: Rule, node: Node, ctx: Context) -> Node | None:
     """`rule` applied at the root of `node`: its right side for the first match whose guards hold,
     or None. A `not_larger` rule does not apply where its result is larger, and no rule applies
-    where its result is the expression itself."""
+    where its result is the expression itself. A binding met again (`A.*(B + C)` meets the
+    two operands of `B + C` as (B, C) from either end) is not tried again: it fared the same."""
+    tried: set[frozenset] = set()
     for env in match(rule.lhs, node):
+        key = frozenset(env.items())
+        if key in tried:
+            continue
+        tried.add(key)
         if not guards_hold(rule, env, ctx):
             continue
         result = instantiate(rule.rhs, env, ctx, node.shape)
