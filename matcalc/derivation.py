@@ -24,7 +24,7 @@ from .printing.readers.latex import derivation_latex, result_latex, standalone_d
 from .printing.readers.text import to_text
 from .shapes import Problem, shape_warnings
 from .shared import name_shared
-from .verify import derivative_error, from_user, to_user
+from .verify import NO_FINITE_POINT, derivative_check, from_user, to_user
 
 # How a label reads, by its kind: {f} the function, {x} the variable
 LABEL_TEXT = {"differential": "d{f}", "gradient": "∂{f}/∂{x}", "jacobian": "∂{f}/∂{x}",
@@ -75,8 +75,6 @@ class Step:
 
 
 NOT_CHECKED = "not checked numerically"
-NOT_CHECKED_NOTE = (f"{NOT_CHECKED}: no sampled point where the function and the result are "
-                    f"finite (see README, Limits)")
 
 
 class GeneratedCode:
@@ -170,6 +168,7 @@ class Derivation(GeneratedCode):
         self.kind = kind
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
         self.error: float | None = None
+        self.unchecked_reason = NO_FINITE_POINT   # why a check found no usable point, if none did
         # where a default shape may not be what was meant (also in notes; the CLI's stderr)
         self.warnings = shape_warnings(problem, wrt, self.binding_names)
         self.notes = [n for n in notes if n not in self.warnings] + self.warnings
@@ -370,14 +369,24 @@ class Derivation(GeneratedCode):
         self.error = max(errors) if errors else float("nan")
         self.notes = [n for n in self.notes if not n.startswith(NOT_CHECKED)]
         if np.isnan(self.error):
-            self.notes.append(NOT_CHECKED_NOTE)
+            self.notes.append(self.unchecked_note)
         return self.error
 
+    @property
+    def unchecked_note(self) -> str:
+        """The note of a result no check could test, saying why."""
+        return f"{NOT_CHECKED}: {self.unchecked_reason} (see README, Limits)"
+
     def check(self, trials: int = 5, seed: int = 1) -> float:
-        """Largest relative error against central finite differences at random inputs."""
-        return derivative_error(self.function, self.problem.bindings, self.problem.variables,
-                                self.wrt, self._directional(), trials=trials, seed=seed,
-                                symmetric=self.problem.symmetric)
+        """Largest relative error against central finite differences at random inputs; nan
+        where no sampled point could tell a wrong result from a right one (then
+        `unchecked_note` says why)."""
+        error, why = derivative_check(self.function, self.problem.bindings,
+                                      self.problem.variables, self.wrt, self._directional(),
+                                      trials=trials, seed=seed, symmetric=self.problem.symmetric)
+        if why and (self.error is None or np.isnan(self.error)):
+            self.unchecked_reason = why
+        return error
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (documented in README, 'JSON output')."""
