@@ -108,7 +108,10 @@ def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
             node.memo["coefficient"] = (node.args[0].value, rest[0] if len(rest) == 1
                                         else Node("matmul", rest, node.shape))
         return node.memo["coefficient"]  # type: ignore[return-value]
-    return Fraction(1), node
+    return _UNIT, node
+
+
+_UNIT = Fraction(1)     # the coefficient of a term without one (a Fraction is immutable)
 
 
 def scale(coefficient: Fraction | float, node: Node) -> Node:
@@ -131,7 +134,29 @@ def add(*terms: Node) -> Node:
     if len(out) == 1:
         return out[0]
     out.sort(key=_term_order)
-    return Node("add", tuple(out), shape)
+    total = Node("add", tuple(out), shape)
+    if not any(t.op == "add" for t in out):
+        total.memo = {CANONICAL_SUM: True}
+    return total
+
+
+# Marks a sum built by `add` whose terms are not sums. Its terms are then sorted, distinct
+# monomials, at most one fill and one diagonal, all of its shape — and so are those of any two or
+# more of them: `without` may build such a part as it stands, with no need to add it up again.
+CANONICAL_SUM = "canonical-sum"
+
+
+def without(total: Node, i: int) -> Node:
+    """The sum of the terms of `total` but the i-th: `add` of them, made in one step for a
+    canonical sum (CANONICAL_SUM)."""
+    rest = total.args[:i] + total.args[i + 1:]
+    if len(rest) == 1:
+        return rest[0]
+    if total.memo is None or not total.memo.get(CANONICAL_SUM):
+        return add(*rest)
+    part = Node("add", rest, total.shape)
+    part.memo = {CANONICAL_SUM: True}
+    return part
 
 
 def _term_order(term: Node) -> tuple:

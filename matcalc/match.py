@@ -164,6 +164,8 @@ def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterat
 def _part(node: Node, i: int) -> Node:
     """The operands of a commutative node but the i-th, as one node."""
     def make() -> Node:
+        if node.op == "add":
+            return algebra.without(node, i)
         rest = node.args[:i] + node.args[i + 1:]
         return rest[0] if len(rest) == 1 else _BUILD[node.op](*rest)
     return _remember(node, ("part", i), make)  # type: ignore[return-value]

@@ -88,3 +88,29 @@ def test_derivative_check_passes_over_points_where_both_sides_are_negligible():
     error, why = derivative_check(d.function, d.problem.bindings, d.problem.variables, "x",
                                   zero, trials=2)
     assert math.isnan(error) and why == NEGLIGIBLE
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    (" + ".join(f"tr(A{i}*X*B{i})" for i in range(6)), "X"),
+    ("x'*A*x + 2*b'*x - 3*sum(exp(x)) + alpha*sum(x) + x'*x", "x"),
+    ("sum(diag(a)*x) + tr(diag(x)*S) - 2*sum(x.^2) + sum(x)", "x"),
+    ("logdet(X) + tr(A*X*B) - tr(X'*X) + 0.5*sum(X) + norm2(X*b)^2", "X"),
+])
+def test_a_part_of_a_canonical_sum_is_its_sum(expr, wrt):
+    """algebra.without builds the terms of a sum but one as they stand when the sum is canonical
+    (the matcher splits long sums this way): it must be what `add` makes of them, for every
+    sum in the derivation."""
+    d = matcalc.derive(expr, wrt=wrt)
+    sums = {n for s in d.derivation_steps for n in s.rhs.walk() if n.op == "add"}
+    sums |= {n for n in d.result.walk() if n.op == "add"}
+    checked = 0
+    for total in sums:
+        total = algebra.add(*total.args)    # as `add` makes it (a step may show a raw sum)
+        if total.op != "add":
+            continue
+        for i in range(len(total.args)):
+            rest = total.args[:i] + total.args[i + 1:]
+            assert algebra.without(total, i) == (algebra.add(*rest) if len(rest) > 1
+                                                 else rest[0])
+            checked += 1
+    assert checked >= 4
