@@ -181,10 +181,16 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
     terminal = marker(variable)
     frobenius = first_match(rules.frobenius, Context(wrt=variable.value))  # type: ignore[arg-type]
 
+    # the state this pass made last, and how many of its first terms read G : d(X): a rewrite
+    # replaces the first pending term, so the next one is not before it
+    settled: list = [None, 0]
+
     def pending_term(state: Node) -> Rewrite | None:
         """The first Frobenius identity applied to the first term not yet G : d(X)."""
         terms = frobenius_terms(state)
-        pending = next((i for i, t in enumerate(terms) if t.args[1] != terminal), None)
+        start = settled[1] if state is settled[0] else 0
+        pending = next((i for i in range(start, len(terms)) if terms[i].args[1] != terminal),
+                       None)
         if pending is None:
             return None
         found = frobenius(terms[pending])
@@ -195,7 +201,8 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
                 f"{terms[pending].args[1].op!r}); the differential may not be linear in "
                 f"d({variable.value})")
         terms[pending:pending + 1] = frobenius_terms(found.after)
-        return found.lifted(state, _sum_of_terms(terms))
+        settled[:] = [_sum_of_terms(terms), pending]
+        return found.lifted(state, settled[0])
 
     def record(rewrite: Rewrite) -> None:
         if reading(rewrite.site) != reading(rewrite.result):  # type: ignore[arg-type]
