@@ -7,7 +7,10 @@
 
 `bench/corpus.json` holds the problems (expression, wrt, shapes, symmetric; `derive` or `hessian`):
 every distinct call of `matcalc.derive` and `matcalc.hessian` with a string expression (of at
-most 600 characters) made by the test modules on which it was recorded, errors included. For each
+most 600 characters) made by 15 test modules (test_cookbook, test_jacobians_hessians, test_seed,
+test_readme, test_batched, test_factorizations, test_numerical_stability, test_new_user,
+test_numpy_codegen, test_backends, test_parse, test_extending, test_shapes, test_check,
+test_latex_documents), errors included. For each
 problem the dump holds `str(d)`, the numbered steps, the LaTeX of the result and of the steps, the
 notes and the generated NumPy module — or the error's type and message. The numeric check's error
 is left out (it is a float that a change of sampling may move in its last digits); whether the
