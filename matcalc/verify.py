@@ -1,7 +1,7 @@
 """Numeric checks: evaluate expressions with NumPy and compare gradients with central differences.
 
 `evaluate` is a plain interpreter over expression trees (2-D arrays throughout, no cleverness), kept
-apart from the code generator so that one checks the other. `derivative_error` compares a claimed
+apart from the code generator so that one checks the other. `derivative_check` compares a claimed
 derivative with central differences of the function along random directions:
 
     (f(X + hV) - f(X - hV)) / 2h  ≈  sum(G .* V)
@@ -144,15 +144,6 @@ NEGLIGIBLE = ("at every sampled point, small inputs included, the derivative and
               "both below what central differences resolve (1e-6 of the function's size: the "
               "function saturates or its gradient vanishes there), so a comparison would be of "
               "zero with zero")
-
-
-def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
-                     wrt: str, directional: Directional, trials: int = 3, seed: int = 0,
-                     symmetric: set[str] = frozenset()) -> float:
-    """Largest relative error between an analytic directional derivative and central differences
-    (nan where no point could be used; `derivative_check` says why)."""
-    return derivative_check(function, bindings, variables, wrt, directional, trials, seed,
-                            symmetric)[0]
 
 
 def derivative_check(function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
