@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_factors, dim_product
+from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_product, dim_value, smaller_dim
 
 Unify = Callable[[object, object], None]
 ShapeRule = Callable[[list[Shape], Unify, object], Shape]
@@ -336,6 +336,24 @@ def matrix_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) ->
     return SCALAR
 
 
+def svdvals_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """The singular values of an m×n matrix: a vector of length min(m, n)."""
+    r, c = matrix_only(shapes, unify)
+    return (smaller_dim(r, c), 1)  # type: ignore[arg-type]
+
+
+def svdu_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """U of the thin SVD of an m×n matrix: m×min(m, n)."""
+    r, c = matrix_only(shapes, unify)
+    return (r, smaller_dim(r, c))  # type: ignore[arg-type]
+
+
+def svdv_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """V of the thin SVD of an m×n matrix: n×min(m, n)."""
+    r, c = matrix_only(shapes, unify)
+    return (c, smaller_dim(r, c))  # type: ignore[arg-type]
+
+
 def square_to_column(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     _square_matrix(shapes[0], unify)
     return (shapes[0][0], 1)
@@ -392,7 +410,7 @@ def _transposes(a: Node, b: Node) -> bool:
 # -- NumPy evaluation helpers -------------------------------------------------------------------
 
 def _size(d: object, dims: dict) -> int:
-    return int(np.prod([f if isinstance(f, int) else dims[f] for f in dim_factors(d)]))
+    return dim_value(d, dims)  # type: ignore[arg-type]
 
 
 def shape_size(node: Node, dims: dict) -> tuple[int, int]:
@@ -833,6 +851,32 @@ _ROWS = [
              lambda args, node, dims: kernels._eigvecmin(args[0]).reshape(-1, 1),
              "eigvecmin", r"u_{\min}\left({0}\right)", lambda S, args, node: S.opaque(node),
              spelling="eigvecmin", code=_helper("_eigvecmin"), domain="symmetric"),
+    # all the eigenvalues (ascending, as eigvalsh) and their orthonormal eigenvectors U (columns,
+    # in the same order), of the symmetric part; the singular values (descending, as NumPy's svd)
+    # and U, V of the thin SVD A = U*diag(s)*V', min(m, n) of each
+    Operator("eigvals", square_to_column,
+             lambda args, node, dims: kernels._eigvals(args[0]).reshape(-1, 1),
+             "eigvals", r"\lambda\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="eigvals", code=_helper("_eigvals"), domain="symmetric",
+             condition="holds where the eigenvalues are distinct"),
+    Operator("eigvecs", square_matrix_to_square,
+             lambda args, node, dims: kernels._eigvecs(args[0]),
+             "eigvecs", r"U_{\lambda}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="eigvecs", code=_helper("_eigvecs"), domain="symmetric"),
+    Operator("svdvals", svdvals_shape,
+             lambda args, node, dims: np.linalg.svd(args[0], compute_uv=False).reshape(-1, 1),
+             "svdvals", r"\sigma\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="svdvals",
+             code={"numpy": "np.linalg.svd({0}, compute_uv=False)",
+                   "jax": "jnp.linalg.svd({0}, compute_uv=False)",
+                   "torch": "torch.linalg.svdvals({0})", "array-api": "_svdvals({0})"},
+             condition="holds where the singular values are distinct and nonzero"),
+    Operator("svdu", svdu_shape, lambda args, node, dims: kernels._svdu(args[0]),
+             "svdu", r"U_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="svdu", code=_helper("_svdu")),
+    Operator("svdv", svdv_shape, lambda args, node, dims: kernels._svdv(args[0]),
+             "svdv", r"V_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="svdv", code=_helper("_svdv")),
     # the nuclear norm (sum of singular values) and the spectral norm (the largest one)
     Operator("normnuc", matrix_to_scalar,
              lambda args, node, dims: _cell(np.linalg.norm(args[0], "nuc")),

@@ -19,7 +19,8 @@ from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
-from .ops import SCALAR, Node, Shape, ShapeMismatch, fmt_shape, leaf, var
+from .ops import (SCALAR, DimVar, Node, Shape, ShapeMismatch, SmallerDim, find_dim, fmt_shape,
+                  leaf, var)
 from .parse import Ast, Program
 from .rules import load_rules
 
@@ -30,31 +31,18 @@ MAX_MATRIX_POWER = 32       # A^k differentiates into k terms
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class DimVar:
-    """An unknown dimension; `rigid` ones were declared by name and equal only themselves."""
-
-    def __init__(self, name: str, rigid: bool = False):
-        self.name = name
-        self.rigid = rigid
-        self.parent: DimVar | int | None = None
-
-    def __repr__(self) -> str:
-        return self.name
-
-
 TDim = DimVar | int
 TShape = tuple[TDim, TDim]
 
 
 def _find(d: TDim) -> TDim:
-    while isinstance(d, DimVar) and d.parent is not None:
-        d = d.parent
-    return d
+    return find_dim(d)
 
 
 def unify(a: TDim, b: TDim) -> None:
-    a, b = _find(a), _find(b)
-    if a is b or a == b:
+    a, b = (_settled(_find(d)) for d in (a, b))
+    if a is b or a == b or (isinstance(a, SmallerDim) and isinstance(b, SmallerDim)
+                            and a.name == b.name):
         return
     if isinstance(a, int) and isinstance(b, int):
         raise ShapeMismatch(f"{a} ≠ {b}")
@@ -74,9 +62,16 @@ def unify(a: TDim, b: TDim) -> None:
         a.parent = b
 
 
+def _settled(d: TDim) -> TDim:
+    """A smaller-of dimension whose parts are numbers is their minimum."""
+    if isinstance(d, SmallerDim) and isinstance(d.name, int):
+        return d.name
+    return d
+
+
 def resolve(d: TDim) -> int | str:
     d = _find(d)
-    return d if isinstance(d, int) else d.name
+    return d if isinstance(d, int) else d.name  # a SmallerDim of two numbers: their minimum
 
 
 def show(shape: TShape) -> str:

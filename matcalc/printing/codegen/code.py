@@ -23,7 +23,7 @@ import numpy as np
 
 from ... import algebra
 from ...operators import lookup
-from ...ops import Node, const_value, dim_factors
+from ...ops import Node, const_value, dim_factors, smaller_parts
 from ...verify import evaluate
 from ..backends.base import Backend
 from ..readers.text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
@@ -76,8 +76,20 @@ class CodePrinter(Printer):
     def dim(self, d: object) -> str:
         if isinstance(d, int):
             return str(d)
-        factors = [str(f) if isinstance(f, int) else self.dims[f] for f in dim_factors(d)]
+        factors = [self._factor(f) for f in dim_factors(d)]
         return factors[0] if len(factors) == 1 else "(" + " * ".join(factors) + ")"
+
+    def _factor(self, f: object) -> str:
+        """One factor of a dimension: a number, a size read off an input, or min(a, b) of two."""
+        if isinstance(f, int):
+            return str(f)
+        if f in self.dims:
+            return self.dims[f]
+        parts = smaller_parts(f)
+        if parts is None:
+            raise KeyError(f)
+        a, b = (int(p) if p.isdigit() else p for p in parts)
+        return f"min({self.dim(a)}, {self.dim(b)})"
 
     def shape_text(self, node: Node) -> str:
         if node.is_column or node.is_row:
