@@ -293,6 +293,8 @@ class _Checker:
             return self._apply(node, "hadamard", [left, right], symbol=op)
         if op == "*":
             return self._apply(node, "matmul", [left, right], symbol=op)
+        if op == "\\":         # MATLAB's left division: A\B = solve(A, B)
+            return self._apply(node, "solve", [left, right], symbol="\\")
         if op == "/":
             if not _scalar(right):
                 self._fail(node, f"{self._snippet(node)}: '/' divides by a scalar, but "
@@ -425,6 +427,8 @@ class _Checker:
                 return algebra.hadamard(a, b)
             if op in ("/", "./"):
                 return algebra.divide(a, b)
+            if op == "\\":
+                return algebra.apply("solve", a, b)
             if self.info.get(id(node)) == "matpow":
                 return algebra.apply("matpow", a, b)
             return algebra.power(a, b)
