@@ -203,6 +203,16 @@ def _logm_frechet(a, e):
     return _scipy_linalg("logm").logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
 
 
+def _solve_triangular(a, b, lower):
+    """inv(A)*B for a triangular A (a Cholesky factor): SciPy's triangular solve, O(n²) per
+    column; NumPy's general solve where SciPy is not installed."""
+    try:
+        from scipy.linalg import solve_triangular
+    except ImportError:
+        return np.linalg.solve(a, b)
+    return solve_triangular(a, b, lower=lower)
+
+
 def _finite(*arrays):
     """Are all entries finite (SciPy's matrix functions raise on others)?"""
     return all(np.all(np.isfinite(x)) for x in arrays)

@@ -79,6 +79,8 @@ class Operator:
     # saying so (and which backends have it) — never a silent hole
     refused_by: tuple[str, ...] = ()
     rule_only: bool = False                     # written by rules, never part of a result
+    # its value is a triangular matrix ("lower"): generated code solves with it by substitution
+    triangular: str = ""
     # The dimension a row works along, MATLAB's: 1 down the columns, 2 along the rows. Such a row
     # is called with the dimension as a last, literal argument (`sum(A, 2)`), which picks it among
     # the rows of its spelling; the node holds the operand alone. One row per dimension keeps
@@ -815,10 +817,7 @@ _ROWS = [
     Operator("solve", solve_shape, lambda args, node, dims: np.linalg.solve(args[0], args[1]),
              "solve", r"\operatorname{solve}\left({0}, {1}\right)",
              lambda S, args, node: S.sm.MatMul(S.sm.Inverse(args[0]), args[1]),
-             spelling="solve", arity=2,
-             code={"numpy": "np.linalg.solve({0}, {1})", "jax": "jnp.linalg.solve({0}, {1})",
-                   "torch": "torch.linalg.solve({0}, {1})",
-                   "array-api": "xp.linalg.solve({0}, {1})"},
+             spelling="solve", arity=2,     # code: a solve, triangular for chol (printing/code.py)
              domain="invertible"),
     # the Moore–Penrose inverse; differentiable where the rank of A is locally constant
     Operator("pinv", pinv_shape, lambda args, node, dims: np.linalg.pinv(args[0]),
@@ -908,7 +907,7 @@ _ROWS = [
              lambda S, args, node: S.opaque(node), spelling="chol",
              code={"numpy": "_chol({0})", "jax": "_chol({0})", "torch": "_chol({0})",
                    "array-api": "_chol({0})"},
-             domain="spd"),
+             domain="spd", triangular="lower"),
     Operator("trilhalf", square_matrix_to_square,
              lambda args, node, dims: kernels._trilhalf(args[0]),
              "trilhalf", r"\Phi\left({0}\right)", lambda S, args, node: S.opaque(node),

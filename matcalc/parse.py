@@ -1,4 +1,4 @@
-"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
+r"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
 
 The grammar (lowest precedence first; MATLAB's conventions):
 
