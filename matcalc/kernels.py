@@ -210,7 +210,7 @@ def _solve_triangular(a, b, lower):
         from scipy.linalg import solve_triangular
     except ImportError:
         return np.linalg.solve(a, b)
-    return solve_triangular(a, b, lower=lower)
+    return solve_triangular(a, b, lower=lower, check_finite=False)   # nan in, nan out
 
 
 def _finite(*arrays):

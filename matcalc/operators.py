@@ -81,6 +81,8 @@ class Operator:
     rule_only: bool = False                     # written by rules, never part of a result
     # its value is a triangular matrix ("lower"): generated code solves with it by substitution
     triangular: str = ""
+    # a part of a factorization a result names in its where clause (eigvecs: "U"), shared.py
+    part: str = ""
     # The dimension a row works along, MATLAB's: 1 down the columns, 2 along the rows. Such a row
     # is called with the dimension as a last, literal argument (`sum(A, 2)`), which picks it among
     # the rows of its spelling; the node holds the operand alone. One row per dimension keeps
@@ -687,7 +689,7 @@ _ROWS = [
     # rule-only forms: a differential d(A), the derivative f'(A) of an elementwise f (its name in
     # `value`), the Frobenius product A : B = sum(A.*B)
     Operator("d", first_shape, None, SYNTAX, SYNTAX, lambda S, args, node: S.differential(node),
-             code=NAMED, linear=True, rule_only=True),
+             code=NAMED, linear=True, keeps_symmetry=True, rule_only=True),
     Operator("fprime", first_shape, None, SYNTAX, SYNTAX,
              lambda S, args, node: S.function(f"{node.value}'", args[0], node), code=NO_CODE,
              rule_only=True),
@@ -845,37 +847,37 @@ _ROWS = [
     Operator("eigvecmax", square_to_column,
              lambda args, node, dims: kernels._eigvecmax(args[0]).reshape(-1, 1),
              "eigvecmax", r"u_{\max}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecmax", code=_helper("_eigvecmax"), domain="symmetric"),
+             spelling="eigvecmax", part="u", code=_helper("_eigvecmax"), domain="symmetric"),
     Operator("eigvecmin", square_to_column,
              lambda args, node, dims: kernels._eigvecmin(args[0]).reshape(-1, 1),
              "eigvecmin", r"u_{\min}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecmin", code=_helper("_eigvecmin"), domain="symmetric"),
+             spelling="eigvecmin", part="u", code=_helper("_eigvecmin"), domain="symmetric"),
     # all the eigenvalues (ascending, as eigvalsh) and their orthonormal eigenvectors U (columns,
     # in the same order), of the symmetric part; the singular values (descending, as NumPy's svd)
     # and U, V of the thin SVD A = U*diag(s)*V', min(m, n) of each
     Operator("eigvals", square_to_column,
              lambda args, node, dims: kernels._eigvals(args[0]).reshape(-1, 1),
              "eigvals", r"\lambda\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvals", code=_helper("_eigvals"), domain="symmetric",
+             spelling="eigvals", part="lambda", code=_helper("_eigvals"), domain="symmetric",
              condition="holds where the eigenvalues are distinct"),
     Operator("eigvecs", square_matrix_to_square,
              lambda args, node, dims: kernels._eigvecs(args[0]),
              "eigvecs", r"U_{\lambda}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecs", code=_helper("_eigvecs"), domain="symmetric"),
+             spelling="eigvecs", part="U", code=_helper("_eigvecs"), domain="symmetric"),
     Operator("svdvals", svdvals_shape,
              lambda args, node, dims: np.linalg.svd(args[0], compute_uv=False).reshape(-1, 1),
              "svdvals", r"\sigma\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="svdvals",
+             spelling="svdvals", part="sigma",
              code={"numpy": "np.linalg.svd({0}, compute_uv=False)",
                    "jax": "jnp.linalg.svd({0}, compute_uv=False)",
                    "torch": "torch.linalg.svdvals({0})", "array-api": "_svdvals({0})"},
              condition="holds where the singular values are distinct and nonzero"),
     Operator("svdu", svdu_shape, lambda args, node, dims: kernels._svdu(args[0]),
              "svdu", r"U_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="svdu", code=_helper("_svdu")),
+             spelling="svdu", part="U", code=_helper("_svdu")),
     Operator("svdv", svdv_shape, lambda args, node, dims: kernels._svdv(args[0]),
              "svdv", r"V_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="svdv", code=_helper("_svdv")),
+             spelling="svdv", part="V", code=_helper("_svdv")),
     # the nuclear norm (sum of singular values) and the spectral norm (the largest one)
     Operator("normnuc", matrix_to_scalar,
              lambda args, node, dims: _cell(np.linalg.norm(args[0], "nuc")),

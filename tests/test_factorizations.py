@@ -370,11 +370,25 @@ def test_smooth_operators_have_no_notes():
 
 def test_results_name_the_factorization_operators():
     assert str(matcalc.derive("lambdamax(S)", wrt="S", symmetric={"S"})) == \
-        "eigvecmax(S)*eigvecmax(S)'"
+        "u*u' where u = eigvecmax(S)"
     assert str(matcalc.derive("normnuc(X)", wrt="X")) == "polar(X)"
     assert str(matcalc.derive("tr(expm(A)*B)", wrt="A")) == "expmfrechet(A', B')"
     d = matcalc.derive("lambdamax(S)", wrt="S", symmetric={"S"})
     assert r"u_{\max}" in d.latex() and "lambdamax" in [s.rule for s in d.steps]
+
+
+def test_results_name_the_parts_of_a_factorization_in_where():
+    """U and lambda of S, as a user binding would be named; the text reads back as input and
+    means the same gradient; a name the input uses is not taken."""
+    d = matcalc.derive("sum(log(eigvals(S)))", wrt="S", symmetric={"S"})
+    assert str(d) == "U*diag(lambda.^-1)*U' where U = eigvecs(S), lambda = eigvals(S)"
+    assert d.to_json()["where"] == {"U": "eigvecs(S)", "lambda": "eigvals(S)"}
+    assert r"\lambda = \lambda\left(S\right)" in d.latex()
+    check = matcalc.check("sum(log(eigvals(S)))", wrt="S", claim=str(d), symmetric={"S"})
+    assert check.correct
+    d = matcalc.derive("svdvals(A)'*w + lambda*sum(U)", wrt="A")
+    assert str(d) == "U2*diag(w)*V' where U2 = svdu(A), V = svdv(A)"
+    assert d.error < 1e-8
 
 
 def test_the_linear_map_of_expm_is_its_frechet_derivative():
