@@ -160,11 +160,11 @@ def run(quick: bool = False, n: int | None = None) -> dict:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"## Gradients through matrix functions and factorizations (issue 13), "
-             f"n = {report['n']}",
+    lines = [(f"## Gradients through matrix functions and factorizations (issue 13), "
+              f"n = {report['n']}"),
              "",
-             "Median of the timed calls in milliseconds; in parentheses the time relative to "
-             "matcalc's generated NumPy code (above 1×: slower than matcalc).",
+             ("Median of the timed calls in milliseconds; in parentheses the time relative to "
+              "matcalc's generated NumPy code (above 1×: slower than matcalc)."),
              "",
              "| gradient | matcalc `d.numpy()` | `jax.jit(jax.grad(f))` | PyTorch autograd |",
              "|---|---|---|---|"]

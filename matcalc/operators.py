@@ -307,8 +307,14 @@ def _square_matrix(shape: Shape, unify: Unify) -> None:
 
 def solve_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     """solve(A, B) = inv(A)*B: A square, B with as many rows."""
-    _square_matrix(shapes[0], unify)
-    unify(shapes[0][1], shapes[1][0])
+    try:
+        _square_matrix(shapes[0], unify)
+    except ShapeMismatch:
+        raise ShapeMismatch("it solves A*X = B, and A must be a square matrix") from None
+    try:
+        unify(shapes[0][1], shapes[1][0])
+    except ShapeMismatch:
+        raise ShapeMismatch("it solves A*X = B, and B must have as many rows as A") from None
     return shapes[1]
 
 

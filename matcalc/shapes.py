@@ -19,8 +19,18 @@ from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
-from .ops import (SCALAR, DimVar, Node, Shape, ShapeMismatch, SmallerDim, find_dim, fmt_shape,
-                  leaf, var)
+from .ops import (
+    SCALAR,
+    DimVar,
+    Node,
+    Shape,
+    ShapeMismatch,
+    SmallerDim,
+    find_dim,
+    fmt_shape,
+    leaf,
+    var,
+)
 from .parse import Ast, Program
 from .rules import load_rules
 
@@ -206,12 +216,12 @@ class _Checker:
         except ShapeMismatch as exc:
             operands = node.children
             symbol = symbol or op
+            detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
             if len(operands) == 2:
                 self._fail(node, f"shape mismatch in {self._snippet(node)}: operator '{symbol}' "
                                  f"cannot combine {self._snippet(operands[0])} "
                                  f"({show(shapes[0])}) with {self._snippet(operands[1])} "
-                                 f"({show(shapes[1])})")
-            detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
+                                 f"({show(shapes[1])}){detail}")
             self._fail(node, f"shape mismatch in {self._snippet(node)}: {symbol} cannot take "
                              f"{self._snippet(operands[0])} ({show(shapes[0])}){detail}")
         raise AssertionError("unreachable")
