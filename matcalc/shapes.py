@@ -551,12 +551,15 @@ def build_problem(program: Program, shapes: dict | None = None,
     for name, body in ordered:
         tree = checker.build(body, refs)
         bindings[name] = tree
-        refs[name] = leaf("ref", tree.shape, name, tree.deps)
+        # a binding built as a zero (u = X.*Y*(S - S)) stands for no variable: used as itself, so
+        # that it folds away, rather than as a name whose text no variable sizes (u = matrix(0))
+        refs[name] = tree if tree.op == "zero" else leaf("ref", tree.shape, name, tree.deps)
     assert program.body is not None
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
     warnings = _warnings(checker, shapes or {}, ordered, expr, bindings, variables)
     used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    used |= {name for name, tree in bindings.items() if tree.op == "zero"}
     unused = {name: checker._snippet(body) for name, body in ordered if name not in used}
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
                    set(checker.symmetric), set(checker.declared) & set(variables),

@@ -140,7 +140,10 @@ def expression(draw, t: str, depth: int) -> str:
     if kind == "batched":
         return draw(_batched(depth))
     if kind == "solve":     # solve(S, ·) of a diagonally dominant square leaf: invertible
-        return f"solve({draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))}, {sub(t)})"
+        leaf = draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))
+        if draw(st.booleans()):
+            return f"({leaf}\\({sub(t)}))"          # MATLAB's left division, S\B
+        return f"solve({leaf}, {sub(t)})"
     raise AssertionError(kind)
 
 
