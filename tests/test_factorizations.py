@@ -294,6 +294,21 @@ def test_singular_values_have_min_m_n_entries():
         .variables["w"] == (4, 1)
 
 
+def test_min_m_n_unifies_with_itself_and_nothing_else():
+    # min(m,n) of A m×n and of B n×m are one length; of B m×k another (k is not n)
+    d = matcalc.derive("svdvals(A)'*svdvals(B)", wrt="A",
+                       shapes={"A": ("m", "n"), "B": ("n", "m")})
+    assert d.error < 1e-8
+    with pytest.raises(matcalc.ShapeError, match=r"1×min\(m,n\).*length min\(k,m\)"):
+        matcalc.derive("svdvals(A)'*svdvals(B)", wrt="A", shapes={"A": ("m", "n"), "B": ("m", "k")})
+    # an unknown square S takes the length min(m,n); numbers give numbers
+    d = matcalc.derive("svdvals(A)'*eigvals(S)", wrt="S", shapes={"A": ("m", "n")},
+                       symmetric={"S"})
+    assert d.problem.variables["S"] == ("min(m,n)", "min(m,n)") and d.error < 1e-8
+    assert matcalc.derive("svdvals(A)'*eigvals(S)", wrt="A", shapes={"A": (4, 6)}) \
+        .problem.variables["S"] == (4, 4)
+
+
 @pytest.mark.parametrize("expr, shapes, match", [
     ("sum(eigvals(X))", {"X": ("m", "n")}, "eigvals cannot take X \\(m×n\\)"),
     ("sum(svdvals(alpha))", {}, "svdvals cannot take alpha \\(a scalar\\)"),

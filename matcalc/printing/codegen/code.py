@@ -266,7 +266,7 @@ class CodePrinter(Printer):
 
     def _print_solve(self, node: Node) -> tuple[str, int]:
         a, b = node.args
-        if a.op == "transpose" and a.args[0].op != "var":
+        if a.op == "transpose":         # solve(chol(S)', b): an upper triangular solve
             return self.solve(a.args[0], True, b)
         return self.solve(a, False, b)
 
