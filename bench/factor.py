@@ -156,7 +156,14 @@ def run(quick: bool = False, n: int | None = None) -> dict:
     for problem in problems(arrays):
         print(f"  {problem['label']} n={n}", flush=True)
         results.append(run_problem(problem, arrays, repeats))
-    return {"n": n, "repeats": repeats, "results": results}
+    versions = {"numpy": np.__version__}
+    for name in ("scipy", "jax", "torch"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            versions[name] = "not installed"
+    return {"n": n, "repeats": repeats, "results": results, "versions": versions,
+            "single_thread": "--single-thread" in sys.argv}
 
 
 def markdown(report: dict) -> str:
@@ -165,6 +172,11 @@ def markdown(report: dict) -> str:
              "",
              ("Median of the timed calls in milliseconds; in parentheses the time relative to "
               "matcalc's generated NumPy code (above 1×: slower than matcalc)."),
+             "",
+             ("Medians of " + str(report["repeats"]) + " calls, "
+              + ("one thread per library (--single-thread); " if report.get("single_thread")
+                 else "")
+              + ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items()) + "."),
              "",
              "| gradient | matcalc `d.numpy()` | `jax.jit(jax.grad(f))` | PyTorch autograd |",
              "|---|---|---|---|"]
