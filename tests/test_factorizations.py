@@ -483,3 +483,27 @@ def test_an_overflow_before_expm_is_nan_not_an_error():
     assert np.isnan(d.error) or d.error < 1e-5
     S = np.full((3, 3), np.inf)
     assert np.all(np.isnan(d.numpy()(S=S, alpha=1.0)))
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch", "array-api"])
+@pytest.mark.parametrize("expr, wrt, shapes, symmetric", [
+    (GAUSSIAN, "S", {"mu": (4,), "y": (4,)}, {"S"}),          # solves with chol(S) and chol(S)'
+    (GP, "sigma", {"sigma": (), "X": (4, 3)}, ()),            # inv(chol(K)) where it is needed
+    ("sum(log(eigvals(S))) + svdvals(X)'*w", "S", {"X": (4, 3)}, {"S"}),
+    ("sum(log(eigvals(S))) + svdvals(X)'*w", "X", {"X": (4, 3)}, {"S"}),
+])
+def test_other_backends_compute_what_numpy_computes(expr, wrt, shapes, symmetric, backend):
+    """The triangular solves and the spectral helpers in JAX, PyTorch and the array API (SVD
+    signs pair within one library, so U*diag(w)*V' agrees across libraries)."""
+    from test_backends import _run
+    if backend == "jax":
+        pytest.importorskip("jax").config.update("jax_enable_x64", True)
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes, symmetric=set(symmetric))
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((4, 4))
+    inputs = {"S": X @ X.T / 4 + np.eye(4), "mu": rng.standard_normal(4),
+              "y": rng.standard_normal(4), "sigma": np.array(0.7), "X": rng.standard_normal((4, 3)),
+              "w": rng.standard_normal(3)}
+    inputs = {n: v for n, v in inputs.items() if n in d.problem.variables}
+    np.testing.assert_allclose(np.asarray(_run(backend, d, inputs), dtype=float),
+                               d.numpy()(**inputs), rtol=1e-9, atol=1e-12)
