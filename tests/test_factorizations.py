@@ -333,6 +333,15 @@ def test_backslash_is_solve():
     # left-associative, with * and /: A\B*c is (A\B)*c
     d = matcalc.derive("sum(A\\B*c)", wrt="c", shapes={"B": ("n", "n")})
     assert d.error < 1e-8
+    # the input, backslash and all, in the generated docstring: escaped (\x, \N, \u would not
+    # compile), and in LaTeX as a character, not a command
+    import warnings
+    for text in ["sum(A\\x)", "sum(A\\u)", "sum(A\\N)"]:
+        d = matcalc.derive(text, wrt="A")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(d.source, "<generated>", "exec")
+        assert "\\char92" in d.latex(standalone=True)
     with pytest.raises(matcalc.ParseError, match="column 1") as err:
         matcalc.derive("\\A", wrt="A")
     assert "^" in str(err.value)
