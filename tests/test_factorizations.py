@@ -381,6 +381,8 @@ def test_the_array_api_code_refuses_a_missing_linalg_function(expr, wrt, what):
     ("normnuc(X)", "X", "normnuc: holds where its argument has full rank"),
     ("normop(X)", "X", "normop: holds where the largest singular value is simple"),
     ("sum(pinv(X))", "X", "pinv: holds where its argument has full rank"),
+    ("sum(eigvals(S).^2)", "S", "eigvals: holds where the eigenvalues are distinct"),
+    ("svdvals(X)'*w", "X", "svdvals: holds where the singular values are distinct and nonzero"),
 ])
 def test_conditions_are_stated_as_notes(expr, wrt, note):
     d = matcalc.derive(expr, wrt=wrt)
