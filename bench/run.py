@@ -968,9 +968,15 @@ def main(argv: list[str] | None = None) -> int:
     print("growth of derivation time with expression size", flush=True)
     import growth  # bench/growth.py beside this script: issue 17, item 8
     report["growth"] = growth.run(args.quick)
+    print("gradients through matrix functions and factorizations", flush=True)
+    import factor  # bench/factor.py beside this script: the rows of issue 13
+    report["factor"] = factor.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
-    md = (markdown(report) + "\n" + optim.markdown(report["optim"]) + "\n"
-          + growth.markdown(report["growth"]))
+    md = (markdown(report) + "
+" + optim.markdown(report["optim"]) + "
+"
+          + growth.markdown(report["growth"]) + "
+" + factor.markdown(report["factor"]))
     md_path, json_path = out.parent / (out.name + ".md"), out.parent / (out.name + ".json")
     md_path.write_text(md)
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import ShapeError
-from .operators import infer_shape, is_elementwise, is_symmetric
+from .operators import REGISTRY, infer_shape, is_elementwise, is_symmetric
 from .ops import (
     NARY,
     SCALAR,
@@ -370,6 +370,8 @@ def power(base: Node, exponent: Node) -> Node:
     p = const_value(exponent)
     if p == 0:
         return fill(ONE, shape)
+    if p is not None and p > 0 and is_zero(base):
+        return zero(shape)                      # 0.^p = 0 for p > 0, as 0*A = 0
     b = const_value(base)
     if b is not None and p is not None:
         if isinstance(p, Fraction) and p.denominator == 1 and (b != 0 or p > 0) and abs(p) <= 64:
@@ -423,9 +425,14 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
     if op == "frob" and (is_zero(args[0]) or is_zero(args[1])):
         return ZERO
     shape = _shape(op, args, value)
-    if op in _LINEAR and is_zero(args[0]):
-        return zero(shape)
+    if (op in _LINEAR or (len(args) == 1 and _is_linear(op))) and is_zero(args[0]):
+        return zero(shape)                      # a linear map of 0 (mean(0, 2), vec(0)) is 0
     return _canonical(Node(op, args, shape, value))
+
+
+def _is_linear(op: str) -> bool:
+    row = REGISTRY.get(op)
+    return row is not None and row.linear
 
 
 def _canonical(node: Node) -> Node:

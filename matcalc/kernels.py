@@ -115,6 +115,26 @@ def _eigvecmin(a):
     return np.linalg.eigh((a + a.T) / 2)[1][:, 0]
 
 
+def _eigvals(a):
+    """The eigenvalues of (A + A')/2, ascending."""
+    return np.linalg.eigvalsh((a + a.T) / 2)
+
+
+def _eigvecs(a):
+    """Orthonormal eigenvectors of (A + A')/2, as columns, in the order of _eigvals."""
+    return np.linalg.eigh((a + a.T) / 2)[1]
+
+
+def _svdu(a):
+    """U of the thin SVD A = U*diag(s)*V', s descending (min(m, n) columns)."""
+    return np.linalg.svd(a, full_matrices=False)[0]
+
+
+def _svdv(a):
+    """V of the thin SVD A = U*diag(s)*V' (the same LAPACK call as _svdu: signs that pair)."""
+    return np.linalg.svd(a, full_matrices=False)[2].T
+
+
 def _polar(a):
     """U*V' of the thin SVD A = U*diag(s)*V': the orthogonal factor of the polar decomposition."""
     u, _, vt = np.linalg.svd(a, full_matrices=False)
@@ -181,6 +201,16 @@ def _logm_frechet(a, e):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
     n = a.shape[0]
     return _scipy_linalg("logm").logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
+
+
+def _solve_triangular(a, b, lower):
+    """inv(A)*B for a triangular A (a Cholesky factor): SciPy's triangular solve, O(n²) per
+    column; NumPy's general solve where SciPy is not installed."""
+    try:
+        from scipy.linalg import solve_triangular
+    except ImportError:
+        return np.linalg.solve(a, b)
+    return solve_triangular(a, b, lower=lower, check_finite=False)   # nan in, nan out
 
 
 def _finite(*arrays):

@@ -1,11 +1,11 @@
-"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
+r"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
 
 The grammar (lowest precedence first; MATLAB's conventions):
 
     program   :=  { NAME "=" expr ";" } expr [ "where" NAME "=" expr { "," NAME "=" expr } ] [";"]
     expr      :=  frob { ("+" | "-") frob }
     frob      :=  term { ":" term }                      (rules only: the Frobenius product)
-    term      :=  unary { ("*" | "/" | ".*" | "./") unary }
+    term      :=  unary { ("*" | "/" | "\\" | ".*" | "./") unary }    (A\B: solve(A, B))
     unary     :=  ("-" | "+") unary | power
     power     :=  postfix { ("^" | ".^") exponent }       exponent := ("-" | "+") exponent | postfix
     postfix   :=  primary { "'" }
@@ -33,7 +33,7 @@ _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*)
   | (?P<number>(?:\d+(?:\.(?![*/^'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)   # 3./x is 3 ./ x
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=:])
+  | (?P<op>\.\*|\./|\.\^|[-+*/\\^'(),;=:])
 """, re.VERBOSE)
 
 
@@ -208,7 +208,7 @@ class _Parser:
 
     def term(self) -> Ast:
         left = self.unary()
-        while self.at("*", "/", ".*", "./"):
+        while self.at("*", "/", "\\", ".*", "./"):
             op = self.take()
             right = self.unary()
             left = self.node("binop", op.text, (left, right), left.start, right.end, chain=True)

@@ -19,7 +19,18 @@ from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
-from .ops import SCALAR, Node, Shape, ShapeMismatch, fmt_shape, leaf, var
+from .ops import (
+    SCALAR,
+    DimVar,
+    Node,
+    Shape,
+    ShapeMismatch,
+    SmallerDim,
+    find_dim,
+    fmt_shape,
+    leaf,
+    var,
+)
 from .parse import Ast, Program, left_spine, walk
 from .rules import load_rules
 
@@ -30,31 +41,18 @@ MAX_MATRIX_POWER = 32       # A^k differentiates into k terms
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class DimVar:
-    """An unknown dimension; `rigid` ones were declared by name and equal only themselves."""
-
-    def __init__(self, name: str, rigid: bool = False):
-        self.name = name
-        self.rigid = rigid
-        self.parent: DimVar | int | None = None
-
-    def __repr__(self) -> str:
-        return self.name
-
-
 TDim = DimVar | int
 TShape = tuple[TDim, TDim]
 
 
 def _find(d: TDim) -> TDim:
-    while isinstance(d, DimVar) and d.parent is not None:
-        d = d.parent
-    return d
+    return find_dim(d)
 
 
 def unify(a: TDim, b: TDim) -> None:
-    a, b = _find(a), _find(b)
-    if a is b or a == b:
+    a, b = (_settled(_find(d)) for d in (a, b))
+    if a is b or a == b or (isinstance(a, SmallerDim) and isinstance(b, SmallerDim)
+                            and a.name == b.name):
         return
     if isinstance(a, int) and isinstance(b, int):
         raise ShapeMismatch(f"{a} ≠ {b}")
@@ -74,9 +72,16 @@ def unify(a: TDim, b: TDim) -> None:
         a.parent = b
 
 
+def _settled(d: TDim) -> TDim:
+    """A smaller-of dimension whose parts are numbers is their minimum."""
+    if isinstance(d, SmallerDim) and isinstance(d.name, int):
+        return d.name
+    return d
+
+
 def resolve(d: TDim) -> int | str:
     d = _find(d)
-    return d if isinstance(d, int) else d.name
+    return d if isinstance(d, int) else d.name  # a SmallerDim of two numbers: their minimum
 
 
 def show(shape: TShape) -> str:
@@ -223,12 +228,12 @@ class _Checker:
         except ShapeMismatch as exc:
             operands = node.children
             symbol = symbol or op
+            detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
             if len(operands) == 2:
                 self._fail(node, f"shape mismatch in {self._snippet(node)}: operator '{symbol}' "
                                  f"cannot combine {self._snippet(operands[0])} "
                                  f"({show(shapes[0])}) with {self._snippet(operands[1])} "
-                                 f"({show(shapes[1])})")
-            detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
+                                 f"({show(shapes[1])}){detail}")
             self._fail(node, f"shape mismatch in {self._snippet(node)}: {symbol} cannot take "
                              f"{self._snippet(operands[0])} ({show(shapes[0])}){detail}")
         raise AssertionError("unreachable")
@@ -310,6 +315,8 @@ class _Checker:
             return self._apply(node, "hadamard", [left, right], symbol=op)
         if op == "*":
             return self._apply(node, "matmul", [left, right], symbol=op)
+        if op == "\\":         # MATLAB's left division: A\B = solve(A, B)
+            return self._apply(node, "solve", [left, right], symbol="\\")
         if op == "/":
             if not _scalar(right):
                 self._fail(node, f"{self._snippet(node)}: '/' divides by a scalar, but "
@@ -462,6 +469,8 @@ class _Checker:
                 return algebra.hadamard(a, b)
             if op in ("/", "./"):
                 return algebra.divide(a, b)
+            if op == "\\":
+                return algebra.apply("solve", a, b)
             if self.info.get(id(node)) == "matpow":
                 return algebra.apply("matpow", a, b)
             return algebra.power(a, b)
@@ -579,12 +588,15 @@ def build_problem(program: Program, shapes: dict | None = None,
     for name, body in ordered:
         tree = checker.build(body, refs)
         bindings[name] = tree
-        refs[name] = leaf("ref", tree.shape, name, tree.deps)
+        # a binding built as a zero (u = X.*Y*(S - S)) stands for no variable: used as itself, so
+        # that it folds away, rather than as a name whose text no variable sizes (u = matrix(0))
+        refs[name] = tree if tree.op == "zero" else leaf("ref", tree.shape, name, tree.deps)
     assert program.body is not None
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
     warnings = _warnings(checker, shapes or {}, ordered, expr, bindings, variables)
     used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    used |= {name for name, tree in bindings.items() if tree.op == "zero"}
     unused = {name: checker._snippet(body) for name, body in ordered if name not in used}
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
                    set(checker.symmetric), set(checker.declared) & set(variables),

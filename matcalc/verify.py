@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .operators import REGISTRY, lookup, shape_size
-from .ops import Node
+from .ops import Node, dim_value, smaller_parts
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
 
@@ -58,10 +58,17 @@ def dimension_sizes(variables: dict[str, tuple], rng: np.random.Generator | None
                     base: int = 0) -> dict[str, int]:
     """A size for each unknown dimension, distinct where possible."""
     sizes: dict[str, int] = {}
+    derived = []
     for shape in variables.values():
         for d in shape:
-            if not isinstance(d, int) and d not in sizes:
+            if isinstance(d, int) or d in sizes:
+                continue
+            if smaller_parts(d) is None:
                 sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
+            else:
+                derived.append(d)
+    for d in derived:       # min(m,n), of the singular values of an m×n matrix: from m and n
+        sizes[d] = dim_value(d, sizes)
     return sizes
 
 

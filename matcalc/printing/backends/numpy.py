@@ -23,6 +23,8 @@ NUMPY = Backend(
         "repeat_column": "np.broadcast_to({0:atom}[:, None], {1}).copy()",
         "repeat_row": "np.broadcast_to({0}, {1}).copy()",
         "solve": "np.linalg.solve({0}, {1})",
+        # inv(L)*B for a triangular factor (chol): SciPy's triangular solve where it is installed
+        "solve_triangular": "_solve_triangular({0}, {1}, lower={lower})",
         "dot": "np.dot({0}, {1})",
         # a product of three or more matrices, in the cheapest order for the shapes at call time
         "multi_dot": "np.linalg.multi_dot([{0}])",
@@ -40,9 +42,10 @@ NUMPY = Backend(
         kernels._commutation, kernels._logsoftmax, kernels._softmax_along,
         kernels._logsumexp_along, kernels._logsoftmax_along, kernels._ismax, kernels._ismin,
         kernels._lambdamax, kernels._lambdamin, kernels._eigvecmax,
-        kernels._eigvecmin, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
+        kernels._eigvecmin, kernels._eigvals, kernels._eigvecs, kernels._svdu,
+        kernels._svdv, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
         kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
-        kernels._logm_frechet, kernels._finite, kernels._scipy_linalg)},
+        kernels._logm_frechet, kernels._solve_triangular, kernels._finite, kernels._scipy_linalg)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={
         "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",

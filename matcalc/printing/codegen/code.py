@@ -22,8 +22,8 @@ from fractions import Fraction
 import numpy as np
 
 from ... import algebra
-from ...operators import lookup
-from ...ops import Node, const_value, dim_factors
+from ...operators import REGISTRY, lookup
+from ...ops import Node, const_value, dim_factors, smaller_parts
 from ...verify import evaluate
 from ..backends.base import Backend
 from ..readers.text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
@@ -76,8 +76,20 @@ class CodePrinter(Printer):
     def dim(self, d: object) -> str:
         if isinstance(d, int):
             return str(d)
-        factors = [str(f) if isinstance(f, int) else self.dims[f] for f in dim_factors(d)]
+        factors = [self._factor(f) for f in dim_factors(d)]
         return factors[0] if len(factors) == 1 else "(" + " * ".join(factors) + ")"
+
+    def _factor(self, f: object) -> str:
+        """One factor of a dimension: a number, a size read off an input, or min(a, b) of two."""
+        if isinstance(f, int):
+            return str(f)
+        if f in self.dims:
+            return self.dims[f]
+        parts = smaller_parts(f)
+        if parts is None:
+            raise KeyError(f)
+        a, b = (int(p) if p.isdigit() else p for p in parts)
+        return f"min({self.dim(a)}, {self.dim(b)})"
 
     def shape_text(self, node: Node) -> str:
         if node.is_column or node.is_row:
@@ -233,14 +245,38 @@ class CodePrinter(Printer):
         return f"{lt if lprec > MUL else f'({lt})'} * {self.paren(diagonal.args[0], ATOM)}", \
             MUL, False
 
+    def solve(self, a: Node, transposed: bool, b: Node | str | tuple[str, int]) -> tuple[str, int]:
+        """inv(A)*B (inv(A')*B if `transposed`) as a solve: a triangular one where A is a
+        triangular factor (its row's `triangular`, chol's "lower") and the library has one."""
+        a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
+        side = lookup(a.op).triangular if a.op in REGISTRY else ""
+        if side and "solve_triangular" in self.backend.calls:
+            lower = (side == "lower") != transposed
+            return self.call("solve_triangular", a_text, b, lower=str(lower))
+        return self.call("solve", a_text, b)
+
+    def _print_inv(self, node: Node) -> tuple[str, int]:
+        """inv(L) of a triangular factor, where the inverse itself is needed (an operand of .*):
+        a triangular solve against the identity; any other inverse by the row's template."""
+        a = node.args[0]
+        if a.op in REGISTRY and lookup(a.op).triangular and \
+                "solve_triangular" in self.backend.calls:
+            return self.solve(a, False, self.call("eye", self.dim(a.shape[0])))
+        return self._print_function(node)
+
+    def _print_solve(self, node: Node) -> tuple[str, int]:
+        a, b = node.args
+        if a.op == "transpose":         # solve(chol(S)', b): an upper triangular solve
+            return self.solve(a.args[0], True, b)
+        return self.solve(a, False, b)
+
     def _solve_left(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
         inverse = inverse_of(p.chain[p.left_tree]) if isinstance(p.left_tree, int) else None
         if inverse is None:
             return None
         a, transposed = inverse
         r, _ = self._sub(p.right_tree, p.chain)
-        a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
-        return (*self.call("solve", a_text, r), False)
+        return (*self.solve(a, transposed, r), False)
 
     def _solve_right(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
         inverse = inverse_of(p.chain[p.right_tree]) if isinstance(p.right_tree, int) else None
@@ -248,10 +284,9 @@ class CodePrinter(Printer):
             return None
         a, transposed = inverse
         lt, _ = self._sub(p.left_tree, p.chain)
-        a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
-        if p.left.is_row:
-            return (*self.call("solve", a_text, lt), False)
-        return f"{self.call('solve', a_text, f'{_wrap(lt)}.T')[0]}.T", ATOM, False
+        if p.left.is_row:       # B*inv(A) = (inv(A')*B')'
+            return (*self.solve(a, not transposed, lt), False)
+        return f"{self.solve(a, not transposed, f'{_wrap(lt)}.T')[0]}.T", ATOM, False
 
     def _outer(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
         if not (p.left.is_column and p.right.is_row):
