@@ -22,7 +22,9 @@ from ..readers.text import ATOM
 # Every operation the printer asks for; a backend must spell each one (checked on construction),
 # except two optional ones: "multi_dot" (a chain multiplied in the order best for the shapes at call
 # time; without it chains are ordered when the code is generated) and "symmetric_product" (M'*W
-# known to be symmetric, computed one triangle at a time; without it, as a plain product).
+# known to be symmetric, computed one triangle at a time; without it, as a plain product), and
+# "gram"/"weighted_gram" (M'*M, and M'*diag(s)*M with s proven >= 0, as one symmetric rank-k
+# update; without them, symmetric_product).
 # The operators of the language are spelled by their rows in the registry (operators.py, `code`);
 # these are the operations the printer's lowerings need besides them.
 OPERATIONS = (

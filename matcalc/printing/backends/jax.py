@@ -15,7 +15,7 @@ JAX = Backend(
     name="jax",
     imports="import jax\nimport jax.numpy as jnp",
     calls={**{op: template.replace("np.", "jnp.") for op, template in NUMPY.calls.items()
-              if op != "symmetric_product"},          # XLA schedules the product itself
+              if op not in ("symmetric_product", "gram", "weighted_gram")},   # XLA's own
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
     helpers={**scipy_only("JAX"), **spectral_helpers("jnp"),

@@ -118,7 +118,7 @@ class _Module:
         self.arrays = [self.params[n] for n, shape in variables.items() if shape != (1, 1)]
         self.scalars = [self.params[n] for n, shape in variables.items() if shape == (1, 1)]
         self.printer = CodePrinter(backend, self.names, self._dimensions(),
-                                   self.arrays[0] if self.arrays else None)
+                                   self.arrays[0] if self.arrays else None, bindings)
         self.used = self._used_bindings()
         self.shared = self._shared_subexpressions()
         self.lines: list[str] = []
