@@ -67,6 +67,10 @@ class Backend:
     copy_into: str = ""
     in_place: dict[str, str] = field(default_factory=dict)
     doc: str = "Vectors are 1-D arrays, scalars floats."
+    # a backend that generates another library's code spells the registry's operators by that
+    # library's column (the numba backend: "numpy"); a fusing one prints with fused.py's printer
+    spells_as: str = ""
+    fuses: bool = False
 
     def __post_init__(self) -> None:
         missing = [op for op in OPERATIONS if op not in self.calls]

@@ -399,7 +399,8 @@ class CodePrinter(Printer):
 
     def template(self, op: str) -> str:
         """How this backend spells the registry's operator `op`."""
-        return lookup(op).code[self.backend.name]  # type: ignore[index]
+        code = lookup(op).code
+        return code.get(self.backend.name) or code[self.backend.spells_as]  # type: ignore[union-attr]
 
 
 class _Product:
