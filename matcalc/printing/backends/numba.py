@@ -22,7 +22,8 @@ from .numpy import NUMPY
 
 NUMBA = Backend(
     name="numba",
-    imports="import numba\nimport numpy as np",
+    # a loop over fewer entries than this runs on one thread (printing/codegen/fused.py)
+    imports="import numba\nimport numpy as np\n\nPARALLEL_SIZE = 1 << 15",
     calls=NUMPY.calls,
     helpers=NUMPY.helpers,
     multiply_into=NUMPY.multiply_into,

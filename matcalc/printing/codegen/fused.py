@@ -8,12 +8,14 @@ elementwise functions, scalings, outer products, products with a diagonal — be
 kernel written for it:
 
     @numba.njit(parallel=True, cache=True)
-    def _fused1_loop(a, t, out):
+    def _fused1_parallel(a, t, out):
         for i in numba.prange(out.shape[0]):
             for j in range(out.shape[1]):
                 out[i, j] = 2 * a[i] * t[j]
 
-one pass, every core. What a region reads are its *leaves*: names (bindings, temporaries, inputs),
+one pass, every core (a serial twin of the loop runs where `out` has fewer than PARALLEL_SIZE
+entries: waking the threads would cost more than the loop; numba compiles each on its first call
+only). What a region reads are its *leaves*: names (bindings, temporaries, inputs),
 operands of another shape (a vector broadcast into a matrix: computed once, by its own region if it
 is one, never once per entry), scalars and anything that is not entry by entry (a matrix product, a
 sum, a solve), printed as NumPy code. A Python wrapper gives each kernel its `out`: the caller's
@@ -125,24 +127,30 @@ class FusedPrinter(CodePrinter):
         arrays = [p for p, node in zip(params, region.leaves) if not node.is_scalar]
         scalars = [p for p, node in zip(params, region.leaves) if node.is_scalar]
         sig = ", ".join(params + ["out"])
-        if len(axes) == 2:
-            loop = (f"    for i in numba.prange(out.shape[0]):\n"
-                    f"        for j in range(out.shape[1]):\n"
-                    f"            out[i, j] = {body}\n")
-        else:
-            loop = (f"    for i in numba.prange(out.shape[0]):\n"
-                    f"        out[i] = {body}\n")
+        loops = []
+        for decorator, first in (("numba.njit(parallel=True, cache=True)", "numba.prange"),
+                                 ("numba.njit(cache=True)", "range")):
+            kind = "parallel" if first != "range" else "serial"
+            if len(axes) == 2:
+                loop = (f"    for i in {first}(out.shape[0]):\n"
+                        f"        for j in range(out.shape[1]):\n"
+                        f"            out[i, j] = {body}\n")
+            else:
+                loop = (f"    for i in {first}(out.shape[0]):\n"
+                        f"        out[i] = {body}\n")
+            loops.append(f"@{decorator}\ndef {name}_{kind}({sig}):\n{loop}    return out\n\n\n")
         floats = "".join(f"    {s} = float({s})\n" for s in scalars)
         self.kernels[name] = (
-            f"@numba.njit(parallel=True, cache=True)\n"
-            f"def {name}_loop({sig}):\n{loop}    return out\n\n\n"
-            f"def {name}({', '.join(params + ['out'])}):\n"
-            f'    """One pass computing {body} for every entry (into out if given)."""\n'
+            "".join(loops)
+            + f"def {name}({', '.join(params + ['out'])}):\n"
+            f'    """out = {body} for every entry, in one pass (threads for a large out)."""\n'
             f"{floats}"
             f"    if out is None:\n"
             f"        out = np.empty(({', '.join(axes)}{',' if len(axes) == 1 else ''}), "
             f"dtype=np.result_type({', '.join(arrays)}, 1.0))\n"
-            f"    return {name}_loop({sig})")
+            f"    if out.size >= PARALLEL_SIZE:\n"
+            f"        return {name}_parallel({sig})\n"
+            f"    return {name}_serial({sig})")
         return name
 
 
