@@ -85,6 +85,18 @@ def test_the_seed_is_one_loop_over_the_matrix():
     assert source.count("@numba.njit") == 2         # the loop and its serial twin
 
 
+def test_a_repeated_subexpression_is_a_local_of_the_loop():
+    """exp(X) + exp(X).*X: NumPy's code names exp(X) (a pass of its own, an m×n temporary); the
+    loop computes it once per entry instead, into a local, and the result is one pass."""
+    d = matcalc.derive("sum(X.*exp(X))", wrt="X")
+    assert "t1 = np.exp(X)" in d.code("numpy")
+    source = d.code("numba")
+    assert "e0 = np.exp(v0[i, j])" in source and "out[i, j] = (e0 + (e0 * v0[i, j]))" in source
+    assert "t1" not in source
+    X = np.random.default_rng(4).standard_normal((7, 5))
+    np.testing.assert_array_equal(d.numba()(X=X), d.numpy()(X=X))
+
+
 def test_a_second_process_loads_the_compiled_loops_from_disk(tmp_path, monkeypatch):
     """This process compiles the loop into the cache directory; a new interpreter with the same
     derivative finds it there and compiles nothing (numba's own hit and miss counts)."""

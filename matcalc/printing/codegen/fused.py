@@ -66,6 +66,11 @@ class FusedPrinter(CodePrinter):
         return super().print_into(node, target)
 
     # -- regions ------------------------------------------------------------------------------------
+    def computed_in_loops(self, node: Node) -> bool:
+        """Whether a loop computes `node` wherever it is used: a subexpression it repeats is
+        a local of the loop (computed once per entry), not a temporary array (a pass of its own)."""
+        return self._region_root(node)
+
     def _region_root(self, node: Node) -> bool:
         """A matrix computed entry by entry. A vector stays NumPy's: beside the matrices it is
         broadcast into it is small, and each loop costs a compilation."""
@@ -119,7 +124,8 @@ class FusedPrinter(CodePrinter):
 
     def _kernel(self, region: _Region, body: str, axes: list[str]) -> str:
         params = list(region.leaf_names)
-        key = f"{len(axes)}|{','.join(params)}|{body}"
+        lines = region.statements + [f"out[{'i, j' if len(axes) == 2 else 'i'}] = {body}"]
+        key = f"{len(axes)}|{','.join(params)}|{';'.join(lines)}"
         if key in self._by_body:
             return self._by_body[key]
         name = f"_fused{len(self.kernels) + 1}"
@@ -131,19 +137,16 @@ class FusedPrinter(CodePrinter):
         for decorator, first in (("numba.njit(parallel=True, cache=True)", "numba.prange"),
                                  ("numba.njit(cache=True)", "range")):
             kind = "parallel" if first != "range" else "serial"
-            if len(axes) == 2:
-                loop = (f"    for i in {first}(out.shape[0]):\n"
-                        f"        for j in range(out.shape[1]):\n"
-                        f"            out[i, j] = {body}\n")
-            else:
-                loop = (f"    for i in {first}(out.shape[0]):\n"
-                        f"        out[i] = {body}\n")
+            indent = " " * (4 * (len(axes) + 1))
+            loop = f"    for i in {first}(out.shape[0]):\n" + (
+                "        for j in range(out.shape[1]):\n" if len(axes) == 2 else "") + \
+                "".join(f"{indent}{line}\n" for line in lines)
             loops.append(f"@{decorator}\ndef {name}_{kind}({sig}):\n{loop}    return out\n\n\n")
         floats = "".join(f"    {s} = float({s})\n" for s in scalars)
         self.kernels[name] = (
             "".join(loops)
             + f"def {name}({', '.join(params + ['out'])}):\n"
-            f'    """out = {body} for every entry, in one pass (threads for a large out)."""\n'
+            f'    """Every entry in one pass (threads for a large out): {"; ".join(lines)}"""\n'
             f"{floats}"
             f"    if out is None:\n"
             f"        out = np.empty(({', '.join(axes)}{',' if len(axes) == 1 else ''}), "
@@ -164,6 +167,22 @@ class _Region:
         self.leaves: dict[Node, tuple[str, int]] = {}     # leaf → (its NumPy text, precedence)
         self.leaf_names: dict[str, Node] = {}
         self._names: dict[Node, str] = {}
+        # a subexpression met more than once in the region: one local per entry, computed once
+        self.counts: dict[Node, int] = {}
+        self._count(root)
+        self.locals: dict[Node, str] = {}
+        self.statements: list[str] = []       # `e0 = …` lines before the entry's assignment
+
+    def _inside(self, node: Node) -> bool:
+        return node is self.root or self.printer._entrywise(node, self.root.shape)
+
+    def _count(self, node: Node) -> None:
+        if not self._inside(node):
+            return
+        self.counts[node] = self.counts.get(node, 0) + 1
+        if self.counts[node] == 1:
+            for a in node.args:
+                self._count(a)
 
     def axes(self) -> list[str] | None:
         """The output's size along each axis, read off an array leaf that has it."""
@@ -205,9 +224,19 @@ class _Region:
         return f"{name}[i]" if node.is_column else f"{name}[j]"
 
     def entry(self, node: Node) -> str:
-        """Python text of the entry (i, j) — or i — of `node`."""
-        if node is not self.root and not self.printer._entrywise(node, self.root.shape):
+        """Python text of the entry (i, j) — or i — of `node` (a local's name if it is one)."""
+        if not self._inside(node):
             return self.leaf(node)
+        if node in self.locals:
+            return self.locals[node]
+        text = self._entry(node)
+        if self.counts.get(node, 0) > 1:
+            self.locals[node] = f"e{len(self.locals)}"
+            self.statements.append(f"{self.locals[node]} = {text}")
+            return self.locals[node]
+        return text
+
+    def _entry(self, node: Node) -> str:
         if node.op == "add":
             return "(" + " + ".join(self.entry(t) for t in node.args) + ")"
         if node.op == "hadamard":

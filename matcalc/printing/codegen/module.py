@@ -122,7 +122,8 @@ class _Module:
         self.printer = printer(backend, self.names, self._dimensions(),
                                    self.arrays[0] if self.arrays else None, bindings)
         self.used = self._used_bindings()
-        self.shared = self._shared_subexpressions()
+        self.shared = {n for n in self._shared_subexpressions()
+                       if not (backend.fuses and self.printer.computed_in_loops(n))}
         self.lines: list[str] = []
         self.temporaries = count(1)
         self.emitted: set[Node] = set()
