@@ -23,12 +23,6 @@ numba = pytest.importorskip("numba")
 ALL = os.environ.get("MATCALC_TEST_NUMBA") == "all"
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory, monkeypatch):
-    """Compiled loops go to one directory for the session, not the user's cache."""
-    monkeypatch.setenv("MATCALC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "numba-cache"))
-
-
 # a matrix loop beside a product's result and a scalar input; a Gram Hessian's scaled rows
 DEFAULT = {"derive:c*sum(tanh(W*x)) + tr(A*W*B):W", "hessian:sum(log(1 + exp(-(X*w).*y))):w"}
 
