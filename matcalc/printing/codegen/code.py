@@ -51,6 +51,7 @@ class CodePrinter(Printer):
         self.dims = dims
         self.helpers: set[str] = set()
         self.lowerings: set[str] = set()        # the names of LOWERINGS this printer used
+        self.kernels: dict[str, str] = {}       # functions written for this module (fused.py)
         # arrays made from nothing (eye, full, zeros) take an input's dtype (and device):
         # float32 stays float32, a CUDA tensor's derivative stays on the GPU
         self.like = backend.like.format(like_array) if like_array else ""
@@ -176,8 +177,9 @@ class CodePrinter(Printer):
         choose it then (`multi_dot`) does; elsewhere unknown dimensions count as large and equal.
         """
         gram = gram_form(chain)
-        if gram is not None and self._gram_call(*gram) is not None:
-            text, prec, absorbed = (*self._gram_call(*gram), False)  # type: ignore[misc]
+        gram_code = self._gram_call(*gram) if gram is not None else None
+        if gram_code is not None:
+            text, prec, absorbed = (*gram_code, False)
         elif self.backend.calls.get("multi_dot") and order_depends_on_sizes(chain):
             factors = ", ".join(self.doprint(f) for f in chain)
             text, prec, absorbed = (*self.call("multi_dot", factors), False)
@@ -190,6 +192,11 @@ class CodePrinter(Printer):
             text = f"{self.paren(scale, MUL)} * {text if prec > MUL else f'({text})'}"
             prec = MUL
         return text, prec
+
+    def computed_in_loops(self, node: Node) -> bool:
+        """Whether generated loops compute `node` wherever it is used (fused.py), so that a
+        repeated `node` needs no temporary array."""
+        return False
 
     def _gram_call(self, m: Node, diagonal: Node | None) -> tuple[str, int] | None:
         """M'*M or M'*diag(v)*M, symmetric: one symmetric rank-k update (syrk) where the weights

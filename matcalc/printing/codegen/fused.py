@@ -47,8 +47,7 @@ class FusedPrinter(CodePrinter):
     """CodePrinter whose elementwise regions are kernels (see the module docstring)."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.kernels: dict[str, str] = {}       # kernel name → its source (the loop and wrapper)
+        super().__init__(*args, **kwargs)       # self.kernels: name → its loops and wrapper
         self._by_body: dict[str, str] = {}      # loop body → kernel name (a region met twice)
 
     def print_with(self, node: Node) -> tuple[str, int]:

@@ -120,10 +120,10 @@ class _Module:
         self.scalars = [self.params[n] for n, shape in variables.items() if shape == (1, 1)]
         printer = FusedPrinter if backend.fuses else CodePrinter
         self.printer = printer(backend, self.names, self._dimensions(),
-                                   self.arrays[0] if self.arrays else None, bindings)
+                               self.arrays[0] if self.arrays else None, bindings)
         self.used = self._used_bindings()
         self.shared = {n for n in self._shared_subexpressions()
-                       if not (backend.fuses and self.printer.computed_in_loops(n))}
+                       if not self.printer.computed_in_loops(n)}
         self.lines: list[str] = []
         self.temporaries = count(1)
         self.emitted: set[Node] = set()
@@ -225,7 +225,7 @@ class _Module:
         into = "".join(f"        {line}\n" for line in into_lines)
         into = f"    if out is not None:\n{into}        return out\n" if into_lines else ""
         helpers = "\n\n\n".join([self.backend.helpers[h] for h in sorted(self.printer.helpers)]
-                                 + list(getattr(self.printer, "kernels", {}).values()))
+                                 + list(self.printer.kernels.values()))
         result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
         notes = self.backend.doc + ("\n    out: an array for the result, not overlapping the "
                                     "inputs." if into else "")
