@@ -71,6 +71,7 @@ class Backend:
     # library's column (the numba backend: "numpy"); a fusing one prints with fused.py's printer
     spells_as: str = ""
     fuses: bool = False
+    entries: dict[str, str] = field(default_factory=dict)  # a fusing backend: f of one entry
 
     def __post_init__(self) -> None:
         missing = [op for op in OPERATIONS if op not in self.calls]

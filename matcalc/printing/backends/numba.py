@@ -31,6 +31,14 @@ NUMBA = Backend(
     in_place=NUMPY.in_place,
     spells_as="numpy",
     fuses=True,
+    # how a loop computes one entry of an elementwise function of the registry ({0}: the entry);
+    # a function not here is computed by NumPy. Nothing that needs fastmath or changes rounding.
+    entries={
+        "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
+        "tan": "np.tan({0})", "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "abs({0})",
+        "sign": "np.sign({0})", "sigmoid": "(1.0 / (1.0 + np.exp(-{0})))",
+        "softplus": "np.logaddexp(0.0, {0})", "relu": "np.maximum({0}, 0.0)",
+    },
     doc="Vectors are 1-D arrays, scalars floats; elementwise parts are compiled numba loops.",
 )
 

@@ -32,16 +32,6 @@ from ..readers.text import ATOM
 from .code import CodePrinter, constant_value
 from .signs import nonnegative
 
-# how a loop computes one entry of an elementwise function of the registry ({0}: the entry);
-# a function not here is a leaf (NumPy computes it). Only operations numba compiles without
-# fastmath, none that would change the result's rounding.
-SCALAR_FUNCTIONS = {
-    "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
-    "tan": "np.tan({0})", "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "abs({0})",
-    "sign": "np.sign({0})", "sigmoid": "(1.0 / (1.0 + np.exp(-{0})))",
-    "softplus": "np.logaddexp(0.0, {0})", "relu": "np.maximum({0}, 0.0)",
-}
-
 
 class FusedPrinter(CodePrinter):
     """CodePrinter whose elementwise regions are kernels (see the module docstring)."""
@@ -93,7 +83,7 @@ class FusedPrinter(CodePrinter):
             return True
         if node.op == "power":
             return node.args[1].is_scalar
-        if node.op in SCALAR_FUNCTIONS and REGISTRY[node.op].elementwise:
+        if node.op in self.backend.entries and REGISTRY[node.op].elementwise:
             return True
         if node.op == "matmul":
             chain = [a for a in node.args if not a.is_scalar]
@@ -251,8 +241,8 @@ class _Region:
             if p is not None and p.denominator == 1:
                 return f"({b} ** {int(p)})"
             return f"({b} ** {self.leaf(exponent)})"
-        if node.op in SCALAR_FUNCTIONS:
-            return SCALAR_FUNCTIONS[node.op].format(self.entry(node.args[0]))
+        if node.op in self.printer.backend.entries:
+            return self.printer.backend.entries[node.op].format(self.entry(node.args[0]))
         # matmul: scalars times a scaling, an outer product or a product with a diagonal
         chain = [a for a in node.args if not a.is_scalar]
         factors = [self.leaf(a) for a in node.args if a.is_scalar]
@@ -269,4 +259,4 @@ class _Region:
         return "(" + " * ".join(factors) + ")"
 
 
-__all__ = ["SCALAR_FUNCTIONS", "FusedPrinter"]
+__all__ = ["FusedPrinter"]
