@@ -4,8 +4,9 @@ parallel loops compiled by numba (printing/codegen/fused.py), BLAS through NumPy
 Same signature and `out=` contract as the NumPy code; float32 and float64. The kernels are compiled
 with `cache=True`, which needs them in a file: `load` writes the module once, under a name that is
 the hash of its source, in the cache directory (`MATCALC_CACHE_DIR`, else
-`$XDG_CACHE_HOME/matcalc`, else `~/.cache/matcalc`), and numba keeps the machine code beside it,
-so a second process with the same derivative compiles nothing.
+`$XDG_CACHE_HOME/matcalc`, else `~/.cache/matcalc`; a directory under the system's temporary one
+where that cannot be made), and numba keeps the machine code beside it, so a second process with
+the same derivative compiles nothing.
 """
 from __future__ import annotations
 
@@ -70,7 +71,11 @@ def load(source: str, function_name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     directory = cache_directory()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:             # no writable home: the loops are cached for this machine's session
+        directory = Path(tempfile.gettempdir()) / f"matcalc-{getattr(os, 'getuid', str)()}"
+        directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.py"
     if not path.exists() or path.read_text(encoding="utf-8") != source:
         handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
