@@ -146,3 +146,39 @@ def test_random_problems_agree_with_numpy():
                 fused.append("numba.prange" in d.code("numba"))
     check()
     assert sum(fused) >= 10, f"only {sum(fused)} of the random problems have a loop"
+
+
+# expressions (not derivatives) whose code is one loop each, against the interpreter: the index of
+# each kind of operand (a matrix [i, j], a column [i], a row [j], diag(v) on either side, a scalar)
+LOOPS = [
+    ("A*diag(v) + diag(u)*B - 2*u*v'", True),
+    ("exp(A).^2 - A./B + c*sigmoid(A - B)", True),
+    ("relu(A - B).*tanh(B) + sqrt(abs(A)) + softplus(-A).^c", ALL),
+    ("(A + A').*log(1 + B.^2) - sign(A)", ALL),
+]
+
+
+@pytest.mark.parametrize("text", [t for t, run in LOOPS if run])
+def test_expressions_compiled_as_one_loop_compute_what_the_interpreter_does(text):
+    from matcalc.api import _problem
+    from matcalc.printing.backends import BACKENDS
+    from matcalc.printing.backends.numba import load
+    from matcalc.printing.codegen.module import generate_module
+    from matcalc.verify import evaluate
+
+    problem = _problem(text, {"A": ("n", "n"), "B": ("n", "n"), "u": ("n",), "v": ("n",),
+                              "c": "scalar"}, None)
+    source, _ = generate_module(problem.variables, problem.bindings, [("value", problem.expr)],
+                                "value", text, BACKENDS["numba"])
+    body = source[source.index("def value("):]
+    assert source.count("numba.prange") == 1 and "np." not in body.split('"""')[-1], source
+    rng = np.random.default_rng(5)
+    env = {"A": rng.standard_normal((6, 6)), "B": rng.uniform(0.5, 1.5, (6, 6)),
+           "u": rng.standard_normal((6, 1)), "v": rng.standard_normal((6, 1)),
+           "c": np.array([[1.5]])}
+    env = {n: x for n, x in env.items() if n in problem.variables}
+    want = evaluate(problem.expr, dict(env, __dims__={"n": 6}), problem.bindings)
+    value = load(source, "value").value
+    args = {n: (x.item() if n == "c" else x.ravel() if x.shape[1] == 1 else x)
+            for n, x in env.items()}
+    np.testing.assert_allclose(value(**args), want, rtol=1e-12, atol=1e-12)
