@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .errors import MatcalcError
 
-CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (printing/module.py)
+CODE_FORMATS = ("numpy", "jax", "torch", "array-api", "numba")    # generated code (printing/module.py)
 FORMATS = ("text", "latex", *CODE_FORMATS, "json")
 
 

@@ -19,6 +19,7 @@ from . import algebra
 from .errors import DifferentiationError
 from .ops import Node, var
 from .printing.backends import BACKENDS
+from .printing.backends.numba import load
 from .printing.codegen.module import generate_module
 from .printing.readers.latex import derivation_latex, result_latex, standalone_document
 from .printing.readers.text import to_text
@@ -101,7 +102,7 @@ class GeneratedCode:
         return f"value_and_{self.function_name}" if value else self.function_name
 
     def code(self, backend: str = "numpy", value: bool = False) -> str:
-        """The generated module's source for `backend`: numpy, jax, torch or array-api; with
+        """The generated module's source for `backend`: numpy, jax, torch, array-api or numba; with
         value=True its function returns (f, derivative) — (f, G1, G2, …) for several variables.
 
         >>> import matcalc
@@ -147,6 +148,19 @@ class GeneratedCode:
         """The derivative as PyTorch code: tensors in (CPU or CUDA), a tensor out on the same
         device. Needs PyTorch (`pip install "matcalc-symbolic[torch]"`)."""
         return _compile(*self._module("torch", value), self._name(value))
+
+    def numba(self, value: bool = False) -> Callable[..., Any]:
+        """The derivative as NumPy code whose elementwise parts (chains of operations,
+        broadcasts, outer products) are single parallel loops compiled by numba; matrix products
+        go to BLAS through NumPy. Same arguments and `out=` as `numpy()`, float32 or float64.
+        Compiled on first call for each dtype and cached on disk, so another process with the same
+        derivative does not compile again. Needs numba (`pip install ".[numba]"`)."""
+        cache = self.__dict__.setdefault("_numba", {})
+        if value not in cache:
+            source, params = self._module("numba", value)
+            function = getattr(load(source, self._name(value)), self._name(value))
+            cache[value] = _keywords(function, params, function.__doc__)
+        return cache[value]
 
     def array_api(self, value: bool = False) -> Callable[..., Any]:
         """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch

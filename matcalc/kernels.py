@@ -91,6 +91,18 @@ def _symmetric_product(m, w):
     return out
 
 
+def _gram(m):
+    """m.T @ m: NumPy sees one array and its transpose and calls BLAS syrk (one triangle, half
+    the multiplications of a general product), exactly symmetric."""
+    return m.T @ m
+
+
+def _weighted_gram(m, s):
+    """m.T @ diag(s) @ m for weights s proven >= 0, as w.T @ w with w = sqrt(s)[:, None] * m: one
+    syrk. max(s, 0) only undoes rounding (s - s**2 may round to -1e-17 where it is 0)."""
+    return _gram(np.sqrt(np.maximum(s, 0))[:, None] * m)
+
+
 # -- factorizations, spectral functions and matrix functions -------------------------------------
 # lambdamax(A), eigvecmax(A), … are those of the symmetric part (A + A')/2: the same as A's for a
 # symmetric A, and a function of every entry of any square A (eigh reads one triangle only).

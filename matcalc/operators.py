@@ -23,6 +23,7 @@ printer spells them with its own method, since their precedence rules are the pr
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -72,6 +73,9 @@ class Operator:
                                                 # "spd" (positive definite symmetric part),
                                                 # "positive-spectrum" (eigenvalues off (-inf, 0])
     almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
+    # an interval holding every value it takes (exp: [0, inf], floats underflowing to 0), for the
+    # code printer's sign analysis (printing/codegen/signs.py); None: unbounded
+    image: tuple[float, float] | None = None
     # where its derivative formula holds, when that is not everywhere in its domain (a simple
     # eigenvalue, full rank): derivations that use its differential rule say so in a note
     condition: str = ""
@@ -633,7 +637,8 @@ def _helper(name: str) -> dict[str, str]:
 
 def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: str,
                 sympy: Callable[[object, object], object], code: dict[str, str] | None = None,
-                domain: str = "real", almost_everywhere: bool = False) -> Operator:
+                domain: str = "real", almost_everywhere: bool = False,
+                image: tuple[float, float] | None = None) -> Operator:
     """The row of an elementwise function f, applied entry by entry.
 
     `kernel` evaluates it on an array (NumPy); `latex` is the function's name in LaTeX (`\\exp`);
@@ -646,7 +651,11 @@ def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: st
         text=name, latex=latex + APPLIED,
         sympy=lambda S, args, node: S.elementwise(lambda t: sympy(S, t), args[0], node),
         code=code or _same_everywhere(name), elementwise=True, keeps_symmetry=True,
-        domain=domain, almost_everywhere=almost_everywhere)
+        domain=domain, almost_everywhere=almost_everywhere, image=image)
+
+
+_NONNEGATIVE = (0.0, math.inf)
+_UNIT = (-1.0, 1.0)
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -956,33 +965,34 @@ _ROWS = [
              domain="square", refused_by=("array-api",)),
 
     # elementwise functions; their derivatives are in rules/elementwise.rules
-    elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t)),
+    elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t), image=_NONNEGATIVE),
     elementwise("log", np.log, r"\log", lambda S, t: S.sympy.log(t), domain="positive"),
-    elementwise("sin", np.sin, r"\sin", lambda S, t: S.sympy.sin(t)),
-    elementwise("cos", np.cos, r"\cos", lambda S, t: S.sympy.cos(t)),
+    elementwise("sin", np.sin, r"\sin", lambda S, t: S.sympy.sin(t), image=_UNIT),
+    elementwise("cos", np.cos, r"\cos", lambda S, t: S.sympy.cos(t), image=_UNIT),
     elementwise("tan", np.tan, r"\tan", lambda S, t: S.sympy.tan(t)),
-    elementwise("tanh", np.tanh, r"\tanh", lambda S, t: S.sympy.tanh(t)),
+    elementwise("tanh", np.tanh, r"\tanh", lambda S, t: S.sympy.tanh(t), image=_UNIT),
     elementwise("sqrt", np.sqrt, r"\operatorname{sqrt}", lambda S, t: S.sympy.sqrt(t),
-                domain="positive"),
+                domain="positive", image=_NONNEGATIVE),
     elementwise("abs", np.abs, r"\operatorname{abs}", lambda S, t: S.sympy.Abs(t),
-                almost_everywhere=True),
+                almost_everywhere=True, image=_NONNEGATIVE),
     elementwise("sign", np.sign, r"\operatorname{sign}", lambda S, t: S.sympy.sign(t),
-                almost_everywhere=True),
+                almost_everywhere=True, image=_UNIT),
     # σ(x) = 1/(1 + exp(-x)); one formula (kernels._sigmoid) for the check and the NumPy code
     elementwise("sigmoid", kernels._sigmoid, r"\sigma",
                 lambda S, t: 1 / (1 + S.sympy.exp(-t)),
                 code={"numpy": "_sigmoid({0})", "jax": "jax.nn.sigmoid({0})",
-                      "torch": "torch.sigmoid({0})", "array-api": "_sigmoid({0})"}),
+                      "torch": "torch.sigmoid({0})", "array-api": "_sigmoid({0})"},
+                image=(0.0, 1.0)),
     elementwise("softplus", kernels.softplus, r"\operatorname{softplus}",
                 lambda S, t: S.sympy.log(1 + S.sympy.exp(t)),
                 code={"numpy": "np.logaddexp(0.0, {0})", "jax": "jax.nn.softplus({0})",
                       "torch": "torch.nn.functional.softplus({0})",
-                      "array-api": "_softplus({0})"}),
+                      "array-api": "_softplus({0})"}, image=_NONNEGATIVE),
     elementwise("relu", kernels.relu, r"\operatorname{relu}",
                 lambda S, t: S.sympy.Max(t, 0),
                 code={"numpy": "np.maximum({0}, 0.0)", "jax": "jax.nn.relu({0})",
                       "torch": "torch.relu({0})", "array-api": "_relu({0})"},
-                almost_everywhere=True),
+                almost_everywhere=True, image=_NONNEGATIVE),
 ]
 
 for _row in _ROWS:

@@ -237,7 +237,11 @@ def test_operators_declared_symmetric_give_symmetric_values(name):
 
 
 def test_the_registry_spells_exactly_the_backends_there_are():
-    assert set(BACKEND_NAMES) == set(BACKEND_TABLES)
+    """Each backend table has its column in the registry, but for a backend that generates another
+    library's code (numba: NumPy code with compiled loops), which reads that library's column."""
+    own = {name for name, table in BACKEND_TABLES.items() if not table.spells_as}
+    assert set(BACKEND_NAMES) == own
+    assert {table.spells_as for table in BACKEND_TABLES.values() if table.spells_as} <= own
 
 
 @pytest.mark.parametrize("expr", ["A*X*B", "X'", "inv(X)"])

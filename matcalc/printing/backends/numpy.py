@@ -30,6 +30,9 @@ NUMPY = Backend(
         "multi_dot": "np.linalg.multi_dot([{0}])",
         # M'*W known to be symmetric (M'*M, M'*diag(v)*M): one triangle, mirrored
         "symmetric_product": "_symmetric_product({0}, {1})",
+        # M'*M and M'*diag(s)*M with s proven >= 0 (codegen/signs.py): BLAS syrk
+        "gram": "_gram({0})",
+        "weighted_gram": "_weighted_gram({0}, {1})",
         "trace_product": 'np.einsum("ij,ji->", {0}, {1})',    # tr(A*B) without forming A*B
         "trace": "np.trace({0})",
         "diag": "np.diag({0})",
@@ -39,6 +42,7 @@ NUMPY = Backend(
     # the NumPy helpers are the functions the numeric check evaluates with (kernels.py), copied
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (
         kernels._sigmoid, kernels._logsumexp, kernels._softmax, kernels._symmetric_product,
+        kernels._gram, kernels._weighted_gram,
         kernels._commutation, kernels._logsoftmax, kernels._softmax_along,
         kernels._logsumexp_along, kernels._logsoftmax_along, kernels._ismax, kernels._ismin,
         kernels._lambdamax, kernels._lambdamin, kernels._eigvecmax,

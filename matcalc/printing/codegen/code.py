@@ -29,6 +29,7 @@ from ..backends.base import Backend
 from ..readers.text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 from .chain import cheapest_order, gram_form, inverse_of, order_depends_on_sizes, span_node
 from .inplace import in_place_lines
+from .signs import nonnegative
 
 
 def _literal(value: Fraction | float) -> tuple[str, int]:
@@ -43,12 +44,14 @@ class CodePrinter(Printer):
     """Prints one expression; `names` maps nodes already computed (bindings, temporaries)."""
 
     def __init__(self, backend: Backend, names: dict[Node, str], dims: dict[object, str],
-                 like_array: str | None = None):
+                 like_array: str | None = None, bindings: dict[str, Node] | None = None):
         self.backend = backend
+        self.bindings = bindings or {}      # the user's bindings, for the sign analysis
         self.names = names
         self.dims = dims
         self.helpers: set[str] = set()
         self.lowerings: set[str] = set()        # the names of LOWERINGS this printer used
+        self.kernels: dict[str, str] = {}       # functions written for this module (fused.py)
         # arrays made from nothing (eye, full, zeros) take an input's dtype (and device):
         # float32 stays float32, a CUDA tensor's derivative stays on the GPU
         self.like = backend.like.format(like_array) if like_array else ""
@@ -186,9 +189,9 @@ class CodePrinter(Printer):
         choose it then (`multi_dot`) does; elsewhere unknown dimensions count as large and equal.
         """
         gram = gram_form(chain)
-        if gram is not None and self.backend.calls.get("symmetric_product"):
-            m, weighted = gram          # M'*W with W = M or diag(v)*M: symmetric, one triangle
-            text, prec, absorbed = (*self.call("symmetric_product", m, weighted), False)
+        gram_code = self._gram_call(*gram) if gram is not None else None
+        if gram_code is not None:
+            text, prec, absorbed = (*gram_code, False)
         elif self.backend.calls.get("multi_dot") and order_depends_on_sizes(chain):
             factors = ", ".join(self.doprint(f) for f in chain)
             text, prec, absorbed = (*self.call("multi_dot", factors), False)
@@ -201,6 +204,26 @@ class CodePrinter(Printer):
             text = f"{self.paren(scale, MUL)} * {text if prec > MUL else f'({text})'}"
             prec = MUL
         return text, prec
+
+    def computed_in_loops(self, node: Node) -> bool:
+        """Whether generated loops compute `node` wherever it is used (fused.py), so that a
+        repeated `node` needs no temporary array."""
+        return False
+
+    def _gram_call(self, m: Node, diagonal: Node | None) -> tuple[str, int] | None:
+        """M'*M or M'*diag(v)*M, symmetric: one symmetric rank-k update (syrk) where the weights
+        are provably non-negative (M'*diag(v)*M = W'*W with W = diag(sqrt(v))*M; signs.py), one
+        triangle of the product elsewhere; None where the backend has neither."""
+        calls = self.backend.calls
+        if diagonal is None:
+            return self.call("gram", m) if calls.get("gram") else \
+                self.call("symmetric_product", m, m) if calls.get("symmetric_product") else None
+        v = diagonal.args[0]
+        if calls.get("weighted_gram") and nonnegative(v, self.bindings):
+            return self.call("weighted_gram", m, v)
+        if calls.get("symmetric_product"):
+            return self.call("symmetric_product", m, algebra.mul(diagonal, m))
+        return None
 
     def _emit(self, tree: object, chain: list[Node], scale: Node | None) -> tuple[str, int, bool]:
         """Code for a subtree of the chain order: (code, precedence, scale absorbed?).
@@ -418,7 +441,8 @@ class CodePrinter(Printer):
 
     def template(self, op: str) -> str:
         """How this backend spells the registry's operator `op`."""
-        return lookup(op).code[self.backend.name]  # type: ignore[index]
+        code = lookup(op).code
+        return code.get(self.backend.name) or code[self.backend.spells_as]  # type: ignore[union-attr]
 
 
 class _Product:
