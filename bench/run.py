@@ -1062,11 +1062,8 @@ def main(argv: list[str] | None = None) -> int:
     import factor  # bench/factor.py beside this script: the rows of issue 13
     report["factor"] = factor.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
-    md = (markdown(report) + "
-" + optim.markdown(report["optim"]) + "
-"
-          + growth.markdown(report["growth"]) + "
-" + factor.markdown(report["factor"]))
+    md = (markdown(report) + "\n" + optim.markdown(report["optim"]) + "\n"
+          + growth.markdown(report["growth"]) + "\n" + factor.markdown(report["factor"]))
     md_path, json_path = out.parent / (out.name + ".md"), out.parent / (out.name + ".json")
     md_path.write_text(md)
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
