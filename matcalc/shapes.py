@@ -292,10 +292,12 @@ class _Checker:
                 if side.kind == "name" and self._greek_default(str(side.value)) \
                         and not _scalar(other_shape):
                     self.greek_broadcasts.append((str(side.value), node, other))
-        if op in ("+", "-"):
-            return self._apply(node, "add", [left, right], symbol=op)
-        if op in (".*", "./"):
-            return self._apply(node, "hadamard", [left, right], symbol=op)
+        if op in ("+", "-", ".*", "./"):
+            expanded = self._expansion(node, left, right)
+            if expanded is not None:
+                return expanded
+            return self._apply(node, "add" if op in ("+", "-") else "hadamard", [left, right],
+                               symbol=op)
         if op == "*":
             return self._apply(node, "matmul", [left, right], symbol=op)
         if op == "/":
@@ -326,6 +328,42 @@ class _Checker:
             return left
         raise ParseError(f"operator {op!r} is not part of the input language", self.text,
                          node.start)
+
+    def _expansion(self, node: Ast, left: TShape, right: TShape) -> TShape | None:
+        """MATLAB's implicit expansion: a column vector combined with every column of a matrix,
+        a row with every row (`X*W' + b'`). The vector's length must be the matrix's matching
+        dimension; the shape is the matrix's. None when neither operand is a matrix with a
+        vector beside it (equal shapes, a scalar: the ordinary rules). A row and a column are
+        not expanded into an outer sum: that is refused as a mismatch, with a hint.
+
+        An unknown dimension never becomes 1, so whether an operand is a vector is known here and
+        never changes later."""
+        kinds = [_kind(s) for s in (left, right)]
+        if sorted(kinds) == ["column", "row"]:
+            a, b = node.children
+            self._fail(node, f"shape mismatch in {self._snippet(node)}: operator "
+                             f"'{node.value}' cannot combine {self._snippet(a)} ({show(left)}) "
+                             f"with {self._snippet(b)} ({show(right)}): a row and a column are "
+                             f"not expanded into a matrix (implicit expansion combines a vector "
+                             f"with a matrix); for an outer sum write x*vector(1)' + "
+                             f"vector(1)*y'")
+        if "matrix" not in kinds or not {"column", "row"} & set(kinds):
+            return None
+        side = kinds.index("matrix")
+        matrix, vector = (left, right) if side == 0 else (right, left)
+        along = 0 if kinds[1 - side] == "column" else 1
+        try:
+            unify(matrix[along], vector[along])
+        except ShapeMismatch:
+            a, b = node.children
+            what = "rows" if along == 0 else "columns"
+            self._fail(node, f"shape mismatch in {self._snippet(node)}: operator "
+                             f"'{node.value}' cannot combine {self._snippet(a)} ({show(left)}) "
+                             f"with {self._snippet(b)} ({show(right)}): a "
+                             f"{kinds[1 - side]} vector is expanded over a matrix with as many "
+                             f"{what} as it has entries")
+        self.info[id(node)] = ("expand", 1 - side, kinds[1 - side])
+        return matrix
 
     def _call(self, node: Ast) -> TShape:
         name = str(node.value)
@@ -420,6 +458,11 @@ class _Checker:
         if kind == "binop":
             op = str(node.value)
             a, b = kids
+            expansion = self.info.get(id(node))
+            if isinstance(expansion, tuple):     # implicit expansion (_expansion)
+                _, side, vector_kind = expansion
+                a, b = (expand(a, b.shape, vector_kind), b) if side == 0 else \
+                    (a, expand(b, a.shape, vector_kind))
             if op == "+":
                 return algebra.add(a, b)
             if op == "-":
@@ -446,6 +489,23 @@ class _Checker:
                 return algebra.transpose(algebra.apply(op, algebra.transpose(kids[0])))
             return algebra.apply(op, kids[0])
         return algebra.apply(str(info), *kids)
+
+
+def _kind(shape: TShape) -> str:
+    """"scalar", "column", "row" or "matrix": what an operand is, known once inferred."""
+    r, c = (_find(d) for d in shape)
+    if r == 1:
+        return "scalar" if c == 1 else "row"
+    return "column" if c == 1 else "matrix"
+
+
+def expand(vector: Node, shape: Shape, kind: str) -> Node:
+    """A vector repeated to `shape`: a column c as c*vector(1)', a row b' as vector(1)*b'. The
+    outer product with ones is the tree's form of implicit expansion; the printers write it back
+    as the vector alone where it is combined with a matrix, and generated code broadcasts it."""
+    if kind == "column":
+        return algebra.mul(vector, algebra.fill(algebra.ONE, (1, shape[1])))
+    return algebra.mul(algebra.fill(algebra.ONE, (shape[0], 1)), vector)
 
 
 def _constant(node: Ast) -> float | None:

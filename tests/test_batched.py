@@ -146,8 +146,8 @@ def test_cross_entropy_reads_as_a_careful_person_writes_it():
 def test_row_softmax_jacobian_is_a_linear_map_not_a_tensor():
     d = matcalc.derive("softmax(S, 2)", wrt="S", shapes={"S": ("N", "C")})
     assert d.kind == "linear-map"
-    # P.*(dS - sum(P.*dS, 2)*ones'), P = softmax(S, 2): N×C, never N×C×C
-    assert str(d) == "(d(S) - sum(d(S).*softmax(S, 2), 2)*vector(1)').*softmax(S, 2)"
+    # P.*(dS - sum(P.*dS, 2)), P = softmax(S, 2), the row sums expanded: N×C, never N×C×C
+    assert str(d) == "(d(S) - sum(d(S).*softmax(S, 2), 2)).*softmax(S, 2)"
     rng = np.random.default_rng(0)
     S, V = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
     P_ = _softmax_rows(S)
