@@ -5,18 +5,25 @@ Every row goes through `check_gradient` (tests/numeric.py): the generated NumPy 
 compared entry by entry with central differences of the input expression at random inputs, and,
 where the textbook gradient is known, with that formula written out in NumPy (`expected`).
 
-The language has no broadcasting yet: a bias added to every row of a batch is written with an
-explicit outer product, `X*W' + vector(1)*b'`, and a row of column means subtracted from every row
-as `X - vector(1)*mean(X, 1)`.
+A bias is added to every row of a batch by implicit expansion, `X*W' + b'` (MATLAB's: a row
+beside a matrix is repeated down it, a column across it); the explicit outer products
+`vector(1)*b'` of before mean the same and are kept in some rows.
+
+Every problem is also run on every installed backend (JAX, PyTorch, the array API) at the
+inputs of the finite-difference check, against the NumPy code that check verified.
 
 Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C classes), Y N×C targets.
 """
+import importlib
+import importlib.util
+
 import numpy as np
 import pytest
-from numeric import check_gradient, check_hessian, check_jacobian, sympy_value
+from numeric import check_gradient, check_hessian, check_jacobian, random_inputs, sympy_value
 from test_backends import _run
 
 import matcalc
+from matcalc.verify import dimension_sizes, to_user
 
 P = pytest.param
 
@@ -34,6 +41,12 @@ BATCH = {"X": ("N", "d"), "W": ("C", "d"), "Y": ("N", "C")}
 ATTENTION = {"X": ("N", "d"), "Wq": ("d", "k"), "Wk": ("d", "k"), "Wv": ("d", "v"),
              "T": ("N", "v")}
 ATTENTION_TEXT = "sum(T.*(softmax(Q*K'/2, 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"
+UNSCALED = "sum(T.*(softmax(Q*K', 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"
+BIAS = {**BATCH, "b": ("C",)}
+NETWORK = {"X": ("N", "d"), "W1": ("h", "d"), "b1": ("h",), "W2": ("C", "h"), "b2": ("C",),
+           "T": ("N", "C")}
+NETWORK_TEXT = "H = tanh(X*W1' + b1'); sum(T.*(H*W2' + b2'))"
+NORM = {"X": ("N", "d"), "T": ("N", "d"), "g": ("d",), "b": ("d",), "eps": ()}
 
 PROBLEMS = [
     # batched softmax cross-entropy: the sum over samples of logsumexp(s_i) - y_i's*s_i
@@ -92,12 +105,70 @@ PROBLEMS = [
     P("sum(min(X*W, 1).^2) + sum(max(X, Y))", "X", {"X": ("m", "n"), "W": ("n", "n"),
                                                     "Y": ("m", "n")}, None, "normal",
       id="clip-and-maximum"),
+    # implicit expansion: multinomial logistic regression with a bias row b' added to each row
+    P("sum(logsumexp(X*W' + b', 2)) - tr(Y'*(X*W' + b'))", "b", BIAS,
+      lambda X, W, Y, b, **_: (_softmax_rows(X @ W.T + b) - Y).sum(axis=0), "normal",
+      id="broadcast-bias-b"),
+    P("sum(logsumexp(X*W' + b', 2)) - tr(Y'*(X*W' + b'))", "W", BIAS,
+      lambda X, W, Y, b, **_: (_softmax_rows(X @ W.T + b) - Y).T @ X, "normal",
+      id="broadcast-bias-W"),
+    # a 2-layer network with a broadcast bias in each layer
+    P(NETWORK_TEXT, "W1", NETWORK,
+      lambda X, W1, b1, W2, T, **_: ((T @ W2) * (1 - np.tanh(X @ W1.T + b1) ** 2)).T @ X,
+      "normal", id="network-W1"),
+    P(NETWORK_TEXT, "b1", NETWORK,
+      lambda X, W1, b1, W2, T, **_: ((T @ W2) * (1 - np.tanh(X @ W1.T + b1) ** 2)).sum(axis=0),
+      "normal", id="network-b1"),
+    P(NETWORK_TEXT, "b2", NETWORK, lambda T, **_: T.sum(axis=0), "normal", id="network-b2"),
+    # a column expanded across a matrix, and an expanded row in a quotient
+    P("sum(T.*(X - c).^2)", "c", {"X": ("N", "d"), "T": ("N", "d"), "c": ("N",)},
+      lambda X, T, c, **_: -2 * (T * (X - c[:, None])).sum(axis=1), "normal",
+      id="broadcast-column"),
+    P("sum(T.*(X./b'))", "b", {"X": ("N", "d"), "T": ("N", "d"), "b": ("d",)},
+      lambda X, T, b, **_: -(T * X).sum(axis=0) / b ** 2, "positive", id="broadcast-quotient"),
+    # layer norm over a batch (each row standardised), batch norm (each column) with a gain g
+    # and a shift b, written with implicit expansion
+    P("Xc = X - mean(X, 2); sum(T.*(Xc./sqrt(mean(Xc.^2, 2) + eps)))", "X", NORM, None,
+      "positive", id="layer-norm-batch"),
+    P("Xc = X - mean(X, 1); Z = Xc./sqrt(mean(Xc.^2, 1) + eps); sum(T.*(Z.*g' + b'))", "X",
+      NORM, None, "positive", id="batch-norm-X"),
+    P("Xc = X - mean(X, 1); Z = Xc./sqrt(mean(Xc.^2, 1) + eps); sum(T.*(Z.*g' + b'))", "g",
+      NORM, lambda X, T, eps, **_: (T * (X - X.mean(axis=0)) / np.sqrt(
+          ((X - X.mean(axis=0)) ** 2).mean(axis=0) + eps)).sum(axis=0), "positive",
+      id="batch-norm-gain"),
+    # single-head attention without scaling, and scaled by 1/sqrt(k) with k = cols(Wq)
+    P(UNSCALED, "Wq", ATTENTION, None, "normal", id="attention-unscaled-Wq"),
+    P(UNSCALED, "Wk", ATTENTION, None, "normal", id="attention-unscaled-Wk"),
+    P(UNSCALED, "Wv", ATTENTION,
+      lambda X, Wq, Wk, T, **_: X.T @ _softmax_rows(X @ Wq @ (X @ Wk).T).T @ T, "normal",
+      id="attention-unscaled-Wv"),
+    P("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv", "Wq",
+      ATTENTION, None, "normal", id="attention-sqrt-k-Wq"),
 ]
 
 
 @pytest.mark.parametrize("expr, wrt, shapes, expected, domain", PROBLEMS)
 def test_batched_problem_matches_finite_differences(expr, wrt, shapes, expected, domain):
-    check_gradient(expr, wrt, shapes=shapes, expected=expected, domain=domain)
+    d = check_gradient(expr, wrt, shapes=shapes, expected=expected, domain=domain)
+    _every_backend_computes_what_numpy_computes(d, domain)
+
+
+def _every_backend_computes_what_numpy_computes(d: matcalc.Derivation, domain: str) -> None:
+    """The JAX, PyTorch and array-API code of d at the inputs check_gradient drew (its first
+    seed), against the NumPy code it verified by finite differences."""
+    variables = d.problem.variables
+    env = random_inputs(variables, dimension_sizes(variables), np.random.default_rng(0), domain)
+    # scalars as 0-d arrays: torch.from_numpy takes arrays only
+    inputs = {n: np.asarray(to_user(x, variables[n])) for n, x in env.items()}
+    expected = np.asarray(d.numpy()(**inputs), dtype=float)
+    for backend in ("jax", "torch", "array-api"):
+        if importlib.util.find_spec(backend.replace("-", "_") if backend != "array-api"
+                                    else "array_api_compat") is None:
+            continue
+        if backend == "jax":       # float64, as NumPy
+            importlib.import_module("jax").config.update("jax_enable_x64", True)
+        got = np.asarray(_run(backend, d, inputs), dtype=float)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=backend)
 
 
 def test_layer_norm_as_the_issue_writes_it():

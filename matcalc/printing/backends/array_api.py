@@ -31,6 +31,9 @@ ARRAY_API = Backend(
         "kron": "xp.reshape({0:atom}[:, None, :, None] * {1:atom}[None, :, None, :], "
                 "({2} * {4}, {3} * {5}))",
         "commutation": "_commutation(xp, {0}, {1})",
+        # a number made of sizes (sqrt(cols(X))) as a function's argument: the library's
+        # functions take arrays only
+        "size_array": "xp.asarray({0}{like})",
     },
     helpers={**scipy_only("the array API standard"),
              **spectral_helpers("xp", "    xp = array_namespace(a)\n"), **ARRAY_API_EXPM,

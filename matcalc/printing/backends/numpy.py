@@ -33,6 +33,8 @@ NUMPY = Backend(
         "diag": "np.diag({0})",
         "kron": "np.kron({0}, {1})",                   # {0}, {1}: 2-D operands
         "commutation": "_commutation({0}, {1})",
+        # a number made of sizes (sqrt(cols(X))) as a function's argument: a number does
+        "size_array": "{0}",
     },
     # the NumPy helpers are the functions the numeric check evaluates with (kernels.py), copied
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (

@@ -30,6 +30,9 @@ TORCH = Backend(
         # torch.kron views its operands: a transposed (non-contiguous) one raises without the copy
         "kron": "torch.kron({0:atom}.contiguous(), {1:atom}.contiguous())",
         "commutation": "_commutation({0}, {1})",
+        # a number made of sizes (sqrt(cols(X))) as a function's argument: the library's
+        # functions take arrays only
+        "size_array": "torch.as_tensor({0}{like})",
     },
     helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"),
              **TORCH_EXPM,

@@ -45,6 +45,14 @@ def _broadcasts_to_full(operands: list[Node] | tuple[Node, ...]) -> bool:
     return any(_full(a) for a in operands) or len(kinds) == 2
 
 
+def _sizes_only(node: Node) -> bool:
+    """A scalar computed from the sizes of arrays and numbers alone: a Python number in code."""
+    if node.op in ("rows", "cols", "len", "const"):
+        return True
+    return node.is_scalar and bool(node.args) and node.op not in ("var", "ref") and \
+        all(_sizes_only(a) for a in node.args)
+
+
 def _literal(value: Fraction | float) -> tuple[str, int]:
     if isinstance(value, Fraction) and value.denominator == 1:
         text = str(value.numerator)
@@ -153,7 +161,8 @@ class CodePrinter(Printer):
         base, exponent = node.args
         p = const_value(exponent)
         if p == Fraction(1, 2):
-            return self.spell(self.template("sqrt"), base)
+            return self.spell(self.template("sqrt"), self.call("size_array", base)
+                              if _sizes_only(base) else base)
         if p == -1:
             return f"1.0 / {self.paren(base, POW)}", MUL
         if p in (3, 4):     # x*x*x: two multiplications instead of a call to pow
@@ -404,7 +413,10 @@ class CodePrinter(Printer):
         return self.spell(self.template("sum"), (product, MUL))
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        """An operator of the registry, by its row's template for this backend."""
+        """An operator of the registry, by its row's template for this backend; a function of
+        a number made of sizes alone (sqrt(cols(X))) takes it as an array of the inputs' kind."""
+        if lookup(node.op).elementwise and _sizes_only(node.args[0]):
+            return self.spell(self.template(node.op), self.call("size_array", node.args[0]))
         return self.spell(self.template(node.op), *node.args)
 
     def template(self, op: str) -> str:
