@@ -147,6 +147,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return node.is_row
     if guard == "conform":
         return node.shape[1] == values[1].shape[0]
+    if guard == "same_shape":
+        return node.shape == values[1].shape
     if guard == "square":
         return node.is_square
     value = const_value(node)

@@ -118,7 +118,13 @@ def dim_factors(d: Dim) -> list[Dim]:
 
 
 def dim_product(a: Dim, b: Dim) -> Dim:
-    """a·b as a dimension, in one canonical spelling (numbers multiplied, names sorted)."""
+    """a·b as a dimension, in one canonical spelling (numbers multiplied, names sorted). The
+    shape checker's unknown dimensions (shapes.DimVar) multiply themselves into a product that
+    unification resolves later."""
+    if a == 1 or b == 1:
+        return b if a == 1 else a
+    if not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
+        return a * b  # type: ignore[operator]
     number, names = 1, []
     for f in dim_factors(a) + dim_factors(b):
         if isinstance(f, int):
@@ -128,6 +134,37 @@ def dim_product(a: Dim, b: Dim) -> Dim:
     if not names:
         return number
     return "*".join(([str(number)] if number != 1 else []) + sorted(names))
+
+
+def dim_quotient(a: Dim, b: Dim) -> Dim:
+    """a/b as a dimension, where b divides a: `"m*p"`/`"p"` → "m", 6/2 → 3; else ShapeMismatch.
+
+    >>> dim_quotient("m*p", "p"), dim_quotient(6, 2), dim_quotient("2*m", 2)
+    ('m', 3, 'm')
+    """
+    if b == 1:
+        return a
+    if not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
+        return a / b  # type: ignore[operator]
+    left, right = dim_factors(a), dim_factors(b)
+    number = 1
+    for f in left:
+        if isinstance(f, int):
+            number *= f
+    names = [f for f in left if not isinstance(f, int)]
+    for f in right:
+        if isinstance(f, int):
+            if number % f:
+                raise ShapeMismatch(f"{b} does not divide {a}")
+            number //= f
+        elif f in names:
+            names.remove(f)
+        else:
+            raise ShapeMismatch(f"{b} does not divide {a}")
+    out: Dim = number
+    for name in names:
+        out = dim_product(out, name)
+    return out
 
 
 def fmt_shape(shape: Shape) -> str:

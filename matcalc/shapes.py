@@ -10,6 +10,7 @@ operator and both operands' shapes, with a caret under the expression.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
-from .ops import SCALAR, Node, Shape, ShapeMismatch, fmt_shape, leaf, var
+from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_product, fmt_shape, leaf, var
 from .parse import Ast, Program
 from .rules import load_rules
 
@@ -41,20 +42,104 @@ class DimVar:
     def __repr__(self) -> str:
         return self.name
 
+    def __mul__(self, other: object) -> DimProduct:
+        return DimProduct([self, *_factors(other)])
 
-TDim = DimVar | int
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: object) -> TDim:
+        return _quotient(self, other)
+
+
+class DimProduct:
+    """A product of dimensions, some unknown (the rows of kron(A, B) are rows(A)*rows(B)); its
+    value is known once every factor is. Two products are equal when their factors resolve to
+    the same names and numbers."""
+
+    def __init__(self, factors: list):
+        self.factors = factors
+
+    def __mul__(self, other: object) -> DimProduct:
+        return DimProduct([*self.factors, *_factors(other)])
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: object) -> TDim:
+        return _quotient(self, other)
+
+    def __repr__(self) -> str:
+        return str(resolve(self))
+
+
+def _quotient(a: object, b: object) -> TDim:
+    """a/b where b is a factor of a (the blocks of a Kronecker product: rows(A)*rows(B) over
+    rows(B)); ShapeMismatch where that cannot be known."""
+    a, b = _find(a), _find(b)  # type: ignore[arg-type]
+    if a is b:
+        return 1
+    if isinstance(a, int) and isinstance(b, int):
+        if a % b:
+            raise ShapeMismatch(f"{b} does not divide {a}")
+        return a // b
+    rest = [_find(f) for f in _factors(a)]
+    for f in _factors(b):
+        f = _find(f)
+        hit = next((i for i, g in enumerate(rest) if g is f or (isinstance(g, int) and g == f)),
+                   None)
+        if hit is None:
+            raise ShapeMismatch(f"the blocks of {resolve(a)} (of {resolve(b)}) are not known; "
+                                f"declare the shapes")
+        rest.pop(hit)
+    out: TDim = 1
+    for f in rest:
+        out = dim_product(out, f)  # type: ignore[assignment]
+    return out
+
+
+def _factors(d: object) -> list:
+    return list(d.factors) if isinstance(d, DimProduct) else [d]
+
+
+TDim = DimVar | DimProduct | int
 TShape = tuple[TDim, TDim]
 
 
 def _find(d: TDim) -> TDim:
     while isinstance(d, DimVar) and d.parent is not None:
         d = d.parent
+    if isinstance(d, DimProduct):
+        factors = [_find(f) for f in d.factors]
+        if all(isinstance(f, int) for f in factors):
+            return math.prod(factors)  # type: ignore[arg-type]
     return d
+
+
+def _unify_product(a: TDim, b: TDim) -> None:
+    """Unify where one side is a product: an unknown takes it as its value; anything else must
+    spell the same product once resolved."""
+    if isinstance(a, DimProduct):
+        a, b = b, a
+    if isinstance(a, DimVar) and not a.rigid and not _occurs(a, b):
+        a.parent = b
+        return
+    if resolve(a) == resolve(b):
+        return
+    unknown = [f for d in (a, b) for f in _factors(d)
+               if isinstance(_find(f), DimVar) and not _find(f).rigid]  # type: ignore[union-attr]
+    hint = "; declare the shapes of the Kronecker factors" if unknown else ""
+    raise ShapeMismatch(f"{resolve(a)} ≠ {resolve(b)}{hint}")
+
+
+def _occurs(v: DimVar, d: TDim) -> bool:
+    return any(_find(f) is v for f in _factors(_find(d)))
 
 
 def unify(a: TDim, b: TDim) -> None:
     a, b = _find(a), _find(b)
     if a is b or a == b:
+        return
+    if isinstance(a, DimProduct) or isinstance(b, DimProduct):
+        _unify_product(a, b)
         return
     if isinstance(a, int) and isinstance(b, int):
         raise ShapeMismatch(f"{a} ≠ {b}")
@@ -76,6 +161,11 @@ def unify(a: TDim, b: TDim) -> None:
 
 def resolve(d: TDim) -> int | str:
     d = _find(d)
+    if isinstance(d, DimProduct):
+        out: int | str = 1
+        for f in d.factors:
+            out = dim_product(out, resolve(f))
+        return out
     return d if isinstance(d, int) else d.name
 
 
@@ -399,6 +489,9 @@ class _Checker:
             return self._along(node, name, candidates, shapes[0])
         resolved = [(_find(r), _find(c)) for r, c in shapes]
         op = next(o for o in candidates if o.accepts is None or o.accepts(resolved[0]))
+        refusal = op.refuses(resolved) if op.refuses is not None else ""  # type: ignore[arg-type]
+        if refusal:
+            self._fail(node, f"{self._snippet(node)}: {refusal}")
         self.info[id(node)] = op.name
         return self._apply(node, op.name, shapes, symbol=name)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .operators import REGISTRY, lookup, shape_size
-from .ops import Node
+from .ops import Node, dim_factors
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
 
@@ -58,10 +58,20 @@ def dimension_sizes(variables: dict[str, tuple], rng: np.random.Generator | None
                     base: int = 0) -> dict[str, int]:
     """A size for each unknown dimension, distinct where possible."""
     sizes: dict[str, int] = {}
+    products = []
     for shape in variables.values():
         for d in shape:
-            if not isinstance(d, int) and d not in sizes:
-                sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
+            if isinstance(d, int) or d in sizes:
+                continue
+            if "*" in d:                # rows(A)*rows(B): sized by its factors
+                products.append(d)
+                continue
+            sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
+    for d in products:
+        for f in dim_factors(d):
+            if not isinstance(f, int) and f not in sizes:
+                sizes[f] = SIZES[(len(sizes) + base) % len(SIZES)]
+        sizes[d] = int(np.prod([f if isinstance(f, int) else sizes[f] for f in dim_factors(d)]))
     return sizes
 
 

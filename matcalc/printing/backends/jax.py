@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .base import Backend
 from .numpy import NUMPY
+from .kronecker import kronecker_helpers
 from .spectral import JAX_EXPM, scipy_only, spectral_helpers
 
 JAX = Backend(
@@ -18,7 +19,7 @@ JAX = Backend(
               if op != "symmetric_product"},          # XLA schedules the product itself
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    helpers={**scipy_only("JAX"), **spectral_helpers("jnp"),
+    helpers={**scipy_only("JAX"), **spectral_helpers("jnp"), **kronecker_helpers("jnp"),
              **JAX_EXPM,
              "_ismax": '''def _ismax(x):
     """1.0 at the (first) largest entry of x, 0.0 elsewhere."""

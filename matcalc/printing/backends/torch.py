@@ -7,6 +7,7 @@ there too, so the same function runs on CPU and CUDA tensors.
 from __future__ import annotations
 
 from .base import Backend
+from .kronecker import kronecker_helpers
 from .spectral import TORCH_EXPM, scipy_only, spectral_helpers
 
 TORCH = Backend(
@@ -34,7 +35,7 @@ TORCH = Backend(
         # functions take arrays only
         "size_array": "torch.as_tensor({0}{like})",
     },
-    helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"),
+    helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"), **kronecker_helpers("torch"),
              **TORCH_EXPM,
              "_ismax": '''def _ismax(x):
     """1.0 at the (first) largest entry of x, 0.0 elsewhere."""

@@ -415,9 +415,18 @@ class CodePrinter(Printer):
     def _print_function(self, node: Node) -> tuple[str, int]:
         """An operator of the registry, by its row's template for this backend; a function of
         a number made of sizes alone (sqrt(cols(X))) takes it as an array of the inputs' kind."""
-        if lookup(node.op).elementwise and _sizes_only(node.args[0]):
+        op = lookup(node.op)
+        if op.elementwise and _sizes_only(node.args[0]):
             return self.spell(self.template(node.op), self.call("size_array", node.args[0]))
+        if op.matrix_operands:       # 2-D in, and a vector result 1-D again
+            text, _ = self.spell(self.template(node.op), *map(self._as_matrix, node.args))
+            return self.spell(self.template("vec"), text) if node.is_vector else (text, ATOM)
         return self.spell(self.template(node.op), *node.args)
+
+    def _as_matrix(self, node: Node) -> str:
+        """An operand as a 2-D array: a vector (1-D here) as a column or a row."""
+        text = self.paren(node, ATOM)
+        return f"{text}[:, None]" if node.is_column else f"{text}[None, :]" if node.is_row else text
 
     def template(self, op: str) -> str:
         """How this backend spells the registry's operator `op`."""
