@@ -8,8 +8,8 @@ without assignment into an array, and symmetric products are left to XLA. Shapes
 from __future__ import annotations
 
 from .base import Backend
-from .numpy import NUMPY
 from .kronecker import kronecker_helpers
+from .numpy import NUMPY
 from .spectral import JAX_EXPM, scipy_only, spectral_helpers
 
 JAX = Backend(
