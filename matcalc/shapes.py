@@ -302,10 +302,12 @@ class _Checker:
             operands = node.children
             symbol = symbol or op
             if len(operands) == 2:
+                # a hint after "; " (declare the shapes of Kronecker factors) is kept
+                hint = f"; {str(exc).split('; ', 1)[1]}" if "; " in str(exc) else ""
                 self._fail(node, f"shape mismatch in {self._snippet(node)}: operator '{symbol}' "
                                  f"cannot combine {self._snippet(operands[0])} "
                                  f"({show(shapes[0])}) with {self._snippet(operands[1])} "
-                                 f"({show(shapes[1])})")
+                                 f"({show(shapes[1])}){hint}")
             detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
             self._fail(node, f"shape mismatch in {self._snippet(node)}: {symbol} cannot take "
                              f"{self._snippet(operands[0])} ({show(shapes[0])}){detail}")

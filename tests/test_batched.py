@@ -33,6 +33,11 @@ def _softmax_rows(S):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _khatrirao(A, B):
+    """Column r is kron(A[:, r], B[:, r])."""
+    return np.stack([np.kron(A[:, r], B[:, r]) for r in range(A.shape[1])], axis=1)
+
+
 def _softmax_cols(S):
     return _softmax_rows(S.T).T
 
@@ -46,6 +51,9 @@ BIAS = {**BATCH, "b": ("C",)}
 NETWORK = {"X": ("N", "d"), "W1": ("h", "d"), "b1": ("h",), "W2": ("C", "h"), "b2": ("C",),
            "T": ("N", "C")}
 NETWORK_TEXT = "H = tanh(X*W1' + b1'); sum(T.*(H*W2' + b2'))"
+KRON = {"A": ("m", "n"), "B": ("p", "q")}
+CP_TEXT = "norm2(X - A*khatrirao(C, B)')^2"
+CP = {"A": ("I", "R"), "B": ("J", "R"), "C": ("K", "R")}
 NORM = {"X": ("N", "d"), "T": ("N", "d"), "g": ("d",), "b": ("d",), "eps": ()}
 
 PROBLEMS = [
@@ -144,6 +152,18 @@ PROBLEMS = [
       id="attention-unscaled-Wv"),
     P("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv", "Wq",
       ATTENTION, None, "normal", id="attention-sqrt-k-Wq"),
+    # Kronecker least squares (Van Loan 2000): from the blocks of M, never an mp×nq product
+    P("norm2(M - kron(A, B))^2", "A", KRON, lambda M, A, B, **_: 2 * (
+        np.sum(B * B) * A - np.einsum("ipjq,pq->ij", M.reshape(A.shape[0], B.shape[0],
+                                                              A.shape[1], B.shape[1]), B)),
+      "normal", id="kron-least-squares-A"),
+    P("norm2(M - kron(A, B))^2", "B", KRON, None, "normal", id="kron-least-squares-B"),
+    # a CP decomposition of a tensor unfolded as X (I×JK): each factor (Kolda & Bader 2009)
+    P(CP_TEXT, "A", CP, lambda X, A, B, C, **_: 2 * (A @ ((C.T @ C) * (B.T @ B))
+                                                     - X @ _khatrirao(C, B)), "normal",
+      id="cp-factor-A"),
+    P(CP_TEXT, "B", CP, None, "normal", id="cp-factor-B"),
+    P(CP_TEXT, "C", CP, None, "normal", id="cp-factor-C"),
 ]
 
 
@@ -296,6 +316,17 @@ def test_batched_gradients_run_on_every_installed_backend(expr, wrt, shapes, bac
      "operator 'max' cannot combine A (m×n) with B (n×m)", 4),
     ("len(X)", {}, matcalc.ShapeError, "len cannot take X", 0),
     ("max(X)", {}, matcalc.ShapeError, "it takes a vector", 0),
+    # the new forms: a row beside a column, an expanded row of the wrong length, kron of a
+    # scalar, Khatri–Rao factors with different column counts, blocks that cannot be known
+    ("sum(b' + x)", {}, matcalc.ShapeError, "not expanded into a matrix", 4),
+    ("sum(X*W' + b')", {"X": ("N", "d"), "W": ("C", "d"), "b": ("d",)}, matcalc.ShapeError,
+     "cannot combine X*W' (N×C) with b' (1×d)", 4),
+    ("sum(kron(alpha, A))", {}, matcalc.ShapeError, "kron takes matrices or vectors, not a scalar",
+     4),
+    ("sum(khatrirao(A, B))", {"A": ("m", "r"), "B": ("n", "s")}, matcalc.ShapeError,
+     "operator 'khatrirao' cannot combine A (m×r) with B (n×s)", 4),
+    ("sum(kron(A, B) + M)", {"M": ("r", "s")}, matcalc.ShapeError,
+     "declare the shapes of the Kronecker factors", 4),
 ])
 def test_bad_dimension_arguments_get_a_clear_error(text, shapes, error, message, column):
     with pytest.raises(error) as info:
