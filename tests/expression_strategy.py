@@ -51,9 +51,9 @@ def expression(draw, t: str, depth: int) -> str:
     if t in ("m", "n"):
         choices += ["softmax", "diagv", "along"]
     if len(t) == 2:
-        choices += ["along"]
+        choices += ["along", "expand"]
     if t == "s":
-        choices += ["batched"]
+        choices += ["batched", "kronecker"]
     if t != "s" and t[0] * 2 in SQUARE_LEAVES:
         choices += ["solve"]
     kind = draw(st.sampled_from(choices))
@@ -131,6 +131,10 @@ def expression(draw, t: str, depth: int) -> str:
         return draw(_along(t, depth))
     if kind == "batched":
         return draw(_batched(depth))
+    if kind == "expand":
+        return draw(_expansion(t, depth))
+    if kind == "kronecker":
+        return draw(_kronecker(depth))
     if kind == "solve":     # solve(S, ·) of a diagonally dominant square leaf: invertible
         return f"solve({draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))}, {sub(t)})"
     raise AssertionError(kind)
@@ -161,6 +165,35 @@ def _along(draw, t: str, depth: int) -> str:
         # result is read back (tests/test_batched.py, README "Limits")
         return f"({sub(t)}.*logsoftmax({sub(t)}, {k}))"
     return f"{f}({sub(t)}, {k})"
+
+
+@st.composite
+def _expansion(draw, t: str, depth: int) -> str:
+    """Implicit expansion: a column combined with every column of a matrix of type t, or a row
+    b' with every row, by + - .* or ./ (of a positive denominator)."""
+    sub = lambda tt: draw(expression(tt, depth - 1))
+    column = draw(st.booleans())
+    vector = f"({sub(t[0])})" if column else f"({sub(t[1])})'"
+    op = draw(st.sampled_from(["+", "-", ".*", "./"]))
+    if op == "./":
+        vector = f"(1 + exp({vector}))"
+    matrix = f"({sub(t)})"
+    return f"({vector} {op} {matrix})" if op != "./" and draw(st.booleans()) else \
+        f"({matrix} {op} {vector})"
+
+
+@st.composite
+def _kronecker(draw, depth: int) -> str:
+    """A scalar of Kronecker and Khatri–Rao products (not of vec: the gradient through vec is
+    refused, README "Limits")."""
+    sub = lambda tt: draw(expression(tt, depth - 1))
+    kind = draw(st.sampled_from(["kron", "khatrirao"]))
+    if kind == "kron":
+        a, b = draw(st.sampled_from(["mn", "nm", "mk", "m", "n"])), \
+            draw(st.sampled_from(["nk", "kn", "m", "n"]))
+        return f"sum(kron({sub(a)}, {sub(b)}).*kron({sub(a)}, {sub(b)}))"
+    a, b = draw(st.sampled_from(["mk", "nk"])), draw(st.sampled_from(["mk", "nk"]))
+    return f"sum(khatrirao({sub(a)}, {sub(b)}).^2)"
 
 
 @st.composite
