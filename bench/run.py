@@ -965,8 +965,12 @@ def main(argv: list[str] | None = None) -> int:
     print("value and gradient, Hessian-vector products", flush=True)
     import optim  # bench/optim.py beside this script: the rows of issue 14
     report["optim"] = optim.run(args.quick)
+    print("batched models", flush=True)
+    import batched  # bench/batched.py beside this script: the rows of issue 12
+    report["batched"] = batched.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
-    md = markdown(report) + "\n" + optim.markdown(report["optim"])
+    md = (markdown(report) + "\n" + optim.markdown(report["optim"]) + "\n"
+          + batched.markdown(report["batched"]))
     md_path, json_path = out.parent / (out.name + ".md"), out.parent / (out.name + ".json")
     md_path.write_text(md)
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
