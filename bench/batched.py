@@ -35,9 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optim import _close, _frameworks, median_time, peak_bytes  # noqa: E402 (after sys.path)
+from optim import _close, _frameworks, median_time, peak_bytes
 
-import matcalc  # noqa: E402
+import matcalc
 
 CROSS_ENTROPY = "sum(logsumexp(X*W', 2)) - tr(Y'*X*W')"
 ATTENTION = "sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"

@@ -42,14 +42,19 @@ def _logsoftmax(x):
 
 # Along a dimension of a matrix (axis 0: down the columns, MATLAB's dimension 1; axis 1: along
 # the rows, dimension 2), each with that line's maximum subtracted first
+# (one new array, then exp and the division in place: an N×C softmax is one allocation)
 def _softmax_along(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = x - np.max(x, axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
 
 
 def _logsumexp_along(x, axis):
     m = np.max(x, axis=axis, keepdims=True)
-    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+    e = x - m
+    np.exp(e, out=e)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(e, axis=axis))
 
 
 def _logsoftmax_along(x, axis):
