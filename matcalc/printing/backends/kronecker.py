@@ -46,11 +46,11 @@ ARRAY_API_KRONECKER = {
     "_khatrirao_left": '''def _khatrirao_left(g, b):
     """Column r: g's column r as a matrix (rows of b's length, column-major) times b's column r."""
     xp = array_namespace(g, b)
-    return xp.vecdot(xp.reshape(g, (-1, b.shape[0], b.shape[1])), b[None, :, :], axis=1)''',
+    return xp.vecdot(xp.reshape(g, (-1, b.shape[0], b.shape[1])), b[None, :, :], axis=-2)''',
     "_khatrirao_right": '''def _khatrirao_right(g, a):
     """Column r: g's column r as a matrix, transposed, times a's column r."""
     xp = array_namespace(g, a)
-    return xp.vecdot(xp.reshape(g, (a.shape[0], -1, a.shape[1])), a[:, None, :], axis=0)''',
+    return xp.vecdot(xp.reshape(g, (a.shape[0], -1, a.shape[1])), a[:, None, :], axis=-3)''',
 }
 
 
