@@ -53,7 +53,7 @@ def expression(draw, t: str, depth: int, extended: bool = True) -> str:
     if len(t) == 2:
         choices += ["along"] + (["expand"] if extended else [])
     if t == "s":
-        choices += ["batched"] + (["kronecker"] if extended else [])
+        choices += ["batched"]
     if t != "s" and t[0] * 2 in SQUARE_LEAVES:
         choices += ["solve"]
     kind = draw(st.sampled_from(choices))
@@ -133,8 +133,6 @@ def expression(draw, t: str, depth: int, extended: bool = True) -> str:
         return draw(_batched(depth, extended))
     if kind == "expand":
         return draw(_expansion(t, depth, extended))
-    if kind == "kronecker":
-        return draw(_kronecker(depth, extended))
     if kind == "solve":     # solve(S, ·) of a diagonally dominant square leaf: invertible
         return f"solve({draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))}, {sub(t)})"
     raise AssertionError(kind)
@@ -195,9 +193,11 @@ def _kronecker(draw, depth: int, extended: bool = True) -> str:
 
 @st.composite
 def _batched(draw, depth: int, extended: bool = True) -> str:
-    """A scalar from means, the extrema of a vector, and sizes."""
+    """A scalar from means, the extrema of a vector, sizes, and (extended) Kronecker products."""
     sub = lambda tt: draw(expression(tt, depth - 1, extended))
-    kind = draw(st.sampled_from(["mean", "extremum", "size"]))
+    kind = draw(st.sampled_from(["mean", "extremum", "size"] + (["kronecker"] if extended else [])))
+    if kind == "kronecker":
+        return draw(_kronecker(depth, extended))
     if kind == "mean":
         return f"mean({sub(draw(st.sampled_from(['mn', 'nm', 'm', 'n'])))})"
     if kind == "extremum":

@@ -285,11 +285,7 @@ def test_batched_gradients_are_stable_at_large_logits():
 
 
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api"])
-@pytest.mark.parametrize("expr, wrt, shapes", [
-    ("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", "W", BATCH),
-    (ATTENTION_TEXT, "Wq", ATTENTION),
-    ("Xc = X - vector(1)*mean(X, 1); sum(T.*(Xc./(vector(1)*sqrt(mean(Xc.^2, 1) + eps))))",
-     "X", {"X": ("N", "d"), "T": ("N", "d"), "eps": ()}),
+@pytest.mark.parametrize("expr, wrt, shapes", [   # (every row of PROBLEMS runs on each too)
     ("sum(max(1 - y.*(X*w), 0)) - logsoftmax(X*w)'*y", "w", {"X": ("N", "d"), "y": ("N",)}),
 ])
 def test_batched_gradients_run_on_every_installed_backend(expr, wrt, shapes, backend):
