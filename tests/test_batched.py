@@ -342,3 +342,20 @@ def test_sum_of_logsoftmax_text_is_self_contained(dimension, size):
                        domain="normal")
     assert str(d) == f"1 - {size}(S)*softmax(S, {dimension})"
     assert check_text_round_trip(d) == "ok"
+
+
+def test_generated_code_broadcasts_and_contracts_blocks():
+    """A bias row is added by the library's broadcasting (no ones, no repeated matrix) in every
+    backend; the Kronecker least-squares gradient contracts M's blocks (no kron product)."""
+    d = matcalc.derive("sum(logsumexp(X*W' + b', 2)) - tr(Y'*(X*W' + b'))", wrt="W", shapes=BIAS)
+    for backend in ("numpy", "jax", "torch", "array-api"):
+        code = d.code(backend)
+        assert "b + X @ W.T" in code, code
+        assert "broadcast_to" not in code and "ones" not in code and "expand" not in code, code
+    d = matcalc.derive("Xc = X - mean(X, 2); sum(T.*Xc)", wrt="X", shapes=NORM)
+    assert str(d) == "T - sum(T, 2)/cols(X)"        # the row sums expanded across each row
+    assert "np.sum(T, axis=1))[:, None]" in d.code("numpy")
+    assert "broadcast_to" not in d.code("numpy")
+    k = matcalc.derive("norm2(M - kron(A, B))^2", wrt="A", shapes=KRON)
+    assert str(k) == "-2*(kronleft(M, B) - sum(B.^2)*A)"
+    assert "_kron_left(M, B)" in k.code("numpy") and "np.kron" not in k.code("numpy")
