@@ -3,8 +3,8 @@
 
     python bench/run.py [--quick] [--out bench/results]
 
-For every problem it times, in one run and on the same arrays: matcalc's generated NumPy code, the
-hand-written NumPy closed form, jax.jit(grad / hessian), torch autograd, HIPS autograd, and a
+For every problem it times, in one run and on the same arrays: matcalc's generated NumPy code and
+its fused numba code (d.numba(), where numba is installed), the hand-written NumPy closed form, jax.jit(grad / hessian), torch autograd, HIPS autograd, and a
 bandwidth floor (np.copyto of an array the size of the result into a preallocated buffer). Every
 framework's output is checked against the hand-written one (np.allclose) before it is timed; a
 mismatch is printed loudly and reported instead of a ratio. Frameworks that are not installed are
@@ -34,7 +34,8 @@ from types import SimpleNamespace
 from typing import Any
 
 if "--single-thread" in sys.argv:       # before numpy, jax and torch read their thread settings
-    for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                  "NUMBA_NUM_THREADS"):
         os.environ[_name] = "1"
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_cpu_multi_thread_eigen=false"
@@ -48,9 +49,9 @@ sys.path.insert(0, str(ROOT))          # benchmark the checkout's matcalc, not a
 import matcalc
 
 FRAMEWORKS = ("jax", "torch", "autograd")
-COLUMNS = ("matcalc", "jax", "torch", "autograd", "floor")
-HEADINGS = {"hand": "hand-written", "matcalc": "matcalc", "jax": "jax.jit", "torch": "torch",
-            "autograd": "HIPS autograd", "floor": "copy floor"}
+COLUMNS = ("matcalc", "numba", "jax", "torch", "autograd", "floor")
+HEADINGS = {"hand": "hand-written", "matcalc": "matcalc", "numba": "matcalc numba",
+            "jax": "jax.jit", "torch": "torch", "autograd": "HIPS autograd", "floor": "copy floor"}
 RTOL = 1e-6                            # np.allclose tolerance against the hand-written result
 # Each timed call is preceded by an untimed call of the same implementation: PyTorch's OpenMP and
 # JAX's Eigen worker threads spin-wait for a while after a call, taking a core from whatever runs
@@ -171,6 +172,15 @@ def _fw_impl(fw: dict, name: str, build: Callable[[Any], tuple[Callable, str]]) 
     return Impl(thunk, api)
 
 
+def numba_impl(derivation, arrays: dict[str, Any]) -> Impl:
+    """matcalc's fused backend (d.numba()): compiled on the check call, loaded from disk after."""
+    try:
+        f = derivation.numba()
+    except ImportError:
+        return Impl(None, status="not installed")
+    return Impl(lambda: f(**arrays), "Derivation.numba()")
+
+
 def generated_code_refs(fw: dict, derivation, arrays: dict[str, Any]) -> dict[str, Impl]:
     """Reference rows for matcalc's generated JAX and PyTorch code (d.jax(), d.torch()): the closed
     form inside the framework, against the framework's own autodiff in the main table."""
@@ -210,7 +220,8 @@ def seed_case(m, n, repeats, with_ad, rng, fw, derived) -> Case:
         return (a[:, None] * np.ones((m, n))) @ np.diag(2 * w * (w * (1 - w)))
 
     grad = derived["seed"].numpy()
-    impls = {"matcalc": Impl(lambda: grad(X=X, a=a), "Derivation.numpy()")}
+    impls = {"matcalc": Impl(lambda: grad(X=X, a=a), "Derivation.numpy()"),
+             "numba": numba_impl(derived["seed"], {"X": X, "a": a})}
 
     def build_jax(ns):
         jax, jnp = ns.jax, ns.jnp
@@ -248,6 +259,9 @@ def seed_case(m, n, repeats, with_ad, rng, fw, derived) -> Case:
     refs = {"hand-written, out= (preallocated G)": Impl(hand_out, "np.multiply(..., out=G)")}
     Gm = np.empty((m, n))
     refs["matcalc, out="] = Impl(lambda: grad.__wrapped__(X, a, out=Gm), "out=")
+    Gn = np.empty((m, n))
+    fused = numba_impl(derived["seed"], {"X": X, "a": a, "out": Gn})
+    refs["matcalc numba, out="] = fused if fused.thunk is None else Impl(fused.thunk, "out=")
     if with_ad:
         refs["entry-wise A·D form"] = Impl(entrywise_ad, "(a 1ᵀ) @ diag(2σσ')")
     refs.update(generated_code_refs(fw, derived["seed"], {"X": X, "a": a}))
@@ -263,7 +277,8 @@ def trace_case(n, repeats, rng, fw, derived) -> Case:
         return (A + A.T) @ X
 
     grad = derived["trace"].numpy()
-    impls = {"matcalc": Impl(lambda: grad(X=X, A=A), "Derivation.numpy()")}
+    impls = {"matcalc": Impl(lambda: grad(X=X, A=A), "Derivation.numpy()"),
+             "numba": numba_impl(derived["trace"], {"X": X, "A": A})}
 
     def build_jax(ns):
         jax, jnp = ns.jax, ns.jnp
@@ -305,7 +320,8 @@ def net_case(s1, s2, repeats, rng, fw, derived) -> Case:
         return np.outer((1 - t * t) * (W2.T @ r2), x), np.outer(r2, t)
 
     grads = derived["net"].numpy()
-    impls = {"matcalc": Impl(lambda: grads(W1=W1, W2=W2, x=x, y=y), "DerivationSet.numpy()")}
+    impls = {"matcalc": Impl(lambda: grads(W1=W1, W2=W2, x=x, y=y), "DerivationSet.numpy()"),
+             "numba": numba_impl(derived["net"], {"W1": W1, "W2": W2, "x": x, "y": y})}
 
     def build_jax(ns):
         jax, jnp = ns.jax, ns.jnp
@@ -359,7 +375,8 @@ def logreg_case(N, d, repeats, rng, fw, derived) -> Case:
         return X.T @ (s[:, None] * X)
 
     hess = derived["logreg"].numpy()
-    impls = {"matcalc": Impl(lambda: hess(X=X, w=w, y=y), "Derivation.numpy()")}
+    impls = {"matcalc": Impl(lambda: hess(X=X, w=w, y=y), "Derivation.numpy()"),
+             "numba": numba_impl(derived["logreg"], {"X": X, "w": w, "y": y})}
 
     def build_jax(ns):
         jax, jnp = ns.jax, ns.jnp
@@ -642,7 +659,8 @@ def machine(fw: dict) -> dict:
         "versions": {"numpy": np.__version__, "scipy": _version("scipy"),
                      "matcalc": matcalc.__version__, "sympy": _version("sympy"),
                      "jax": _version("jax"), "jaxlib": _version("jaxlib"),
-                     "torch": _version("torch"), "autograd": _version("autograd")},
+                     "torch": _version("torch"), "autograd": _version("autograd"),
+                     "numba": _version("numba")},
         "env": {k: v for k, v in os.environ.items()
                 if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "XLA_")) and k != "OPENBLAS_VERBOSE"},
     }
@@ -769,7 +787,7 @@ def targets(cases: list[dict], derivations: dict, cli: dict) -> list[dict]:
                         if j.get("status") == "ok" and s.get("status") == "ok" else None)
         add("logreg", "with a symmetric (one-triangle) product, ≥ 5× faster than "
             "jax.jit(hessian)",
-            "matcalc's code is the one-triangle product (_symmetric_product): "
+            "matcalc's code is one syrk (_weighted_gram): "
             + per_shape(lr, vals)
             + "; jax.jit time / hand-written dsyrk time: "
             + per_shape(lr, syrk),
@@ -796,6 +814,68 @@ def targets(cases: list[dict], derivations: dict, cli: dict) -> list[dict]:
     v = f.get("first_derive_ms")
     add("derivation", "a 40-term expression derives in under a second (first call, fresh process)",
         fmt(v, " ms"), None if v is None else v < 1000)
+    return out
+
+
+MATCALC_BACKENDS = ("matcalc", "numba", "matcalc's JAX code, jit (d.jax())",
+                    "matcalc's PyTorch code (d.torch())")
+PEERS = ("jax", "torch")
+
+
+def _fastest(c: dict, names: tuple[str, ...]) -> tuple[float, str] | None:
+    rows = {**c["impls"], **c["refs"], "hand-written": c["hand"]}
+    timed = [(rows[n]["median_ms"], n) for n in names
+             if n in rows and rows[n].get("status") == "ok" and "median_ms" in rows[n]]
+    return min(timed) if timed else None
+
+
+def targets_fused(cases: list[dict]) -> list[dict]:
+    """The targets of issue 16 (fused backend, syrk), from the same run's medians."""
+    out = []
+
+    def add(text, measured, ok):
+        out.append({"group": "issue 16", "target": text, "measured": measured, "met": ok,
+                    "note": ""})
+
+    gradients = [c for c in cases if c["problem"] in ("seed", "trace", "net")]
+    parts, oks = [], []
+    for c in gradients:
+        mine, peer = _fastest(c, MATCALC_BACKENDS), _fastest(c, PEERS + ("hand-written",))
+        if mine is None or peer is None:
+            parts.append(f"{c['label']} {c['shape']}: —")
+            oks.append(None)
+            continue
+        ratio = mine[0] / peer[0]
+        parts.append(f"{c['label']} {c['shape']}: {ratio:.2f}× ({mine[1]} / {peer[1]})")
+        oks.append(ratio <= 0.9)
+    add("every gradient row: the fastest matcalc backend ≤ 0.9× the fastest of jax.jit, "
+        "PyTorch and hand-written NumPy", "; ".join(parts),
+        None if None in oks or not oks else all(oks))
+
+    parts, oks = [], []
+    for c in (c for c in cases if c["problem"] == "seed"):
+        floor = c["impls"]["floor"].get("median_ms")
+        mine = _fastest(c, ("matcalc, out=", "matcalc numba, out="))
+        if mine is None or not floor:
+            parts.append(f"{c['shape']}: —")
+            oks.append(None)
+            continue
+        parts.append(f"{c['shape']}: {mine[0] / floor:.2f}× ({mine[1]})")
+        oks.append(mine[0] / floor <= 1.25)
+    add("seed gradient with out= ≤ 1.25× the copy floor at all four shapes", "; ".join(parts),
+        None if None in oks or not oks else all(oks))
+
+    parts, oks = [], []
+    for c in (c for c in cases if c["problem"] == "logreg"):
+        mine, hand = _fastest(c, MATCALC_BACKENDS), c["hand"].get("median_ms")
+        if mine is None or not hand:
+            parts.append(f"{c['shape']}: —")
+            continue
+        parts.append(f"{c['shape']}: {mine[0] / hand:.2f}× ({mine[1]})")
+        if c["sizes"]["d"] >= 1000:
+            oks.append(mine[0] / hand <= 0.6)
+    add("logistic Hessian ≤ 0.6× the hand-written full product at 10000×1000 and 2000×2000",
+        "; ".join(parts), None if not oks else all(oks))
     return out
 
 
@@ -861,6 +941,14 @@ def markdown(report: dict) -> str:
         if t["note"]:
             met += f" ({t['note']})"
         L.append(f"| {t['group']} | {t['target']} | {t['measured']} | {met} |")
+    L.append("")
+    L.append("## Targets (issue 16: the fused backend, syrk)")
+    L.append("")
+    L.append("| target | measured (ratio: fastest matcalc form / reference) | met |")
+    L.append("|---|---|---|")
+    for t in report.get("targets_fused", []):
+        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        L.append(f"| {t['target']} | {t['measured']} | {met} |")
     L.append("")
     L.append("## Derivation time (matcalc)")
     L.append("")
@@ -960,16 +1048,25 @@ def main(argv: list[str] | None = None) -> int:
         "derivations": derivations,
         "cli": cli,
         "sources": {k: d.source for k, d in derived.items()},
+        "numba_sources": {k: d.code("numba") for k, d in derived.items()},
     }
     report["targets"] = targets(cases, derivations, cli)
+    report["targets_fused"] = targets_fused(cases)
     print("value and gradient, Hessian-vector products", flush=True)
     import optim  # bench/optim.py beside this script: the rows of issue 14
     report["optim"] = optim.run(args.quick)
+    print("growth of derivation time with expression size", flush=True)
+    import growth  # bench/growth.py beside this script: issue 17, item 8
+    report["growth"] = growth.run(args.quick)
+    print("gradients through matrix functions and factorizations", flush=True)
+    import factor  # bench/factor.py beside this script: the rows of issue 13
+    report["factor"] = factor.run(args.quick)
     print("batched models", flush=True)
     import batched  # bench/batched.py beside this script: the rows of issue 12
     report["batched"] = batched.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     md = (markdown(report) + "\n" + optim.markdown(report["optim"]) + "\n"
+          + growth.markdown(report["growth"]) + "\n" + factor.markdown(report["factor"]) + "\n"
           + batched.markdown(report["batched"]))
     md_path, json_path = out.parent / (out.name + ".md"), out.parent / (out.name + ".json")
     md_path.write_text(md)

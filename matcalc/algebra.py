@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import ShapeError
-from .operators import infer_shape, is_elementwise, is_symmetric
+from .operators import REGISTRY, infer_shape, is_elementwise, is_symmetric
 from .ops import (
     NARY,
     SCALAR,
@@ -122,13 +122,22 @@ def sort_key(node: Node) -> tuple:
 
 
 def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
-    """`3*A` → (3, A); `A` → (1, A); a number → (number, 1)."""
+    """`3*A` → (3, A); `A` → (1, A); a number → (number, 1). Kept on the node (`Node.memo`):
+    sorting and collecting the terms of a sum asks for it again and again."""
     if node.op == "const":
         return node.value, ONE
     if node.op == "matmul" and node.args[0].op == "const":
-        rest = node.args[1:]
-        return node.args[0].value, rest[0] if len(rest) == 1 else Node("matmul", rest, node.shape)
-    return Fraction(1), node
+        if node.memo is None:
+            node.memo = {}
+        if "coefficient" not in node.memo:
+            rest = node.args[1:]
+            node.memo["coefficient"] = (node.args[0].value, rest[0] if len(rest) == 1
+                                        else Node("matmul", rest, node.shape))
+        return node.memo["coefficient"]  # type: ignore[return-value]
+    return _UNIT, node
+
+
+_UNIT = Fraction(1)     # the coefficient of a term without one (a Fraction is immutable)
 
 
 def scale(coefficient: Fraction | float, node: Node) -> Node:
@@ -150,8 +159,41 @@ def add(*terms: Node) -> Node:
         return zero(shape)
     if len(out) == 1:
         return out[0]
-    out.sort(key=lambda t: (split_coefficient(t)[0] < 0, sort_key(split_coefficient(t)[1])))
-    return Node("add", tuple(out), shape)
+    out.sort(key=_term_order)
+    total = Node("add", tuple(out), shape)
+    if not any(t.op == "add" for t in out):
+        total.memo = {CANONICAL_SUM: True}
+    return total
+
+
+# Marks a sum built by `add` whose terms are not sums. Its terms are then sorted, distinct
+# monomials, at most one fill and one diagonal, all of its shape — and so are those of any two or
+# more of them: `without` may build such a part as it stands, with no need to add it up again.
+CANONICAL_SUM = "canonical-sum"
+
+
+def without(total: Node, i: int) -> Node:
+    """The sum of the terms of `total` but the i-th: `add` of them, made in one step for a
+    canonical sum (CANONICAL_SUM)."""
+    rest = total.args[:i] + total.args[i + 1:]
+    if len(rest) == 1:
+        return rest[0]
+    if total.memo is None or not total.memo.get(CANONICAL_SUM):
+        return add(*rest)
+    part = Node("add", rest, total.shape)
+    part.memo = {CANONICAL_SUM: True}
+    return part
+
+
+def _term_order(term: Node) -> tuple:
+    """Where a term goes in a sum: positive terms first, then by the order of their monomials.
+    Kept on the node: a long sum is sorted again whenever one of its terms changes."""
+    if term.memo is None:
+        term.memo = {}
+    if "term-order" not in term.memo:
+        coefficient, monomial = split_coefficient(term)
+        term.memo["term-order"] = (coefficient < 0, sort_key(monomial))
+    return term.memo["term-order"]  # type: ignore[return-value]
 
 
 def _merge_diagonals(flat: list[Node]) -> list[Node]:
@@ -184,7 +226,8 @@ def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
             coefficient, monomial = t.args[0].value, fill(ONE, shape)
         else:
             coefficient, monomial = split_coefficient(t)
-        collected[monomial] = collected.get(monomial, 0) + coefficient
+        known = collected.get(monomial)
+        collected[monomial] = coefficient if known is None else known + coefficient
     return [scale_term(c, m) for m, c in collected.items() if c != 0]
 
 
@@ -353,6 +396,8 @@ def power(base: Node, exponent: Node) -> Node:
     p = const_value(exponent)
     if p == 0:
         return fill(ONE, shape)
+    if p is not None and p > 0 and is_zero(base):
+        return zero(shape)                      # 0.^p = 0 for p > 0, as 0*A = 0
     b = const_value(base)
     if b is not None and p is not None:
         if isinstance(p, Fraction) and p.denominator == 1 and (b != 0 or p > 0) and abs(p) <= 64:
@@ -406,9 +451,14 @@ def apply(op: str, *args: Node, value: object = None) -> Node:
     if op == "frob" and (is_zero(args[0]) or is_zero(args[1])):
         return ZERO
     shape = _shape(op, args, value)
-    if op in _LINEAR and is_zero(args[0]):
-        return zero(shape)
+    if (op in _LINEAR or (len(args) == 1 and _is_linear(op))) and is_zero(args[0]):
+        return zero(shape)                      # a linear map of 0 (mean(0, 2), vec(0)) is 0
     return _canonical(Node(op, args, shape, value))
+
+
+def _is_linear(op: str) -> bool:
+    row = REGISTRY.get(op)
+    return row is not None and row.linear
 
 
 def _canonical(node: Node) -> Node:

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import algebra
-from .derivation import NOT_CHECKED, NOT_CHECKED_NOTE, Derivation, DerivationSet, Label, Step  # noqa: F401 — NOT_CHECKED*: the CLI's account of --check
+from .derivation import NOT_CHECKED, Derivation, DerivationSet, Label, Step  # noqa: F401 — NOT_CHECKED: the CLI's account of --check
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
 from .operators import conditions

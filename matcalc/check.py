@@ -28,7 +28,7 @@ from . import algebra, api
 from .errors import DifferentiationError, MatcalcError, ParseError
 from .operators import known_functions
 from .ops import Node
-from .parse import Ast, parse, tokenize
+from .parse import Ast, parse, tokenize, walk
 from .printing.readers.text import to_text
 from .rules import load_rules
 from .shapes import Problem, build_problem
@@ -142,10 +142,7 @@ def _declared(variables: dict[str, tuple], names: dict[object, str]) -> dict[str
 
 
 def _names_used(node: Ast) -> list[Ast]:
-    found = [node] if node.kind == "name" else []
-    for c in node.children:
-        found += _names_used(c)
-    return found
+    return [n for n in walk(node) if n.kind == "name"]
 
 
 def _read_claim(claim: str, problem: Problem, variables: dict[str, tuple],

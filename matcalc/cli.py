@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .errors import MatcalcError
 
-CODE_FORMATS = ("numpy", "jax", "torch", "array-api")    # generated code (printing/module.py)
+CODE_FORMATS = ("numpy", "jax", "torch", "array-api", "numba")    # generated code (printing/module.py)
 FORMATS = ("text", "latex", *CODE_FORMATS, "json")
 
 
@@ -245,7 +245,7 @@ def _compute(compute, shape: tuple[str, ...], sym: tuple[str, ...], check: bool,
 
 def _print_text(derivations: list, steps: bool, check: bool, warnings: list[str],
                 shapes_line: str) -> None:
-    from .api import NOT_CHECKED, NOT_CHECKED_NOTE
+    from .api import NOT_CHECKED
     for d in derivations:
         if steps:
             echo(d.steps_text())
@@ -261,7 +261,7 @@ def _print_text(derivations: list, steps: bool, check: bool, warnings: list[str]
     for d in derivations:
         if check:
             label = f" ({d.label})" if len(derivations) > 1 else ""
-            echo(f"check{label}: {NOT_CHECKED_NOTE}" if math.isnan(d.error) else
+            echo(f"check{label}: {d.unchecked_note}" if math.isnan(d.error) else
                  f"check{label}: largest relative error against central finite differences: "
                  f"{d.error:.1e}")
 

@@ -19,12 +19,13 @@ from . import algebra
 from .errors import DifferentiationError
 from .ops import Node, var
 from .printing.backends import BACKENDS
+from .printing.backends.numba import load
 from .printing.codegen.module import generate_module
 from .printing.readers.latex import derivation_latex, result_latex, standalone_document
 from .printing.readers.text import to_text
 from .shapes import Problem, shape_warnings
 from .shared import name_shared
-from .verify import derivative_error, from_user, to_user
+from .verify import NO_FINITE_POINT, derivative_check, from_user, to_user
 
 # How a label reads, by its kind: {f} the function, {x} the variable
 LABEL_TEXT = {"differential": "d{f}", "gradient": "∂{f}/∂{x}", "jacobian": "∂{f}/∂{x}",
@@ -75,8 +76,6 @@ class Step:
 
 
 NOT_CHECKED = "not checked numerically"
-NOT_CHECKED_NOTE = (f"{NOT_CHECKED}: no sampled point where the function and the result are "
-                    f"finite (see README, Limits)")
 
 
 class GeneratedCode:
@@ -103,7 +102,7 @@ class GeneratedCode:
         return f"value_and_{self.function_name}" if value else self.function_name
 
     def code(self, backend: str = "numpy", value: bool = False) -> str:
-        """The generated module's source for `backend`: numpy, jax, torch or array-api; with
+        """The generated module's source for `backend`: numpy, jax, torch, array-api or numba; with
         value=True its function returns (f, derivative) — (f, G1, G2, …) for several variables.
 
         >>> import matcalc
@@ -150,6 +149,19 @@ class GeneratedCode:
         device. Needs PyTorch (`pip install "matcalc-symbolic[torch]"`)."""
         return _compile(*self._module("torch", value), self._name(value))
 
+    def numba(self, value: bool = False) -> Callable[..., Any]:
+        """The derivative as NumPy code whose elementwise parts (chains of operations,
+        broadcasts, outer products) are single parallel loops compiled by numba; matrix products
+        go to BLAS through NumPy. Same arguments and `out=` as `numpy()`, float32 or float64.
+        Compiled on first call for each dtype and cached on disk, so another process with the same
+        derivative does not compile again. Needs numba (`pip install ".[numba]"`)."""
+        cache = self.__dict__.setdefault("_numba", {})
+        if value not in cache:
+            source, params = self._module("numba", value)
+            function = getattr(load(source, self._name(value)), self._name(value))
+            cache[value] = _keywords(function, params, function.__doc__)
+        return cache[value]
+
     def array_api(self, value: bool = False) -> Callable[..., Any]:
         """The derivative as array-API-standard code: one function for NumPy, CuPy, JAX, PyTorch
         and Dask arrays, through `array_api_compat` (`pip install "matcalc-symbolic[array-api]"`)."""
@@ -170,6 +182,7 @@ class Derivation(GeneratedCode):
         self.kind = kind
         self.function = function      # the expression this is the derivative of (f, or ∂f/∂x)
         self.error: float | None = None
+        self.unchecked_reason = NO_FINITE_POINT   # why a check found no usable point, if none did
         # where a default shape may not be what was meant (also in notes; the CLI's stderr)
         self.warnings = shape_warnings(problem, wrt, self.binding_names)
         self.notes = [n for n in notes if n not in self.warnings] + self.warnings
@@ -370,14 +383,24 @@ class Derivation(GeneratedCode):
         self.error = max(errors) if errors else float("nan")
         self.notes = [n for n in self.notes if not n.startswith(NOT_CHECKED)]
         if np.isnan(self.error):
-            self.notes.append(NOT_CHECKED_NOTE)
+            self.notes.append(self.unchecked_note)
         return self.error
 
+    @property
+    def unchecked_note(self) -> str:
+        """The note of a result no check could test, saying why."""
+        return f"{NOT_CHECKED}: {self.unchecked_reason} (see README, Limits)"
+
     def check(self, trials: int = 5, seed: int = 1) -> float:
-        """Largest relative error against central finite differences at random inputs."""
-        return derivative_error(self.function, self.problem.bindings, self.problem.variables,
-                                self.wrt, self._directional(), trials=trials, seed=seed,
-                                symmetric=self.problem.symmetric)
+        """Largest relative error against central finite differences at random inputs; nan
+        where no sampled point could tell a wrong result from a right one (then
+        `unchecked_note` says why)."""
+        error, why = derivative_check(self.function, self.problem.bindings,
+                                      self.problem.variables, self.wrt, self._directional(),
+                                      trials=trials, seed=seed, symmetric=self.problem.symmetric)
+        if why and (self.error is None or np.isnan(self.error)):
+            self.unchecked_reason = why
+        return error
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (documented in README, 'JSON output')."""

@@ -17,6 +17,8 @@ This module never names an operator of the language; the rules files do.
 """
 from __future__ import annotations
 
+from collections.abc import Generator
+
 from . import algebra
 from .derivation import Label, Step
 from .errors import DifferentiationError
@@ -127,12 +129,40 @@ class Differentiator:
             expanded = self._expand_nested(expanded, node.op, first_match((found.rule,), self.ctx))
         return found.rule, expanded
 
-    def _expand_nested(self, expr: Node, op: str, same_rule: Strategy) -> Node:
-        def expand(d_node: Node) -> Node:
-            found = same_rule(d_node)
-            return d_node if found is None else self._expand_nested(found.after, op, same_rule)
+    @staticmethod
+    def _expand_nested(expr: Node, op: str, same_rule: Strategy) -> Node:
+        """`expr` with each d(·) of an `op` node expanded by the same rule, and so on inside the
+        expansion (as `replace_markers` would, the tree rebuilt around each expansion). A sum
+        of n terms is n expansions inside one another: they run from an explicit stack, not by
+        recursion, so that n is not bounded by Python's recursion limit."""
+        def replace(node: Node) -> Generator[Generator, Node, Node]:
+            if node.op == "d" and node.args[0].op == op:
+                found = same_rule(node)
+                return node if found is None else (yield replace(found.after))
+            if not node.has_d:
+                return node
+            args = []
+            for a in node.args:
+                args.append((yield replace(a)))
+            return algebra.rebuild(node, tuple(args))
 
-        return replace_markers(expr, lambda n: n.op == "d" and n.args[0].op == op, expand)
+        return _unrecursed(replace(expr))
+
+
+def _unrecursed(call: Generator[Generator, Node, Node]) -> Node:
+    """Run a recursive function written as a generator — it yields the generator of each call it
+    would make, and is sent that call's result — from a stack of its own."""
+    stack = [call]
+    value: Node | None = None
+    while stack:
+        try:
+            stack.append(stack[-1].send(value))  # type: ignore[arg-type]
+            value = None
+        except StopIteration as done:
+            stack.pop()
+            value = done.value
+    assert value is not None
+    return value
 
 
 def frobenius_terms(expr: Node) -> list[Node]:
@@ -151,10 +181,16 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
     terminal = marker(variable)
     frobenius = first_match(rules.frobenius, Context(wrt=variable.value))  # type: ignore[arg-type]
 
+    # the state this pass made last, and how many of its first terms read G : d(X): a rewrite
+    # replaces the first pending term, so the next one is not before it
+    settled: list = [None, 0]
+
     def pending_term(state: Node) -> Rewrite | None:
         """The first Frobenius identity applied to the first term not yet G : d(X)."""
         terms = frobenius_terms(state)
-        pending = next((i for i, t in enumerate(terms) if t.args[1] != terminal), None)
+        start = settled[1] if state is settled[0] else 0
+        pending = next((i for i in range(start, len(terms)) if terms[i].args[1] != terminal),
+                       None)
         if pending is None:
             return None
         found = frobenius(terms[pending])
@@ -165,7 +201,8 @@ def to_gradient(df: Node, variable: Node, rules: RuleSet, steps: list[Step],
                 f"{terms[pending].args[1].op!r}); the differential may not be linear in "
                 f"d({variable.value})")
         terms[pending:pending + 1] = frobenius_terms(found.after)
-        return found.lifted(state, _sum_of_terms(terms))
+        settled[:] = [_sum_of_terms(terms), pending]
+        return found.lifted(state, settled[0])
 
     def record(rewrite: Rewrite) -> None:
         if reading(rewrite.site) != reading(rewrite.result):  # type: ignore[arg-type]

@@ -127,6 +127,18 @@ def _symmetric_product(m, w):
     return out
 
 
+def _gram(m):
+    """m.T @ m: NumPy sees one array and its transpose and calls BLAS syrk (one triangle, half
+    the multiplications of a general product), exactly symmetric."""
+    return m.T @ m
+
+
+def _weighted_gram(m, s):
+    """m.T @ diag(s) @ m for weights s proven >= 0, as w.T @ w with w = sqrt(s)[:, None] * m: one
+    syrk. max(s, 0) only undoes rounding (s - s**2 may round to -1e-17 where it is 0)."""
+    return _gram(np.sqrt(np.maximum(s, 0))[:, None] * m)
+
+
 # -- factorizations, spectral functions and matrix functions -------------------------------------
 # lambdamax(A), eigvecmax(A), … are those of the symmetric part (A + A')/2: the same as A's for a
 # symmetric A, and a function of every entry of any square A (eigh reads one triangle only).
@@ -149,6 +161,26 @@ def _eigvecmax(a):
 def _eigvecmin(a):
     """A unit eigenvector of (A + A')/2 for its smallest eigenvalue (its sign is LAPACK's)."""
     return np.linalg.eigh((a + a.T) / 2)[1][:, 0]
+
+
+def _eigvals(a):
+    """The eigenvalues of (A + A')/2, ascending."""
+    return np.linalg.eigvalsh((a + a.T) / 2)
+
+
+def _eigvecs(a):
+    """Orthonormal eigenvectors of (A + A')/2, as columns, in the order of _eigvals."""
+    return np.linalg.eigh((a + a.T) / 2)[1]
+
+
+def _svdu(a):
+    """U of the thin SVD A = U*diag(s)*V', s descending (min(m, n) columns)."""
+    return np.linalg.svd(a, full_matrices=False)[0]
+
+
+def _svdv(a):
+    """V of the thin SVD A = U*diag(s)*V' (the same LAPACK call as _svdu: signs that pair)."""
+    return np.linalg.svd(a, full_matrices=False)[2].T
 
 
 def _polar(a):
@@ -217,6 +249,16 @@ def _logm_frechet(a, e):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
     n = a.shape[0]
     return _scipy_linalg("logm").logm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
+
+
+def _solve_triangular(a, b, lower):
+    """inv(A)*B for a triangular A (a Cholesky factor): SciPy's triangular solve, O(n²) per
+    column; NumPy's general solve where SciPy is not installed."""
+    try:
+        from scipy.linalg import solve_triangular
+    except ImportError:
+        return np.linalg.solve(a, b)
+    return solve_triangular(a, b, lower=lower, check_finite=False)   # nan in, nan out
 
 
 def _finite(*arrays):

@@ -4,6 +4,11 @@ Generic over operators: nothing here knows what `tr` or `sigmoid` mean. Associat
 (`+`, `*`, `.*`) hold any number of operands; a binary pattern `B*C` matches a product at every split
 point (B = first i factors, C = the rest), and `B.*C` / `B + C` match any one operand against either
 side. Matching yields every way a pattern fits, so guards can choose among them.
+
+What it costs: a split's part of several operands is a node of its own, built only when the other
+side can match the operand it faces (`may_match`, a test of the operator at the root and of bound
+variables), and kept on the node it was split from (`Node.memo`), so a long sum or product is not
+rebuilt for every rule and every pass that looks at it.
 """
 from __future__ import annotations
 
@@ -72,12 +77,46 @@ def _match_op(pattern: Pattern, node: Node, env: Env) -> Iterator[Env]:
     op = str(pattern.value)
     if node.op not in ALIASES.get(op, (op,)):
         return
-    if op in NARY and len(pattern.args) == 2 and len(node.args) > 2 or (
-            op in COMMUTATIVE and len(pattern.args) == 2):
-        for left, right in _splits(node):
-            yield from _match_args(pattern.args, (left, right), env)
+    if _splits_apply(op, len(pattern.args), len(node.args)):
+        yield from _match_splits(pattern.args, node, env)
     elif len(pattern.args) == len(node.args):
         yield from _match_args(pattern.args, node.args, env)
+
+
+def _splits_apply(op: str, patterns: int, operands: int) -> bool:
+    """Does a pattern of `op` with this many operands match by splits of the node's operands?"""
+    return patterns == 2 and (op in NARY and operands > 2 or op in COMMUTATIVE)
+
+
+def may_match(pattern: Pattern, node: Node, env: Env) -> bool:
+    """A necessary condition for `match(pattern, node, env)` to yield, cheap to test: the operator
+    at the root, the arity, a variable's kind and bound value. (A match under more bindings is a
+    match under fewer, so testing with part of the bindings is safe.)"""
+    kind = pattern.kind
+    if kind == "var":
+        name = str(pattern.value)
+        if VARIABLE_KINDS[name] == SCALAR and not node.is_scalar:
+            return False
+        return name not in env or env[name] == node
+    if kind == "op":
+        op = str(pattern.value)
+        return node.op in ALIASES.get(op, (op,)) and (
+            len(pattern.args) == len(node.args)
+            or _splits_apply(op, len(pattern.args), len(node.args)))
+    if kind == "call-f":
+        return is_elementwise(node.op) and env.get(str(pattern.value), node.op) == node.op
+    if kind == "eye":
+        return node.op == "eye"
+    return True
+
+
+def _remember(node: Node, key: object, make: Callable[[], object]) -> object:
+    """A value derived from `node`, made once and kept on the node."""
+    if node.memo is None:
+        node.memo = {}
+    if key not in node.memo:
+        node.memo[key] = make()
+    return node.memo[key]
 
 
 _MATCHERS = {"var": _match_var, "num": _match_num, "eye": _match_eye, "call-f": _match_function,
@@ -97,22 +136,47 @@ def _match_args(patterns: tuple[Pattern, ...], nodes: tuple[Node, ...], env: Env
         yield from _match_args(patterns[1:], nodes[1:], env2)
 
 
-def _splits(node: Node) -> Iterator[tuple[Node, Node]]:
-    """Every way to see an n-ary node as (left op right)."""
+_BUILD = {"add": algebra.add, "matmul": algebra.mul, "hadamard": algebra.hadamard}
+
+
+def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterator[Env]:
+    """A binary pattern against every way to see an n-ary node as (left op right): for `+` and
+    `.*` one operand on either side and the others on the other, for `*` the first i factors and
+    the rest. A split whose one-operand side cannot match is passed over without building the
+    other side."""
+    left_p, right_p = patterns
     args = node.args
-    build = {"add": algebra.add, "matmul": algebra.mul, "hadamard": algebra.hadamard}[node.op]
     if node.op in COMMUTATIVE:
         for i, a in enumerate(args):
-            rest = args[:i] + args[i + 1:]
-            rest_node = rest[0] if len(rest) == 1 else build(*rest)
-            yield rest_node, a
-            yield a, rest_node
-    else:
-        for i in range(1, len(args)):
-            left = args[:i]
-            right = args[i:]
-            yield (left[0] if len(left) == 1 else build(*left),
-                   right[0] if len(right) == 1 else build(*right))
+            if may_match(right_p, a, env):
+                yield from _match_args(patterns, (_part(node, i), a), env)
+            if may_match(left_p, a, env):
+                yield from _match_args(patterns, (a, _part(node, i)), env)
+        return
+    last = len(args) - 1
+    for i in range(1, len(args)):
+        if (i == 1 and not may_match(left_p, args[0], env)) or (
+                i == last and not may_match(right_p, args[last], env)):
+            continue
+        yield from _match_args(patterns, (_chain(node, 0, i), _chain(node, i, len(args))), env)
+
+
+def _part(node: Node, i: int) -> Node:
+    """The operands of a commutative node but the i-th, as one node."""
+    def make() -> Node:
+        if node.op == "add":
+            return algebra.without(node, i)
+        rest = node.args[:i] + node.args[i + 1:]
+        return rest[0] if len(rest) == 1 else _BUILD[node.op](*rest)
+    return _remember(node, ("part", i), make)  # type: ignore[return-value]
+
+
+def _chain(node: Node, start: int, stop: int) -> Node:
+    """Factors start..stop-1 of a product, as one node."""
+    if stop - start == 1:
+        return node.args[start]
+    return _remember(node, ("chain", start, stop),  # type: ignore[return-value]
+                     lambda: _BUILD[node.op](*node.args[start:stop]))
 
 
 # -- guards ---------------------------------------------------------------------------------------
@@ -167,8 +231,9 @@ def cost(node: Node) -> int:
     """Size as a reader sees it: nodes, not counting numbers and the -1 of a negation."""
     if node.op == "const":
         return 0
-    return (0 if node.op == "matmul" and const_value(node.args[0]) is not None else 1) + sum(
-        cost(a) for a in node.args)
+    return _remember(node, "cost", lambda: (  # type: ignore[return-value]
+        0 if node.op == "matmul" and const_value(node.args[0]) is not None else 1) + sum(
+        cost(a) for a in node.args))
 
 
 # -- templates ------------------------------------------------------------------------------------
@@ -271,4 +336,5 @@ __all__ = [
     "guards_hold",
     "instantiate",
     "match",
+    "may_match",
 ]

@@ -23,13 +23,23 @@ printer spells them with its own method, since their precedence rules are the pr
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernels
-from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_factors, dim_product, dim_quotient
+from .ops import (
+    SCALAR,
+    Node,
+    Shape,
+    ShapeMismatch,
+    dim_product,
+    dim_quotient,
+    dim_value,
+    smaller_dim,
+)
 
 Unify = Callable[[object, object], None]
 ShapeRule = Callable[[list[Shape], Unify, object], Shape]
@@ -72,6 +82,9 @@ class Operator:
                                                 # "spd" (positive definite symmetric part),
                                                 # "positive-spectrum" (eigenvalues off (-inf, 0])
     almost_everywhere: bool = False             # nonsmooth: derivatives hold almost everywhere
+    # an interval holding every value it takes (exp: [0, inf], floats underflowing to 0), for the
+    # code printer's sign analysis (printing/codegen/signs.py); None: unbounded
+    image: tuple[float, float] | None = None
     # where its derivative formula holds, when that is not everywhere in its domain (a simple
     # eigenvalue, full rank): derivations that use its differential rule say so in a note
     condition: str = ""
@@ -79,6 +92,10 @@ class Operator:
     # saying so (and which backends have it) — never a silent hole
     refused_by: tuple[str, ...] = ()
     rule_only: bool = False                     # written by rules, never part of a result
+    # its value is a triangular matrix ("lower"): generated code solves with it by substitution
+    triangular: str = ""
+    # a part of a factorization a result names in its where clause (eigvecs: "U"), shared.py
+    part: str = ""
     # The dimension a row works along, MATLAB's: 1 down the columns, 2 along the rows. Such a row
     # is called with the dimension as a last, literal argument (`sum(A, 2)`), which picks it among
     # the rows of its spelling; the node holds the operand alone. One row per dimension keeps
@@ -339,8 +356,14 @@ def _square_matrix(shape: Shape, unify: Unify) -> None:
 
 def solve_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     """solve(A, B) = inv(A)*B: A square, B with as many rows."""
-    _square_matrix(shapes[0], unify)
-    unify(shapes[0][1], shapes[1][0])
+    try:
+        _square_matrix(shapes[0], unify)
+    except ShapeMismatch:
+        raise ShapeMismatch("it solves A*X = B, and A must be a square matrix") from None
+    try:
+        unify(shapes[0][1], shapes[1][0])
+    except ShapeMismatch:
+        raise ShapeMismatch("it solves A*X = B, and B must have as many rows as A") from None
     return shapes[1]
 
 
@@ -370,6 +393,24 @@ def matrix_to_scalar(shapes: list[Shape], unify: Unify, value: object = None) ->
     if 1 in shapes[0]:
         raise ShapeMismatch("it takes a matrix, not a vector or a scalar (for a vector: norm2)")
     return SCALAR
+
+
+def svdvals_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """The singular values of an m×n matrix: a vector of length min(m, n)."""
+    r, c = matrix_only(shapes, unify)
+    return (smaller_dim(r, c), 1)  # type: ignore[arg-type]
+
+
+def svdu_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """U of the thin SVD of an m×n matrix: m×min(m, n)."""
+    r, c = matrix_only(shapes, unify)
+    return (r, smaller_dim(r, c))  # type: ignore[arg-type]
+
+
+def svdv_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """V of the thin SVD of an m×n matrix: n×min(m, n)."""
+    r, c = matrix_only(shapes, unify)
+    return (c, smaller_dim(r, c))  # type: ignore[arg-type]
 
 
 def square_to_column(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
@@ -428,7 +469,7 @@ def _transposes(a: Node, b: Node) -> bool:
 # -- NumPy evaluation helpers -------------------------------------------------------------------
 
 def _size(d: object, dims: dict) -> int:
-    return int(np.prod([f if isinstance(f, int) else dims[f] for f in dim_factors(d)]))
+    return dim_value(d, dims)  # type: ignore[arg-type]
 
 
 def shape_size(node: Node, dims: dict) -> tuple[int, int]:
@@ -641,7 +682,8 @@ def _helper(name: str) -> dict[str, str]:
 
 def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: str,
                 sympy: Callable[[object, object], object], code: dict[str, str] | None = None,
-                domain: str = "real", almost_everywhere: bool = False) -> Operator:
+                domain: str = "real", almost_everywhere: bool = False,
+                image: tuple[float, float] | None = None) -> Operator:
     """The row of an elementwise function f, applied entry by entry.
 
     `kernel` evaluates it on an array (NumPy); `latex` is the function's name in LaTeX (`\\exp`);
@@ -654,7 +696,11 @@ def elementwise(name: str, kernel: Callable[[np.ndarray], np.ndarray], latex: st
         text=name, latex=latex + APPLIED,
         sympy=lambda S, args, node: S.elementwise(lambda t: sympy(S, t), args[0], node),
         code=code or _same_everywhere(name), elementwise=True, keeps_symmetry=True,
-        domain=domain, almost_everywhere=almost_everywhere)
+        domain=domain, almost_everywhere=almost_everywhere, image=image)
+
+
+_NONNEGATIVE = (0.0, math.inf)
+_UNIT = (-1.0, 1.0)
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -703,7 +749,7 @@ _ROWS = [
     # rule-only forms: a differential d(A), the derivative f'(A) of an elementwise f (its name in
     # `value`), the Frobenius product A : B = sum(A.*B)
     Operator("d", first_shape, None, SYNTAX, SYNTAX, lambda S, args, node: S.differential(node),
-             code=NAMED, linear=True, rule_only=True),
+             code=NAMED, linear=True, keeps_symmetry=True, rule_only=True),
     Operator("fprime", first_shape, None, SYNTAX, SYNTAX,
              lambda S, args, node: S.function(f"{node.value}'", args[0], node), code=NO_CODE,
              rule_only=True),
@@ -852,10 +898,7 @@ _ROWS = [
     Operator("solve", solve_shape, lambda args, node, dims: np.linalg.solve(args[0], args[1]),
              "solve", r"\operatorname{solve}\left({0}, {1}\right)",
              lambda S, args, node: S.sm.MatMul(S.sm.Inverse(args[0]), args[1]),
-             spelling="solve", arity=2,
-             code={"numpy": "np.linalg.solve({0}, {1})", "jax": "jnp.linalg.solve({0}, {1})",
-                   "torch": "torch.linalg.solve({0}, {1})",
-                   "array-api": "xp.linalg.solve({0}, {1})"},
+             spelling="solve", arity=2,     # code: a solve, triangular for chol (printing/code.py)
              domain="invertible"),
     # the Moore–Penrose inverse; differentiable where the rank of A is locally constant
     Operator("pinv", pinv_shape, lambda args, node, dims: np.linalg.pinv(args[0]),
@@ -883,11 +926,37 @@ _ROWS = [
     Operator("eigvecmax", square_to_column,
              lambda args, node, dims: kernels._eigvecmax(args[0]).reshape(-1, 1),
              "eigvecmax", r"u_{\max}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecmax", code=_helper("_eigvecmax"), domain="symmetric"),
+             spelling="eigvecmax", part="u", code=_helper("_eigvecmax"), domain="symmetric"),
     Operator("eigvecmin", square_to_column,
              lambda args, node, dims: kernels._eigvecmin(args[0]).reshape(-1, 1),
              "eigvecmin", r"u_{\min}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecmin", code=_helper("_eigvecmin"), domain="symmetric"),
+             spelling="eigvecmin", part="u", code=_helper("_eigvecmin"), domain="symmetric"),
+    # all the eigenvalues (ascending, as eigvalsh) and their orthonormal eigenvectors U (columns,
+    # in the same order), of the symmetric part; the singular values (descending, as NumPy's svd)
+    # and U, V of the thin SVD A = U*diag(s)*V', min(m, n) of each
+    Operator("eigvals", square_to_column,
+             lambda args, node, dims: kernels._eigvals(args[0]).reshape(-1, 1),
+             "eigvals", r"\lambda\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="eigvals", part="lambda", code=_helper("_eigvals"), domain="symmetric",
+             condition="holds where the eigenvalues are distinct"),
+    Operator("eigvecs", square_matrix_to_square,
+             lambda args, node, dims: kernels._eigvecs(args[0]),
+             "eigvecs", r"U_{\lambda}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="eigvecs", part="U", code=_helper("_eigvecs"), domain="symmetric"),
+    Operator("svdvals", svdvals_shape,
+             lambda args, node, dims: np.linalg.svd(args[0], compute_uv=False).reshape(-1, 1),
+             "svdvals", r"\sigma\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="svdvals", part="sigma",
+             code={"numpy": "np.linalg.svd({0}, compute_uv=False)",
+                   "jax": "jnp.linalg.svd({0}, compute_uv=False)",
+                   "torch": "torch.linalg.svdvals({0})", "array-api": "_svdvals({0})"},
+             condition="holds where the singular values are distinct and nonzero"),
+    Operator("svdu", svdu_shape, lambda args, node, dims: kernels._svdu(args[0]),
+             "svdu", r"U_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="svdu", part="U", code=_helper("_svdu")),
+    Operator("svdv", svdv_shape, lambda args, node, dims: kernels._svdv(args[0]),
+             "svdv", r"V_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
+             spelling="svdv", part="V", code=_helper("_svdv")),
     # the nuclear norm (sum of singular values) and the spectral norm (the largest one)
     Operator("normnuc", matrix_to_scalar,
              lambda args, node, dims: _cell(np.linalg.norm(args[0], "nuc")),
@@ -919,7 +988,7 @@ _ROWS = [
              lambda S, args, node: S.opaque(node), spelling="chol",
              code={"numpy": "_chol({0})", "jax": "_chol({0})", "torch": "_chol({0})",
                    "array-api": "_chol({0})"},
-             domain="spd"),
+             domain="spd", triangular="lower"),
     Operator("trilhalf", square_matrix_to_square,
              lambda args, node, dims: kernels._trilhalf(args[0]),
              "trilhalf", r"\Phi\left({0}\right)", lambda S, args, node: S.opaque(node),
@@ -960,33 +1029,34 @@ _ROWS = [
              domain="square", refused_by=("array-api",)),
 
     # elementwise functions; their derivatives are in rules/elementwise.rules
-    elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t)),
+    elementwise("exp", np.exp, r"\exp", lambda S, t: S.sympy.exp(t), image=_NONNEGATIVE),
     elementwise("log", np.log, r"\log", lambda S, t: S.sympy.log(t), domain="positive"),
-    elementwise("sin", np.sin, r"\sin", lambda S, t: S.sympy.sin(t)),
-    elementwise("cos", np.cos, r"\cos", lambda S, t: S.sympy.cos(t)),
+    elementwise("sin", np.sin, r"\sin", lambda S, t: S.sympy.sin(t), image=_UNIT),
+    elementwise("cos", np.cos, r"\cos", lambda S, t: S.sympy.cos(t), image=_UNIT),
     elementwise("tan", np.tan, r"\tan", lambda S, t: S.sympy.tan(t)),
-    elementwise("tanh", np.tanh, r"\tanh", lambda S, t: S.sympy.tanh(t)),
+    elementwise("tanh", np.tanh, r"\tanh", lambda S, t: S.sympy.tanh(t), image=_UNIT),
     elementwise("sqrt", np.sqrt, r"\operatorname{sqrt}", lambda S, t: S.sympy.sqrt(t),
-                domain="positive"),
+                domain="positive", image=_NONNEGATIVE),
     elementwise("abs", np.abs, r"\operatorname{abs}", lambda S, t: S.sympy.Abs(t),
-                almost_everywhere=True),
+                almost_everywhere=True, image=_NONNEGATIVE),
     elementwise("sign", np.sign, r"\operatorname{sign}", lambda S, t: S.sympy.sign(t),
-                almost_everywhere=True),
+                almost_everywhere=True, image=_UNIT),
     # σ(x) = 1/(1 + exp(-x)); one formula (kernels._sigmoid) for the check and the NumPy code
     elementwise("sigmoid", kernels._sigmoid, r"\sigma",
                 lambda S, t: 1 / (1 + S.sympy.exp(-t)),
                 code={"numpy": "_sigmoid({0})", "jax": "jax.nn.sigmoid({0})",
-                      "torch": "torch.sigmoid({0})", "array-api": "_sigmoid({0})"}),
+                      "torch": "torch.sigmoid({0})", "array-api": "_sigmoid({0})"},
+                image=(0.0, 1.0)),
     elementwise("softplus", kernels.softplus, r"\operatorname{softplus}",
                 lambda S, t: S.sympy.log(1 + S.sympy.exp(t)),
                 code={"numpy": "np.logaddexp(0.0, {0})", "jax": "jax.nn.softplus({0})",
                       "torch": "torch.nn.functional.softplus({0})",
-                      "array-api": "_softplus({0})"}),
+                      "array-api": "_softplus({0})"}, image=_NONNEGATIVE),
     elementwise("relu", kernels.relu, r"\operatorname{relu}",
                 lambda S, t: S.sympy.Max(t, 0),
                 code={"numpy": "np.maximum({0}, 0.0)", "jax": "jax.nn.relu({0})",
                       "torch": "torch.relu({0})", "array-api": "_relu({0})"},
-                almost_everywhere=True),
+                almost_everywhere=True, image=_NONNEGATIVE),
 ]
 
 for _row in _ROWS:

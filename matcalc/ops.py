@@ -13,6 +13,7 @@ registry (operators.py). No calculus lives here.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -29,7 +30,8 @@ COMMUTATIVE = {"add", "hadamard"}
 class Node:
     """An immutable expression node; equal nodes hash equal, so trees can be used as dict keys."""
 
-    __slots__ = ("_hash", "_key", "args", "deps", "has_d", "op", "shape", "size", "value")
+    __slots__ = ("_hash", "_key", "args", "deps", "has_d", "memo", "op", "shape", "size",
+                 "value")
 
     def __init__(self, op: str, args: tuple[Node, ...], shape: Shape, value: object = None,
                  deps: frozenset[str] | None = None):
@@ -43,6 +45,9 @@ class Node:
         self.has_d = op == "d" or any(a.has_d for a in args)
         self.size = 1 + sum(a.size for a in args)      # as a tree: what printing it costs
         self._key: tuple | None = None                 # algebra.sort_key, computed once
+        # what the matcher derives from this node once and reuses (its size as a reader sees it,
+        # the ways to split a long sum or product): a node never changes, so neither do they
+        self.memo: dict[object, object] | None = None
         self._hash = hash((op, value, shape, args))
 
     def __hash__(self) -> int:
@@ -113,18 +118,64 @@ def number(value: Fraction | float) -> Node:
 
 
 def dim_factors(d: Dim) -> list[Dim]:
-    """The factors of a dimension: `"m*n"` → ["m", "n"], 6 → [6]."""
-    return [d] if isinstance(d, int) else [int(f) if f.isdigit() else f for f in d.split("*")]
+    """The factors of a dimension: `"m*n"` → ["m", "n"], 6 → [6]; a smaller-of dimension
+    `"min(m,n)"` is one factor (its `*`s, if any, are inside its parentheses)."""
+    if isinstance(d, int):
+        return [d]
+    factors, depth, start = [], 0, 0
+    for i, ch in enumerate(d + "*"):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "*" and depth == 0:
+            factors.append(d[start:i])
+            start = i + 1
+    return [int(f) if f.isdigit() else f for f in factors]
+
+
+def smaller_parts(factor: Dim) -> tuple[str, str] | None:
+    """The two dimensions of a smaller-of dimension `"min(a,b)"`, else None.
+
+    >>> smaller_parts("min(rows(A),cols(A))")
+    ('rows(A)', 'cols(A)')
+    """
+    if not (isinstance(factor, str) and factor.startswith("min(") and factor.endswith(")")):
+        return None
+    inner, depth = factor[4:-1], 0
+    for i, ch in enumerate(inner):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            return inner[:i], inner[i + 1:]
+    return None
+
+
+def dim_value(d: Dim, sizes: dict) -> int:
+    """The size of a dimension, given the sizes of the named ones (`sizes`): products multiply,
+    a smaller-of dimension is the smaller of its two parts."""
+    value = 1
+    for f in dim_factors(d):
+        if isinstance(f, int):
+            value *= f
+        elif f in sizes:
+            value *= sizes[f]
+        else:
+            parts = smaller_parts(f)
+            if parts is None:
+                raise KeyError(f)
+            value *= min(dim_value(_as_dim(parts[0]), sizes), dim_value(_as_dim(parts[1]), sizes))
+    return value
+
+
+def _as_dim(text: str) -> Dim:
+    return int(text) if text.isdigit() else text
 
 
 def dim_product(a: Dim, b: Dim) -> Dim:
     """a·b as a dimension, in one canonical spelling (numbers multiplied, names sorted). The
-    shape checker's unknown dimensions (shapes.DimVar) multiply themselves into a product that
-    unification resolves later."""
+    shape checker's unknown dimensions (DimVar) multiply into a DimProduct that unification
+    resolves later."""
     if a == 1 or b == 1:
         return b if a == 1 else a
     if not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
-        return a * b  # type: ignore[operator]
+        return DimProduct([*dim_factors_of(a), *dim_factors_of(b)])
     number, names = 1, []
     for f in dim_factors(a) + dim_factors(b):
         if isinstance(f, int):
@@ -145,7 +196,7 @@ def dim_quotient(a: Dim, b: Dim) -> Dim:
     if b == 1:
         return a
     if not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
-        return a / b  # type: ignore[operator]
+        return _checker_quotient(a, b)
     left, right = dim_factors(a), dim_factors(b)
     number = 1
     for f in left:
@@ -172,6 +223,107 @@ def fmt_shape(shape: Shape) -> str:
     if shape == SCALAR:
         return "scalar"
     return f"{r}×{c}"
+
+
+class DimVar:
+    """An unknown dimension of the shape checker (shapes.py); `rigid` ones were declared by name
+    and equal only themselves."""
+
+    def __init__(self, name: str, rigid: bool = False):
+        self.name = name
+        self.rigid = rigid
+        self.parent: DimVar | int | None = None
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def find_dim(d: DimVar | int) -> DimVar | int:
+    """The representative of a dimension: where unification has sent it (a product of numbers:
+    the number)."""
+    while isinstance(d, DimVar) and d.parent is not None:
+        d = d.parent
+    if isinstance(d, DimProduct):
+        factors = [find_dim(f) for f in d.factors]
+        if all(isinstance(f, int) for f in factors):
+            return math.prod(factors)  # type: ignore[arg-type]
+    return d
+
+
+class DimProduct:
+    """A product of the shape checker's dimensions, some unknown (the rows of kron(A, B) are
+    rows(A)*rows(B)); a number once every factor is. Two products are equal when their factors
+    resolve to the same names and numbers (shapes.unify)."""
+
+    def __init__(self, factors: list):
+        self.factors = factors
+
+    def __repr__(self) -> str:
+        return "*".join(map(repr, self.factors))
+
+
+def dim_factors_of(d: object) -> list:
+    """The factors of a shape checker's dimension (itself, if not a product)."""
+    return list(d.factors) if isinstance(d, DimProduct) else [d]
+
+
+def _checker_quotient(a: object, b: object) -> object:
+    """a/b of the shape checker's dimensions, where b is a factor of a (the blocks of a Kronecker
+    product: rows(A)*rows(B) over rows(B)); ShapeMismatch where that cannot be known."""
+    a, b = find_dim(a), find_dim(b)  # type: ignore[arg-type]
+    if a is b:
+        return 1
+    if isinstance(a, int) and isinstance(b, int):
+        if a % b:
+            raise ShapeMismatch(f"{b} does not divide {a}")
+        return a // b
+    rest = [find_dim(f) for f in dim_factors_of(a)]
+    for f in dim_factors_of(b):
+        f = find_dim(f)
+        hit = next((i for i, g in enumerate(rest) if g is f or (isinstance(g, int) and g == f)),
+                   None)
+        if hit is None:
+            raise ShapeMismatch(f"the blocks of {a!r} (of {b!r}) are not known; declare the "
+                                f"shapes")
+        rest.pop(hit)
+    out: object = 1
+    for f in rest:
+        out = dim_product(out, f)  # type: ignore[arg-type]
+    return out
+
+
+class SmallerDim(DimVar):
+    """min(a, b) of two dimensions: the number of singular values of an a×b matrix. Rigid: it
+    equals itself, a smaller-of the same two dimensions, or (once both are numbers) their minimum;
+    its name follows its parts as unification resolves them (`min(m,n)`, or a number)."""
+
+    def __init__(self, a: DimVar | int, b: DimVar | int):
+        self.parts = (a, b)
+        self.rigid = True
+        self.parent = None
+
+    @property
+    def name(self) -> str | int:  # type: ignore[override]
+        a, b = (find_dim(p) for p in self.parts)
+        if isinstance(a, int) and isinstance(b, int):
+            return min(a, b)
+        names = [str(p.name if isinstance(p, DimVar) else p) for p in (a, b)]
+        return f"min({','.join(sorted(names))})"
+
+    def __repr__(self) -> str:
+        return str(self.name)
+
+
+def smaller_dim(a: DimVar | Dim, b: DimVar | Dim) -> DimVar | Dim:
+    """min(a, b) as a dimension: a number, one of them when they are one, else a SmallerDim."""
+    a, b = find_dim(a), find_dim(b)
+    if isinstance(a, int) and isinstance(b, int):
+        return min(a, b)
+    if a is b or a == b:
+        return a
+    if isinstance(a, DimVar) or isinstance(b, DimVar):
+        return SmallerDim(a, b)
+    return f"min({','.join(sorted(map(str, (a, b))))})"   # of the resolved dimensions of a tree
 
 
 class ShapeMismatch(Exception):

@@ -1,11 +1,11 @@
-"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
+r"""Text → syntax tree, with source positions, for user input and for the lines of rules/ alike.
 
 The grammar (lowest precedence first; MATLAB's conventions):
 
     program   :=  { NAME "=" expr ";" } expr [ "where" NAME "=" expr { "," NAME "=" expr } ] [";"]
     expr      :=  frob { ("+" | "-") frob }
     frob      :=  term { ":" term }                      (rules only: the Frobenius product)
-    term      :=  unary { ("*" | "/" | ".*" | "./") unary }
+    term      :=  unary { ("*" | "/" | "\\" | ".*" | "./") unary }    (A\B: solve(A, B))
     unary     :=  ("-" | "+") unary | power
     power     :=  postfix { ("^" | ".^") exponent }       exponent := ("-" | "+") exponent | postfix
     postfix   :=  primary { "'" }
@@ -23,13 +23,17 @@ from .errors import ParseError
 
 MAX_LENGTH = 20_000   # characters of input accepted
 MAX_DEPTH = 64        # nesting depth of parentheses and prefix operators
-MAX_TREE_DEPTH = 200  # depth of the syntax tree, operator chains such as a + b + ... included
+# Operators inside one another (the operand of a call, a power, a transpose, a parenthesised
+# operand). A chain of one precedence level, a + b - c + ... or A*B*C*..., is one level however
+# long: it is stored as binary nodes down its left spine, and the passes over syntax trees walk
+# that spine by iteration, not recursion.
+MAX_TREE_DEPTH = 200
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+) | (?P<comment>\#[^\n]*)
   | (?P<number>(?:\d+(?:\.(?![*/^'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)   # 3./x is 3 ./ x
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=:])
+  | (?P<op>\.\*|\./|\.\^|[-+*/\\^'(),;=:])
 """, re.VERBOSE)
 
 
@@ -52,7 +56,7 @@ class Ast:
     children: tuple[Ast, ...] = ()
     start: int = 0
     end: int = 0
-    depth: int = 1
+    depth: int = 1            # operators inside one another; a chain's links do not count
 
 
 @dataclass
@@ -132,12 +136,16 @@ class _Parser:
                          start, start + max(1, len(t.text)))
 
     def node(self, kind: str, value: object, children: tuple[Ast, ...], start: int,
-             end: int) -> Ast:
-        depth = 1 + max((c.depth for c in children), default=0)
+             end: int, chain: bool = False) -> Ast:
+        """A syntax node. A `chain` link (the next operator of a + b + c or A*B*C) is as deep as
+        its left operand, the chain so far, or one deeper than its right operand."""
+        if chain:
+            depth = max(children[0].depth, 1 + children[1].depth)
+        else:
+            depth = 1 + max((c.depth for c in children), default=0)
         if depth > MAX_TREE_DEPTH:
             raise ParseError(f"expression too deeply nested: more than {MAX_TREE_DEPTH} operators "
-                             f"inside one another (long chains count; bind parts to names)",
-                             self.text, start, end)
+                             f"inside one another (bind parts to names)", self.text, start, end)
         return Ast(kind, value, children, start, end, depth)
 
     def _enter(self) -> None:
@@ -186,7 +194,7 @@ class _Parser:
         while self.at("+", "-"):
             op = self.take()
             right = self.frob()
-            left = self.node("binop", op.text, (left, right), left.start, right.end)
+            left = self.node("binop", op.text, (left, right), left.start, right.end, chain=True)
         self.depth -= 1
         return left
 
@@ -200,10 +208,10 @@ class _Parser:
 
     def term(self) -> Ast:
         left = self.unary()
-        while self.at("*", "/", ".*", "./"):
+        while self.at("*", "/", "\\", ".*", "./"):
             op = self.take()
             right = self.unary()
-            left = self.node("binop", op.text, (left, right), left.start, right.end)
+            left = self.node("binop", op.text, (left, right), left.start, right.end, chain=True)
         return left
 
     def unary(self) -> Ast:
@@ -275,6 +283,26 @@ class _Parser:
             return replace(inner, start=open_.start, end=close.end)   # the span shows the parens
         self.fail("expected a number, a name or '('")
         raise AssertionError("unreachable")
+
+
+def left_spine(node: Ast) -> list[Ast]:
+    """The binary operators down the left side of `node`, `node` first: the links of a chain
+    a + b - c + ... (or of A*B*C*...), which passes over the tree walk by iteration."""
+    spine = []
+    while node.kind == "binop":
+        spine.append(node)
+        node = node.children[0]
+    return spine
+
+
+def walk(node: Ast) -> list[Ast]:
+    """Every node of the tree (parents before children), without recursion."""
+    found, pending = [], [node]
+    while pending:
+        n = pending.pop()
+        found.append(n)
+        pending.extend(reversed(n.children))
+    return found
 
 
 def parse(text: str) -> Program:

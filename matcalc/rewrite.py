@@ -24,7 +24,7 @@ from fractions import Fraction
 
 from . import algebra
 from .errors import RuleError
-from .match import ALIASES, Context, cost, guards_hold, instantiate, match
+from .match import ALIASES, Context, cost, guards_hold, instantiate, match, may_match
 from .ops import COMMUTATIVE, NARY, Node, const_value
 from .rules import Pattern, Rule, load_rules
 
@@ -59,8 +59,14 @@ Strategy = Callable[[Node], "Rewrite | None"]
 def apply_rule(rule: Rule, node: Node, ctx: Context) -> Node | None:
     """`rule` applied at the root of `node`: its right side for the first match whose guards hold,
     or None. A `not_larger` rule does not apply where its result is larger, and no rule applies
-    where its result is the expression itself."""
+    where its result is the expression itself. A binding met again (`A.*(B + C)` meets the
+    two operands of `B + C` as (B, C) from either end) is not tried again: it fared the same."""
+    tried: set[frozenset] = set()
     for env in match(rule.lhs, node):
+        key = frozenset(env.items())
+        if key in tried:
+            continue
+        tried.add(key)
         if not guards_hold(rule, env, ctx):
             continue
         result = instantiate(rule.rhs, env, ctx, node.shape)
@@ -109,17 +115,59 @@ def _first_whole(rules: tuple[Rule, ...], node: Node, ctx: Context) -> Rewrite |
 
 
 def _first_pair(rules: tuple[Rule, ...], node: Node, ctx: Context) -> Rewrite | None:
+    """The first pair of operands (i < j, in order) and the first rule of two operands that
+    applies to them. Only the pairs that can fit a rule are built and tried (`_fitting_pairs`)."""
     build = algebra.add if node.op == "add" else algebra.hadamard
     candidates = tuple(r for r in rules if r.lhs.kind == "op" and r.lhs.value == node.op
                        and len(r.lhs.args) == 2)
-    for i in range(len(node.args)):
-        for j in range(i + 1, len(node.args)):
-            pair = build(node.args[i], node.args[j])
-            found = _first_whole(candidates, pair, ctx) if pair.op == node.op else None
-            if found is not None:
-                rest = [a for k, a in enumerate(node.args) if k not in (i, j)]
-                return found.lifted(node, build(found.after, *rest))
+    for (i, j), fitting in _fitting_pairs(candidates, node.args):
+        pair = build(node.args[i], node.args[j])
+        found = _first_whole(fitting, pair, ctx) if pair.op == node.op else None
+        if found is not None:
+            rest = [a for k, a in enumerate(node.args) if k not in (i, j)]
+            return found.lifted(node, build(found.after, *rest))
     return None
+
+
+def _fitting_pairs(rules: tuple[Rule, ...], operands: tuple[Node, ...]
+                   ) -> list[tuple[tuple[int, int], tuple[Rule, ...]]]:
+    """The pairs (i, j), i < j, of operands that can fit the left side `P + Q` of one of the
+    rules (either way round), in order, each with those rules in file order.
+
+    A join instead of every pair: each side of a rule is matched against each operand alone,
+    which gives the values its variables can take there; a pair fits only if P's values on one
+    operand and Q's on the other agree on the variables P and Q share (`A*C + B*C`: the same C).
+    So n operands cost n matches per side and the pairs that agree, not n²/2 matches.
+    """
+    fitting: dict[tuple[int, int], set[int]] = {}
+    for k, rule in enumerate(rules):
+        p, q = rule.lhs.args
+        shared = sorted(_variables(p) & _variables(q))
+        on_p = [_solo_values(p, a, shared) for a in operands]
+        on_q = [_solo_values(q, a, shared) for a in operands]
+        by_value: dict[tuple, list[int]] = {}
+        for j, values in enumerate(on_q):
+            for v in values:
+                by_value.setdefault(v, []).append(j)
+        for i, values in enumerate(on_p):
+            for v in values:
+                for j in by_value.get(v, ()):
+                    if i != j:
+                        fitting.setdefault((min(i, j), max(i, j)), set()).add(k)
+    return [(pair, tuple(rules[k] for k in sorted(fitting[pair]))) for pair in sorted(fitting)]
+
+
+def _variables(pattern: Pattern) -> set[str]:
+    """The pattern variables (and function variables) a pattern binds."""
+    own = {str(pattern.value)} if pattern.kind in ("var", "call-f") else set()
+    return own.union(*(_variables(a) for a in pattern.args))
+
+
+def _solo_values(pattern: Pattern, node: Node, shared: list[str]) -> set[tuple]:
+    """The values the `shared` variables take in the matches of `pattern` against `node` alone."""
+    if not may_match(pattern, node, {}):
+        return set()
+    return {tuple(env[name] for name in shared) for env in match(pattern, node)}
 
 
 def choice(*strategies: Strategy) -> Strategy:
@@ -136,14 +184,25 @@ def choice(*strategies: Strategy) -> Strategy:
 
 def innermost(strategy: Strategy) -> Strategy:
     """`strategy` at the first node, children before parents and left to right, where it applies;
-    the enclosing expression is rebuilt (and re-canonicalised) around the result."""
+    the enclosing expression is rebuilt (and re-canonicalised) around the result.
+
+    `strategy` must depend on the node alone: a subtree where it applies nowhere is remembered
+    (`settled`), so that a fixpoint, which starts again from the root after every rewrite, walks
+    only the part the rewrite changed."""
+    settled: set[Node] = set()
+
     def at(node: Node) -> Rewrite | None:
+        if node in settled:
+            return None
         for i, a in enumerate(node.args):
             found = at(a)
             if found is not None:
                 args = node.args[:i] + (found.after,) + node.args[i + 1:]
                 return found.lifted(node, algebra.rebuild(node, args))
-        return strategy(node)
+        found = strategy(node)
+        if found is None:
+            settled.add(node)
+        return found
 
     return at
 

@@ -10,7 +10,6 @@ operator and both operands' shapes, with a caret under the expression.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +19,22 @@ from . import algebra
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
-from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_product, fmt_shape, leaf, var
-from .parse import Ast, Program
+from .ops import (
+    SCALAR,
+    DimProduct,
+    DimVar,
+    Node,
+    Shape,
+    ShapeMismatch,
+    SmallerDim,
+    dim_factors_of,
+    dim_product,
+    find_dim,
+    fmt_shape,
+    leaf,
+    var,
+)
+from .parse import Ast, Program, left_spine, walk
 from .rules import load_rules
 
 MAX_NUMBER = 1e300          # literals are limited in magnitude, so that folding them stays exact
@@ -31,87 +44,12 @@ MAX_MATRIX_POWER = 32       # A^k differentiates into k terms
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class DimVar:
-    """An unknown dimension; `rigid` ones were declared by name and equal only themselves."""
-
-    def __init__(self, name: str, rigid: bool = False):
-        self.name = name
-        self.rigid = rigid
-        self.parent: DimVar | int | None = None
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def __mul__(self, other: object) -> DimProduct:
-        return DimProduct([self, *_factors(other)])
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: object) -> TDim:
-        return _quotient(self, other)
-
-
-class DimProduct:
-    """A product of dimensions, some unknown (the rows of kron(A, B) are rows(A)*rows(B)); its
-    value is known once every factor is. Two products are equal when their factors resolve to
-    the same names and numbers."""
-
-    def __init__(self, factors: list):
-        self.factors = factors
-
-    def __mul__(self, other: object) -> DimProduct:
-        return DimProduct([*self.factors, *_factors(other)])
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: object) -> TDim:
-        return _quotient(self, other)
-
-    def __repr__(self) -> str:
-        return str(resolve(self))
-
-
-def _quotient(a: object, b: object) -> TDim:
-    """a/b where b is a factor of a (the blocks of a Kronecker product: rows(A)*rows(B) over
-    rows(B)); ShapeMismatch where that cannot be known."""
-    a, b = _find(a), _find(b)  # type: ignore[arg-type]
-    if a is b:
-        return 1
-    if isinstance(a, int) and isinstance(b, int):
-        if a % b:
-            raise ShapeMismatch(f"{b} does not divide {a}")
-        return a // b
-    rest = [_find(f) for f in _factors(a)]
-    for f in _factors(b):
-        f = _find(f)
-        hit = next((i for i, g in enumerate(rest) if g is f or (isinstance(g, int) and g == f)),
-                   None)
-        if hit is None:
-            raise ShapeMismatch(f"the blocks of {resolve(a)} (of {resolve(b)}) are not known; "
-                                f"declare the shapes")
-        rest.pop(hit)
-    out: TDim = 1
-    for f in rest:
-        out = dim_product(out, f)  # type: ignore[assignment]
-    return out
-
-
-def _factors(d: object) -> list:
-    return list(d.factors) if isinstance(d, DimProduct) else [d]
-
-
 TDim = DimVar | DimProduct | int
 TShape = tuple[TDim, TDim]
 
 
 def _find(d: TDim) -> TDim:
-    while isinstance(d, DimVar) and d.parent is not None:
-        d = d.parent
-    if isinstance(d, DimProduct):
-        factors = [_find(f) for f in d.factors]
-        if all(isinstance(f, int) for f in factors):
-            return math.prod(factors)  # type: ignore[arg-type]
-    return d
+    return find_dim(d)
 
 
 def _unify_product(a: TDim, b: TDim) -> None:
@@ -124,19 +62,20 @@ def _unify_product(a: TDim, b: TDim) -> None:
         return
     if resolve(a) == resolve(b):
         return
-    unknown = [f for d in (a, b) for f in _factors(d)
+    unknown = [f for d in (a, b) for f in dim_factors_of(d)
                if isinstance(_find(f), DimVar) and not _find(f).rigid]  # type: ignore[union-attr]
     hint = "; declare the shapes of the Kronecker factors" if unknown else ""
     raise ShapeMismatch(f"{resolve(a)} ≠ {resolve(b)}{hint}")
 
 
 def _occurs(v: DimVar, d: TDim) -> bool:
-    return any(_find(f) is v for f in _factors(_find(d)))
+    return any(_find(f) is v for f in dim_factors_of(_find(d)))
 
 
 def unify(a: TDim, b: TDim) -> None:
-    a, b = _find(a), _find(b)
-    if a is b or a == b:
+    a, b = (_settled(_find(d)) for d in (a, b))
+    if a is b or a == b or (isinstance(a, SmallerDim) and isinstance(b, SmallerDim)
+                            and a.name == b.name):
         return
     if isinstance(a, DimProduct) or isinstance(b, DimProduct):
         _unify_product(a, b)
@@ -159,6 +98,13 @@ def unify(a: TDim, b: TDim) -> None:
         a.parent = b
 
 
+def _settled(d: TDim) -> TDim:
+    """A smaller-of dimension whose parts are numbers is their minimum."""
+    if isinstance(d, SmallerDim) and isinstance(d.name, int):
+        return d.name
+    return d
+
+
 def resolve(d: TDim) -> int | str:
     d = _find(d)
     if isinstance(d, DimProduct):
@@ -166,7 +112,7 @@ def resolve(d: TDim) -> int | str:
         for f in d.factors:
             out = dim_product(out, resolve(f))
         return out
-    return d if isinstance(d, int) else d.name
+    return d if isinstance(d, int) else d.name  # a SmallerDim of two numbers: their minimum
 
 
 def show(shape: TShape) -> str:
@@ -267,6 +213,7 @@ class _Checker:
         self.binding_shapes: dict[str, TShape] = {}
         self.info: dict[int, object] = {}     # per syntax node: what pass 2 must build
         self.shape: dict[int, TShape] = {}
+        self.constants: dict[int, float | None] = {}   # per binop: its value if all literals
         self.fresh = 0
         self.functions = known_functions()
         self.sized: list[tuple[Ast, TShape]] = []   # eye, vector(c), matrix(c): sized by context
@@ -284,9 +231,20 @@ class _Checker:
 
     # -- pass 1: shapes ----------------------------------------------------------------------------
     def infer(self, node: Ast) -> TShape:
+        # The links of a chain a + b - c + ... from the innermost out, by iteration: each link's
+        # left operand is the link before it (in self.shape), its right one is inferred in turn.
+        for link in reversed(left_spine(node)[1:]):
+            self.shape[id(link)] = self._infer(link)
         shape = self._infer(node)
         self.shape[id(node)] = shape
         return shape
+
+    def _operand(self, node: Ast, i: int) -> TShape:
+        """The shape of an operator's operand: a chain's earlier link is already inferred."""
+        child = node.children[i]
+        if i == 0 and node.kind == "binop" and child.kind == "binop":
+            return self.shape[id(child)]
+        return self.infer(child)
 
     def _fail(self, node: Ast, message: str) -> None:
         raise ShapeError(message, self.text, node.start, node.end)
@@ -301,14 +259,14 @@ class _Checker:
         except ShapeMismatch as exc:
             operands = node.children
             symbol = symbol or op
+            detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
             if len(operands) == 2:
                 # a hint after "; " (declare the shapes of Kronecker factors) is kept
                 hint = f"; {str(exc).split('; ', 1)[1]}" if "; " in str(exc) else ""
                 self._fail(node, f"shape mismatch in {self._snippet(node)}: operator '{symbol}' "
                                  f"cannot combine {self._snippet(operands[0])} "
                                  f"({show(shapes[0])}) with {self._snippet(operands[1])} "
-                                 f"({show(shapes[1])}){hint}")
-            detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
+                                 f"({show(shapes[1])}){detail or hint}")
             self._fail(node, f"shape mismatch in {self._snippet(node)}: {symbol} cannot take "
                              f"{self._snippet(operands[0])} ({show(shapes[0])}){detail}")
         raise AssertionError("unreachable")
@@ -336,7 +294,7 @@ class _Checker:
             return self._apply(node, "transpose", [self.infer(node.children[0])])
         if kind == "binop":
             shape = self._binop(node)
-            value = _constant(node)
+            value = _constant(node, self.constants)
             if value is not None and not (value == 0 or MIN_NUMBER <= abs(value) <= MAX_NUMBER):
                 raise ParseError(f"{self._snippet(node)} is out of range: numbers (also computed "
                                  f"ones) must lie between {MIN_NUMBER:g} and {MAX_NUMBER:g} in "
@@ -377,7 +335,7 @@ class _Checker:
 
     def _binop(self, node: Ast) -> TShape:
         op = str(node.value)
-        left, right = (self.infer(c) for c in node.children)
+        left, right = self._operand(node, 0), self._operand(node, 1)
         if op in ("+", "-", ".*", "./"):
             a, b = node.children
             for side, other, other_shape in ((a, b, right), (b, a, left)):
@@ -392,6 +350,8 @@ class _Checker:
                                symbol=op)
         if op == "*":
             return self._apply(node, "matmul", [left, right], symbol=op)
+        if op == "\\":         # MATLAB's left division: A\B = solve(A, B)
+            return self._apply(node, "solve", [left, right], symbol="\\")
         if op == "/":
             if not _scalar(right):
                 self._fail(node, f"{self._snippet(node)}: '/' divides by a scalar, but "
@@ -535,8 +495,33 @@ class _Checker:
         return (resolve(shape[0]), resolve(shape[1]))
 
     def build(self, node: Ast, refs: dict[str, Node]) -> Node:
+        """The expression tree of a syntax node; a chain's links from the innermost out, by
+        iteration (see infer)."""
+        spine = left_spine(node)
+        if spine and spine[0].value in ("+", "-"):     # a sum: its terms added at once
+            terms = []
+            for link in spine:
+                if link.value not in ("+", "-"):
+                    break
+                right = self.build(link.children[1], refs)
+                terms.append(right if link.value == "+" else algebra.neg(right))
+                node = link.children[0]
+            terms = [self.build(node, refs), *reversed(terms)]
+            shape = self.tshape(self.shape[id(spine[0])])
+            if 1 not in shape:      # vectors beside a matrix: each expanded (_expansion), as
+                terms = [expand(t, shape, "column" if t.is_column else "row")  # the sum is linear
+                         if t.is_vector else t for t in terms]
+            return algebra.add(*terms)
+        built = self._build(spine[-1], refs, None) if spine else self._build(node, refs, None)
+        for link in reversed(spine[:-1]):
+            built = self._build(link, refs, built)
+        return built
+
+    def _build(self, node: Ast, refs: dict[str, Node], first: Node | None) -> Node:
+        """`node` built, with `first` its first operand when that is already built."""
         kind = node.kind
-        kids = [self.build(c, refs) for c in node.children]
+        kids = [first if i == 0 and first is not None else self.build(c, refs)
+                for i, c in enumerate(node.children)]
         if kind == "number":
             return algebra.number(_number(str(node.value)))
         if kind == "name":
@@ -568,6 +553,8 @@ class _Checker:
                 return algebra.hadamard(a, b)
             if op in ("/", "./"):
                 return algebra.divide(a, b)
+            if op == "\\":
+                return algebra.apply("solve", a, b)
             if self.info.get(id(node)) == "matpow":
                 return algebra.apply("matpow", a, b)
             return algebra.power(a, b)
@@ -603,17 +590,25 @@ def expand(vector: Node, shape: Shape, kind: str) -> Node:
     return algebra.mul(algebra.fill(algebra.ONE, (shape[0], 1)), vector)
 
 
-def _constant(node: Ast) -> float | None:
+def _constant(node: Ast, known: dict[int, float | None]) -> float | None:
     """The value of an expression of number literals (`2^1000`), inf where it overflows; None
-    for anything else."""
+    for anything else. The value of each operator is kept in `known` (by id), so that a chain
+    of n links costs n steps, not n²/2."""
     if node.kind == "number":
         return float(str(node.value))
     if node.kind == "neg":
-        inner = _constant(node.children[0])
+        inner = _constant(node.children[0], known)
         return None if inner is None else -inner
     if node.kind != "binop":
         return None
-    a, b = (_constant(c) for c in node.children)
+    if id(node) not in known:
+        known[id(node)] = _binop_constant(node, *(
+            known[id(c)] if id(c) in known else _constant(c, known) for c in node.children))
+    return known[id(node)]
+
+
+def _binop_constant(node: Ast, a: float | None, b: float | None) -> float | None:
+    """A binary operator applied to the values of its operands (None: not all numbers)."""
     if a is None or b is None:
         return None
     op = str(node.value)
@@ -659,10 +654,7 @@ def _binding_order(program: Program, text: str) -> list[tuple[str, Ast]]:
         defs[name] = body
 
     def uses(node: Ast) -> set[str]:
-        found = {str(node.value)} if node.kind == "name" and node.value in defs else set()
-        for c in node.children:
-            found |= uses(c)
-        return found
+        return {str(n.value) for n in walk(node) if n.kind == "name" and n.value in defs}
 
     order: list[tuple[str, Ast]] = []
     state: dict[str, int] = {}
@@ -697,12 +689,15 @@ def build_problem(program: Program, shapes: dict | None = None,
     for name, body in ordered:
         tree = checker.build(body, refs)
         bindings[name] = tree
-        refs[name] = leaf("ref", tree.shape, name, tree.deps)
+        # a binding built as a zero (u = X.*Y*(S - S)) stands for no variable: used as itself, so
+        # that it folds away, rather than as a name whose text no variable sizes (u = matrix(0))
+        refs[name] = tree if tree.op == "zero" else leaf("ref", tree.shape, name, tree.deps)
     assert program.body is not None
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
     warnings = _warnings(checker, shapes or {}, ordered, expr, bindings, variables)
     used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    used |= {name for name, tree in bindings.items() if tree.op == "zero"}
     unused = {name: checker._snippet(body) for name, body in ordered if name not in used}
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
                    set(checker.symmetric), set(checker.declared) & set(variables),

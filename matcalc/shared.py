@@ -6,6 +6,11 @@ would write it. The largest repeated subexpression is named first, and a part of
 if it also occurs outside it. Only the printed form changes: `d.result` and `d.expr` keep the whole expression, and
 the generated code does its own sharing (printing/module.py). The user's bindings are names
 already, and are left as they are.
+
+The parts of a factorization a closed form needs — the eigenvectors U and eigenvalues λ of S, the
+singular vectors U, V, the top eigenvector u — are named in the where clause whether or not they
+repeat, by the name their registry row gives them (`part`): `U*diag(lambda.^-1)*U' where
+U = eigvecs(S), lambda = eigvals(S)`, as a person writes "where U, λ = eigh(S)".
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from . import algebra
+from .operators import REGISTRY
 from .ops import Node, leaf
 
 MIN_SIZE = 4        # nodes in a subexpression worth a name: an operation on an operation at least
@@ -27,6 +33,12 @@ def _worth_naming(node: Node) -> bool:
     # a number times something is printed as that something, scaled
     coefficient, rest = algebra.split_coefficient(node)
     return coefficient == 1 or rest.size >= MIN_SIZE
+
+
+def _part(node: Node) -> str:
+    """The name of a factorization's part (eigvecs(S): U), or "" for any other node."""
+    row = REGISTRY.get(node.op)
+    return row.part if row is not None and not node.has_d else ""
 
 
 def name_shared(results: list[Node], taken: Iterable[str]
@@ -53,7 +65,7 @@ def name_shared(results: list[Node], taken: Iterable[str]
     named: list[Node] = []
     for node in sorted(order, key=lambda n: (-n.size, order[n])):
         count = occurrences[node]
-        if count > 1 and _worth_naming(node):
+        if (count > 1 and _worth_naming(node)) or _part(node):
             named.append(node)
             count = 1
         for a in node.args:
@@ -64,10 +76,19 @@ def name_shared(results: list[Node], taken: Iterable[str]
     names: dict[Node, Node] = {}
     number = 0
     for node in named:
-        number += 1
-        while f"t{number}" in taken:
+        part = _part(node)
+        if part:
+            name, k = part, 1
+            while name in taken:
+                k += 1
+                name = f"{part}{k}"
+        else:
             number += 1
-        names[node] = leaf("ref", node.shape, f"t{number}", node.deps)
+            while f"t{number}" in taken:
+                number += 1
+            name = f"t{number}"
+        taken.add(name)
+        names[node] = leaf("ref", node.shape, name, node.deps)
     rewritten: dict[Node, Node] = {}
 
     def rewrite(node: Node, top: bool = False) -> Node:

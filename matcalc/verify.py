@@ -1,7 +1,7 @@
 """Numeric checks: evaluate expressions with NumPy and compare gradients with central differences.
 
 `evaluate` is a plain interpreter over expression trees (2-D arrays throughout, no cleverness), kept
-apart from the code generator so that one checks the other. `derivative_error` compares a claimed
+apart from the code generator so that one checks the other. `derivative_check` compares a claimed
 derivative with central differences of the function along random directions:
 
     (f(X + hV) - f(X - hV)) / 2h  ≈  sum(G .* V)
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .operators import REGISTRY, lookup, shape_size
-from .ops import Node, dim_factors
+from .ops import Node, dim_factors, dim_value, smaller_parts
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
 
@@ -58,20 +58,22 @@ def dimension_sizes(variables: dict[str, tuple], rng: np.random.Generator | None
                     base: int = 0) -> dict[str, int]:
     """A size for each unknown dimension, distinct where possible."""
     sizes: dict[str, int] = {}
-    products = []
+    derived = []
     for shape in variables.values():
         for d in shape:
             if isinstance(d, int) or d in sizes:
                 continue
-            if "*" in d:                # rows(A)*rows(B): sized by its factors
-                products.append(d)
-                continue
-            sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
-    for d in products:
+            if smaller_parts(d) is None and "*" not in d:
+                sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
+            else:
+                derived.append(d)
+    # min(m,n), of the singular values of an m×n matrix: from m and n; rows(A)*rows(B) (a
+    # Kronecker product's): from its factors
+    for d in derived:
         for f in dim_factors(d):
-            if not isinstance(f, int) and f not in sizes:
+            if not isinstance(f, int) and f not in sizes and smaller_parts(f) is None:
                 sizes[f] = SIZES[(len(sizes) + base) % len(SIZES)]
-        sizes[d] = int(np.prod([f if isinstance(f, int) else sizes[f] for f in dim_factors(d)]))
+        sizes[d] = dim_value(d, sizes)
     return sizes
 
 
@@ -144,58 +146,128 @@ def from_user(x, r: int, c: int) -> np.ndarray:
 
 Directional = Callable[[dict, np.ndarray, tuple], "np.ndarray | tuple[np.ndarray, float]"]
 
+# Smaller inputs, tried only when no point of SAMPLERS told a derivative from zero: deep networks
+# of sigmoid or tanh saturate at entries near 1 (the gradient of 16 tanh layers is about 1e-28
+# there), and are not saturated near 0.
+SCALED_DOWN = ((0.02, 0.015, 0.0), (0.002, 0.0015, 0.0))
 
-def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
+NO_FINITE_POINT = "no sampled point where the function and the result are finite"
+NEGLIGIBLE = ("at every sampled point, small inputs included, the derivative and the result are "
+              "both below what central differences resolve (1e-6 of the function's size: the "
+              "function saturates or its gradient vanishes there), so a comparison would be of "
+              "zero with zero")
+
+
+def derivative_check(function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
                      wrt: str, directional: Directional, trials: int = 3, seed: int = 0,
-                     symmetric: set[str] = frozenset()) -> float:
-    """Largest relative error between an analytic directional derivative and central differences.
+                     symmetric: set[str] = frozenset()) -> tuple[float, str]:
+    """(largest relative error between an analytic directional derivative and central
+    differences, "") — or (nan, why no point could be used).
 
     `function` is the expression whose derivative is checked, `directional(inputs, V, shape)` the
     claimed derivative along V at `inputs` (calling convention of generated code; `shape` the
     function's numeric shape there) — an array of that shape, or (array, magnitude) where magnitude
     bounds the terms it summed.
-    Returns nan if no point of the domain was found.
+
+    A point counts only where it can tell a wrong derivative from a right one: the differences
+    converge there, and the derivative or the result is above the differences' resolution
+    (1e-6 of the function's size). Where both are below it — a saturated sigmoid, whose
+    derivative is 1e-28 — any result "agrees", and the point is passed over; when no point of
+    the usual kinds is left, smaller inputs are tried (SCALED_DOWN), and failing those the answer
+    is nan with the reason.
     """
     rng = np.random.default_rng(seed)
     worst: dict[int, float] = {}     # per kind of input point: the largest error seen
-    found = 0
+    found = negligible = 0
     domains = variable_domains(function, bindings)
+    point = _PointCheck(function, bindings, variables, wrt, directional, symmetric, domains)
     for trial in range(max(trials, len(SAMPLERS)) * 4):
         if found >= trials and len(worst) == len(SAMPLERS):
             break
-        sizes = dimension_sizes(variables, base=trial)
         kind = trial % len(SAMPLERS)
-        env = sample_inputs(variables, sizes, rng, *SAMPLERS[kind], symmetric=symmetric,
-                            domains=domains)
+        error = point.error(rng, SAMPLERS[kind], trial)
+        if error is NEGLIGIBLE:
+            negligible += 1
+        elif error is not None:
+            worst[kind] = max(worst.get(kind, 0.0), error)  # type: ignore[arg-type]
+            found += 1
+    if not worst and negligible:
+        for i, sampler in enumerate(SCALED_DOWN):
+            for trial in range(trials * 2):
+                error = point.error(rng, sampler, trial)
+                if error is not None and error is not NEGLIGIBLE:
+                    worst[len(SAMPLERS) + i] = max(worst.get(len(SAMPLERS) + i, 0.0),
+                                                   error)  # type: ignore[arg-type]
+            if worst:
+                break
+    # A wrong derivative is wrong at every kind of point; a right one evaluated where its formula
+    # loses precision (exp(exp(8)) cancelling against itself) is wrong at one kind only.
+    if worst:
+        return min(worst.values()), ""
+    return float("nan"), NEGLIGIBLE if negligible else NO_FINITE_POINT
+
+
+class _PointCheck:
+    """The comparison at one random point of one kind (a SAMPLERS row)."""
+
+    def __init__(self, function: Node, bindings: dict[str, Node], variables: dict[str, tuple],
+                 wrt: str, directional: Directional, symmetric: set[str],
+                 domains: dict[str, str]):
+        self.function, self.bindings, self.variables = function, bindings, variables
+        self.wrt, self.directional, self.symmetric = wrt, directional, symmetric
+        self.domains = domains
+
+    def error(self, rng: np.random.Generator, sampler: tuple[float, float, float],
+              trial: int) -> float | str | None:
+        """The relative error at a new point; NEGLIGIBLE where the point cannot tell (both
+        sides below the resolution); None where it cannot be used (not finite, too steep)."""
+        wrt, variables = self.wrt, self.variables
+        sizes = dimension_sizes(variables, base=trial)
+        env = sample_inputs(variables, sizes, rng, *sampler, symmetric=self.symmetric,
+                            domains=self.domains)
         env["__dims__"] = sizes  # type: ignore[assignment]
         r, c = env[wrt].shape
         direction = rng.standard_normal((r, c))
-        if wrt in symmetric:
+        if wrt in self.symmetric:
             direction = (direction + direction.T) / 2
         user = {n: to_user(env[n], variables[n]) for n in variables}
-        fr, fc = shape_size(function, sizes)
+        fr, fc = shape_size(self.function, sizes)
         try:
             with np.errstate(all="ignore"):
-                claimed = directional(user, direction, (fr, fc))
+                claimed = self.directional(user, direction, (fr, fc))
         except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError):
-            continue    # a singular matrix, a division by zero, an overflow here: try another
+            return None    # a singular matrix, a division by zero, an overflow here: try another
         claimed, magnitude = claimed if isinstance(claimed, tuple) else (claimed, 0.0)
         analytic = from_user(claimed, fr, fc)
         if not np.all(np.isfinite(analytic)):
-            continue
+            return None
+        estimates = self._estimates(env, direction, analytic, magnitude)
+        if not estimates:
+            return None
+        error = min(float(np.max(np.abs(n - analytic))) / size for n, size, _ in estimates)
+        if all(size == floor for _, size, floor in estimates):
+            return NEGLIGIBLE
+        if error > 1e-7 and not _converged(estimates):
+            return None    # differences still move with the step: too steep here to judge
+        return error
+
+    def _estimates(self, env: dict, direction: np.ndarray, analytic: np.ndarray,
+                   magnitude: float) -> list[tuple[np.ndarray, float, float]]:
+        """(central differences, the size they are compared at, the resolution floor) at
+        several steps: truncation error shrinks with h, rounding error grows; a right derivative
+        agrees at one of them, a wrong one at none. Central differences at several steps, then
+        the fourth-order five-point stencil (-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h))/12h for
+        steep functions."""
+        wrt = self.wrt
         scale = max(1.0, float(np.max(np.abs(env[wrt]))))
 
-        def f_at(x: np.ndarray, env: dict = env) -> np.ndarray:
+        def f_at(x: np.ndarray) -> np.ndarray:
             shifted = dict(env)
             shifted[wrt] = x
             with np.errstate(all="ignore"):
-                return evaluate(function, shifted, bindings)
+                return evaluate(self.function, shifted, self.bindings)
 
         estimates = []
-        # Several step sizes: truncation error shrinks with h, rounding error grows; a right
-        # derivative agrees at one of them, a wrong one at none.
-        # Central differences at several steps, then the fourth-order five-point stencil
-        # (-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h))/12h for steep functions.
         for h, order in ((1e-5, 2), (1e-6, 2), (1e-4, 2), (1e-7, 2), (1e-3, 4), (1e-4, 4)):
             h *= scale
             try:
@@ -220,13 +292,4 @@ def derivative_error(function: Node, bindings: dict[str, Node], variables: dict[
             estimates.append((numeric, size, floor))
             if float(np.max(np.abs(numeric - analytic))) / size < 1e-7:
                 break
-        if not estimates:
-            continue
-        error = min(float(np.max(np.abs(n - analytic))) / size for n, size, _ in estimates)
-        if error > 1e-7 and not _converged(estimates):
-            continue    # differences still move with the step: too steep here to judge
-        worst[kind] = max(worst.get(kind, 0.0), error)
-        found += 1
-    # A wrong derivative is wrong at every kind of point; a right one evaluated where its formula
-    # loses precision (exp(exp(8)) cancelling against itself) is wrong at one kind only.
-    return min(worst.values()) if worst else float("nan")
+        return estimates

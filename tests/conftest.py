@@ -25,3 +25,14 @@ def _every_result_converts_to_sympy(request, monkeypatch):
             request.node.module.__name__.split(".")[-1] in UNCONVERTED:
         return
     monkeypatch.setattr(api.Derivation, "__init__", _init_and_convert)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _numba_cache_in_a_temporary_directory(tmp_path_factory):
+    """d.numba() writes its modules and compiled loops under MATCALC_CACHE_DIR: the tests' own
+    directory, not the user's ~/.cache/matcalc."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MATCALC_CACHE_DIR", str(tmp_path_factory.mktemp("numba-cache")))
+    yield
+    mp.undo()
+

@@ -24,8 +24,9 @@ SMOOTH = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus"]
 NONSMOOTH = ["abs", "relu"]     # derivatives almost everywhere: random points miss the kinks
 SQUARE_LEAVES = {"nn": ["S", "S'"], "mm": ["T", "T'"], "kk": ["K", "K'"]}
 # functions of a square or a matrix leaf, where random inputs are in their domain almost surely:
-# simple extreme eigenvalues, full rank, a simple top singular value
-SPECTRAL = ["lambdamax", "lambdamin", "normnuc", "normop", "expm"]
+# simple extreme eigenvalues, full rank, a simple top singular value, distinct eigenvalues and
+# singular values
+SPECTRAL = ["lambdamax", "lambdamin", "normnuc", "normop", "expm", "eigvals", "svdvals"]
 
 
 def _vars_of(t: str) -> list[str]:
@@ -112,6 +113,13 @@ def expression(draw, t: str, depth: int, extended: bool = True) -> str:
             return f"{f}(1 + {sub('s')}^2)"
         if f in ("normnuc", "normop"):     # of a matrix leaf: full rank, simple σ1 almost surely
             return f"{f}({draw(st.sampled_from(['X', 'Y', 'A', 'B', 'X', 'C']))})"
+        if f == "eigvals":        # all the eigenvalues, weighted by a vector of their number
+            leaf = draw(st.sampled_from([n for names in SQUARE_LEAVES.values() for n in names]))
+            return f"(eigvals({leaf})'*({sub(VARIABLES[leaf[0]][0])}))"
+        if f == "svdvals":        # min(m, n) of them: reduced to a scalar
+            leaf = draw(st.sampled_from(['X', 'Y', 'A', 'B', 'C']))
+            return draw(st.sampled_from([f"sum(svdvals({leaf}))", f"norm2(svdvals({leaf}))^2",
+                                         f"sum(log(svdvals({leaf})))"]))
         if f == "expm":
             return f"tr(expm({draw(st.sampled_from(SQUARE_LEAVES['nn']))})*{sub('nn')})"
         leaf = draw(st.sampled_from([n for names in SQUARE_LEAVES.values() for n in names]))
@@ -134,7 +142,10 @@ def expression(draw, t: str, depth: int, extended: bool = True) -> str:
     if kind == "expand":
         return draw(_expansion(t, depth, extended))
     if kind == "solve":     # solve(S, ·) of a diagonally dominant square leaf: invertible
-        return f"solve({draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))}, {sub(t)})"
+        leaf = draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))
+        if draw(st.booleans()):
+            return f"({leaf}\\({sub(t)}))"          # MATLAB's left division, S\B
+        return f"solve({leaf}, {sub(t)})"
     raise AssertionError(kind)
 
 

@@ -200,7 +200,7 @@ def test_seed_gradient_on_dask_chunked_by_rows():
 
 # -- the CLI ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api"])
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api", "numba"])
 def test_cli_prints_each_backend(backend):
     from click.testing import CliRunner
 
@@ -214,14 +214,14 @@ def test_cli_prints_each_backend(backend):
 
 def test_unknown_backend_is_a_clear_error():
     d = matcalc.derive(SEED, wrt="X")
-    with pytest.raises(ValueError, match="numpy, jax, torch, array-api"):
+    with pytest.raises(ValueError, match="numpy, jax, torch, array-api, numba"):
         d.code("tensorflow")
 
 
 # -- names: a user's variable never shadows what the generated code calls -------------------------
 
 CALL_ROOTS = {"numpy": {"np"}, "jax": {"jnp", "jax"}, "torch": {"torch"},
-              "array-api": {"xp", "array_namespace", "_device"}}
+              "array-api": {"xp", "array_namespace", "_device"}, "numba": {"np", "numba"}}
 
 
 def _calls_only(source: str, roots: set[str]) -> None:
@@ -251,12 +251,15 @@ def _run(backend: str, d, inputs: dict):
     if backend == "array-api":
         pytest.importorskip("array_api_compat")
         return np.asarray(d.array_api()(**inputs))
+    if backend == "numba":
+        pytest.importorskip("numba")
+        return d.numba()(**inputs)
     return d.numpy()(**inputs)
 
 
 @pytest.mark.parametrize("backend", list(CALL_ROOTS))
 @pytest.mark.parametrize("name", ["xp", "jnp", "jax", "torch", "np", "array_namespace", "_device",
-                                  "_sigmoid", "t1", "lambda"])
+                                  "_sigmoid", "t1", "lambda", "numba", "_fused1"])
 def test_names_of_every_backend_are_renamed(name, backend):
     text = f"{name}'*x + sum(sigmoid({name}.*x).^2)"
     d = matcalc.derive(text, wrt="x", shapes={name: ("n",), "x": ("n",)})
@@ -275,9 +278,10 @@ def test_import_and_code_generation_need_no_optional_library():
     import sys
     script = ("import sys, matcalc\n"
               "d = matcalc.derive(\"w'*w where w = sigmoid(X'*a)\", wrt='X')\n"
-              "for b in ('numpy', 'jax', 'torch', 'array-api'):\n"
+              "for b in ('numpy', 'jax', 'torch', 'array-api', 'numba'):\n"
               "    d.code(b)\n"
-              "heavy = ('jax', 'torch', 'dask', 'array_api_compat', 'array_api_strict', 'scipy')\n"
+              "heavy = ('jax', 'torch', 'dask', 'array_api_compat', 'array_api_strict', 'scipy',"
+              " 'numba')\n"
               "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -303,6 +307,9 @@ def test_a_problem_with_only_scalars(backend):
     elif backend == "jax":
         pytest.importorskip("jax")
         got = d.jax()(t=1.5, s=2.0)
+    elif backend == "numba":
+        pytest.importorskip("numba")
+        got = d.numba()(t=1.5, s=2.0)
     else:
         got = d.numpy()(t=1.5, s=2.0)
     np.testing.assert_allclose(float(got), want, rtol=1e-6)

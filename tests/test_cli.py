@@ -245,7 +245,7 @@ def test_help_text_content():
     out = run("derive", "--help").output
     for option in ("--wrt", "--shape", "--sym", "--steps", "--format", "--check", "--no-verify"):
         assert option in out
-    assert "text|latex|numpy|jax|torch|array-api|json" in out
+    assert "text|latex|numpy|jax|torch|array-api|numba|json" in out
 
 
 def test_hessian_command():

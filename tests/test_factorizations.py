@@ -115,6 +115,35 @@ NORMS = [
     ("normnuc(X)*normop(X)", "X", None, (), None),
 ]
 
+def _eig(S):
+    """Eigenvalues (ascending) and eigenvectors of the symmetric part, by eig (not eigh) sorted."""
+    w, u = np.linalg.eig(_sym(S))
+    order = np.argsort(w.real)
+    return w.real[order], u.real[:, order]
+
+
+def _eig_gradient(S, weights):
+    """U*diag(∂g/∂λ)*U' for the gradient ∂g/∂λ = weights(λ) (Magnus 1985)."""
+    w, u = _eig(S)
+    return u @ np.diag(weights(w)) @ u.T
+
+
+# all the eigenvalues of a symmetric S (ascending) and the singular values of A (descending)
+EIGVALS = [
+    ("sum(eigvals(S).^2)", "S", None, {"S"}, lambda S: _eig_gradient(S, lambda w: 2 * w)),
+    ("sum(eigvals(S).^2)", "S", None, (), lambda S: 2 * _sym(S)),      # = norm2(S)^2 of (S+S')/2
+    ("sum(log(eigvals(S)))", "S", None, {"S"}, lambda S: np.linalg.inv(S)),    # = logdet(S)
+    ("eigvals(S)'*w", "S", None, {"S"}, lambda S, w: _eig_gradient(S, lambda _: w)),
+    ("sum(exp(eigvals(S)))", "S", None, {"S"}, lambda S: scipy.linalg.expm(S)),   # tr(expm(S))
+    ("eigvals(X'*X)'*w", "X", None, (), None),
+    ("sum(svdvals(A))", "A", {"A": ("m", "n")}, (), lambda A: _polar(A)),   # the nuclear norm
+    ("sum(svdvals(A))", "A", {"A": ("n", "m")}, (), lambda A: _polar(A)),
+    ("svdvals(A)'*w", "A", {"A": ("m", "n")}, (), None),
+    ("svdvals(A)'*w", "w", {"A": ("m", "n")}, (), lambda A, w: np.linalg.svd(A, compute_uv=False)),
+    ("sum(svdvals(A).^2)", "A", {"A": (4, 3)}, (), lambda A: 2 * A),   # = norm2(A)^2
+    ("norm2(svdvals(A*B))^2", "B", None, (), None),
+]
+
 EXPM = [
     ("tr(expm(A))", "A", None, (), lambda A: scipy.linalg.expm(A).T),
     ("tr(expm(A)*B)", "A", {"B": ("n", "n")}, (), lambda A, B: _frechet_adjoint(A, B.T)),
@@ -196,6 +225,7 @@ def _cases(table, family):
 
 @pytest.mark.parametrize("expr, wrt, shapes, symmetric, expected",
                          _cases(SOLVE, "solve") + _cases(SPECTRAL, "spectral")
+                         + _cases(EIGVALS, "eigvals/svdvals")
                          + _cases(NORMS, "norms") + _cases(EXPM, "expm") + _cases(CHOL, "chol")
                          + _cases(ROOTS, "sqrtm/logm"))
 def test_gradient_matches_finite_differences(expr, wrt, shapes, symmetric, expected):
@@ -216,9 +246,133 @@ def test_gradient_matches_finite_differences(expr, wrt, shapes, symmetric, expec
     ("sum(solve(A, X).^2)", "X", None),
     ("norm2(chol(S)'*x)^2", "x", None),                             # 2*S (S = L*L')
     ("sum(log(diag(chol(S))))", "S", None),                         # of logdet(S)/2
+    ("norm2(pinv(X)*y - z)^2", "y", {"X": ("m", "n")}),             # 2*pinv(X)'*pinv(X)
+    ("sum(pinv(X))", "X", {"X": (4, 3)}),                           # a Hessian map
+    (GP, "sigma", {"sigma": ()}),                                   # through chol and solve
 ])
 def test_hessians(expr, wrt, shapes):
     check_hessian(expr, wrt, shapes, domain="positive")
+
+
+def test_the_sum_of_the_top_k_eigenvalues():
+    """λ3 + λ4 of a 4×4 S (a Ky Fan norm) as eigvals(S)'*c with c = (0, 0, 1, 1): the gradient
+    u3*u3' + u4*u4', against central differences of the sum of the two largest eigenvalues."""
+    d = matcalc.derive("eigvals(S)'*c", wrt="S", shapes={"S": (4, 4), "c": (4,)},
+                       symmetric={"S"})
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 4))
+    S, c = X + X.T, np.array([0.0, 0.0, 1.0, 1.0])
+    g = d.numpy()(S=S, c=c)
+    u = np.linalg.eigh(S)[1]
+    np.testing.assert_allclose(g, u[:, 2:] @ u[:, 2:].T, atol=1e-12)
+    top2 = lambda M: np.sum(np.linalg.eigvalsh(M)[2:])
+    h = 1e-6
+    for i, j in [(0, 0), (0, 1), (2, 3)]:
+        E = np.zeros((4, 4))
+        E[i, j] = E[j, i] = 1.0
+        assert abs((top2(S + h * E) - top2(S - h * E)) / (2 * h) - np.sum(g * E)) < 1e-7
+
+
+def test_sum_of_singular_values_is_the_nuclear_norm():
+    """Its gradient is the one of normnuc, polar(A), reached by the rules svd-polar."""
+    a = matcalc.derive("sum(svdvals(A))", wrt="A", shapes={"A": ("m", "n")})
+    b = matcalc.derive("normnuc(A)", wrt="A", shapes={"A": ("m", "n")})
+    assert str(a) == str(b) == "polar(A)"
+    assert "svd-polar" in [s.rule for s in a.steps] and a.error < 1e-8
+
+
+def test_singular_values_have_min_m_n_entries():
+    d = matcalc.derive("svdvals(A)'*w", wrt="A", shapes={"A": ("m", "n")})
+    assert d.problem.variables["w"] == ("min(m,n)", 1)
+    rng = np.random.default_rng(0)
+    for shape in [(5, 3), (3, 5)]:
+        A, w = rng.standard_normal(shape), rng.standard_normal(3)
+        u, _, vt = np.linalg.svd(A, full_matrices=False)
+        np.testing.assert_allclose(d.numpy()(A=A, w=w), u @ np.diag(w) @ vt, atol=1e-12)
+    # numbers for dimensions: the smaller one
+    assert matcalc.derive("svdvals(A)'*w", wrt="w", shapes={"A": (6, 4)}).problem \
+        .variables["w"] == (4, 1)
+
+
+def test_min_m_n_unifies_with_itself_and_nothing_else():
+    # min(m,n) of A m×n and of B n×m are one length; of B m×k another (k is not n)
+    d = matcalc.derive("svdvals(A)'*svdvals(B)", wrt="A",
+                       shapes={"A": ("m", "n"), "B": ("n", "m")})
+    assert d.error < 1e-8
+    with pytest.raises(matcalc.ShapeError, match=r"1×min\(m,n\).*length min\(k,m\)"):
+        matcalc.derive("svdvals(A)'*svdvals(B)", wrt="A", shapes={"A": ("m", "n"), "B": ("m", "k")})
+    # an unknown square S takes the length min(m,n); numbers give numbers
+    d = matcalc.derive("svdvals(A)'*eigvals(S)", wrt="S", shapes={"A": ("m", "n")},
+                       symmetric={"S"})
+    assert d.problem.variables["S"] == ("min(m,n)", "min(m,n)") and d.error < 1e-8
+    assert matcalc.derive("svdvals(A)'*eigvals(S)", wrt="A", shapes={"A": (4, 6)}) \
+        .problem.variables["S"] == (4, 4)
+
+
+@pytest.mark.parametrize("expr, shapes, match", [
+    ("sum(eigvals(X))", {"X": ("m", "n")}, "eigvals cannot take X \\(m×n\\)"),
+    ("sum(svdvals(alpha))", {}, "svdvals cannot take alpha \\(a scalar\\)"),
+    ("sum(svdvals(x))", {}, "svdvals cannot take x \\(a vector"),
+    ("sum(eigvals(alpha))", {}, "eigvals cannot take alpha"),
+    ("sum(X\\b)", {"X": ("m", "n"), "b": ("m",)}, "operator '\\\\' cannot combine X \\(m×n\\) with b"),
+    ("sum(A\\b)", {"A": ("n", "n"), "b": ("m",)}, "operator '\\\\' cannot combine A \\(n×n\\) with b \\(a vector of length m\\)"),
+    ("svdvals(A)'*w", {"A": (5, 3), "w": (5,)}, "cannot combine"),
+])
+def test_hostile_spectral_inputs(expr, shapes, match):
+    with pytest.raises(matcalc.ShapeError, match=match) as err:
+        matcalc.derive(expr, wrt="alpha" if "alpha" in expr else expr[expr.index("(") + 1],
+                       shapes=shapes)
+    assert "^" in str(err.value)        # a caret under the operator's span
+
+
+def test_backslash_is_solve():
+    a = matcalc.derive("y'*(S\\y)", wrt="S", symmetric={"S"})
+    b = matcalc.derive("y'*solve(S, y)", wrt="S", symmetric={"S"})
+    assert str(a) == str(b) and a.error < 1e-8
+    assert a.problem.text == "y'*(S\\y)"          # the input as written
+    # left-associative, with * and /: A\B*c is (A\B)*c
+    d = matcalc.derive("sum(A\\B*c)", wrt="c", shapes={"B": ("n", "n")})
+    assert d.error < 1e-8
+    # the input, backslash and all, in the generated docstring: escaped (\x, \N, \u would not
+    # compile), and in LaTeX as a character, not a command
+    import warnings
+    for text in ["sum(A\\x)", "sum(A\\u)", "sum(A\\N)"]:
+        d = matcalc.derive(text, wrt="A")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(d.source, "<generated>", "exec")
+        assert "\\char92" in d.latex(standalone=True)
+    with pytest.raises(matcalc.ParseError, match="column 1") as err:
+        matcalc.derive("\\A", wrt="A")
+    assert "^" in str(err.value)
+
+
+def test_chol_code_solves_by_substitution():
+    """No inverse and no general solve with a Cholesky factor: triangular solves (SciPy)."""
+    for expr, wrt, kwargs in [(GAUSSIAN, "S", {"symmetric": {"S"}}), (GAUSSIAN, "mu", {}),
+                              (GP, "X", {"shapes": {"sigma": ()}}),
+                              (GP, "sigma", {"shapes": {"sigma": ()}}),
+                              ("logdet(S) + (y - mu)'*solve(S, y - mu)", "mu", {})]:
+        source = matcalc.derive(expr, wrt=wrt, **kwargs).source
+        body = source[source.index("def grad_"):]
+        assert "inv(" not in body.split('"""')[2], (expr, wrt)
+        if "chol" in expr:
+            assert "_solve_triangular(" in body and "np.linalg.solve(" not in body, (expr, wrt)
+
+
+@pytest.mark.parametrize("expr, wrt, what", [("svdvals(A)'*w", "w", "svdvals"),
+                                             ("sum(eigvals(S).^2)", "S", "eigvalsh")])
+def test_the_array_api_code_refuses_a_missing_linalg_function(expr, wrt, what):
+    """A library without the (optional) linalg function: a refusal naming it."""
+    import types
+    d = matcalc.derive(expr, wrt=wrt)
+    namespace = types.SimpleNamespace(linalg=types.SimpleNamespace())
+    code = d.code("array-api").replace("array_namespace(a)", "_bare")
+    scope = {"_bare": namespace}
+    exec(compile(code, "<generated>", "exec"), scope)   # noqa: S102 (matcalc's own output)
+    helper = "_svdvals" if what == "svdvals" else "_eigvals"
+    with pytest.raises(NotImplementedError, match=f"no linalg.{what}"):
+        scope[helper](np.eye(3))
 
 
 @pytest.mark.parametrize("expr, wrt, note", [
@@ -227,6 +381,8 @@ def test_hessians(expr, wrt, shapes):
     ("normnuc(X)", "X", "normnuc: holds where its argument has full rank"),
     ("normop(X)", "X", "normop: holds where the largest singular value is simple"),
     ("sum(pinv(X))", "X", "pinv: holds where its argument has full rank"),
+    ("sum(eigvals(S).^2)", "S", "eigvals: holds where the eigenvalues are distinct"),
+    ("svdvals(X)'*w", "X", "svdvals: holds where the singular values are distinct and nonzero"),
 ])
 def test_conditions_are_stated_as_notes(expr, wrt, note):
     d = matcalc.derive(expr, wrt=wrt)
@@ -240,11 +396,25 @@ def test_smooth_operators_have_no_notes():
 
 def test_results_name_the_factorization_operators():
     assert str(matcalc.derive("lambdamax(S)", wrt="S", symmetric={"S"})) == \
-        "eigvecmax(S)*eigvecmax(S)'"
+        "u*u' where u = eigvecmax(S)"
     assert str(matcalc.derive("normnuc(X)", wrt="X")) == "polar(X)"
     assert str(matcalc.derive("tr(expm(A)*B)", wrt="A")) == "expmfrechet(A', B')"
     d = matcalc.derive("lambdamax(S)", wrt="S", symmetric={"S"})
     assert r"u_{\max}" in d.latex() and "lambdamax" in [s.rule for s in d.steps]
+
+
+def test_results_name_the_parts_of_a_factorization_in_where():
+    """U and lambda of S, as a user binding would be named; the text reads back as input and
+    means the same gradient; a name the input uses is not taken."""
+    d = matcalc.derive("sum(log(eigvals(S)))", wrt="S", symmetric={"S"})
+    assert str(d) == "U*diag(lambda.^-1)*U' where U = eigvecs(S), lambda = eigvals(S)"
+    assert d.to_json()["where"] == {"U": "eigvecs(S)", "lambda": "eigvals(S)"}
+    assert r"\lambda = \lambda\left(S\right)" in d.latex()
+    check = matcalc.check("sum(log(eigvals(S)))", wrt="S", claim=str(d), symmetric={"S"})
+    assert check.correct
+    d = matcalc.derive("svdvals(A)'*w + lambda*sum(U)", wrt="A")
+    assert str(d) == "U2*diag(w)*V' where U2 = svdu(A), V = svdv(A)"
+    assert d.error < 1e-8
 
 
 def test_the_linear_map_of_expm_is_its_frechet_derivative():
@@ -268,7 +438,9 @@ def test_what_the_rules_do_not_give_is_refused(expr, wrt, kwargs, match):
         matcalc.derive(expr, wrt=wrt, **kwargs)
 
 
-@pytest.mark.parametrize("expr, wrt", [("lambdamax(S)", "S"), ("tr(expm(A)*B)", "A")])
+@pytest.mark.parametrize("expr, wrt", [("lambdamax(S)", "S"), ("tr(expm(A)*B)", "A"),
+                                       ("sum(log(eigvals(S)))", "S"),
+                                       ("sum(svdvals(A))", "A")])
 def test_hessians_the_rules_do_not_give_are_refused(expr, wrt):
     with pytest.raises(matcalc.DifferentiationError, match="no differential rule"):
         matcalc.hessian(expr, wrt=wrt)
@@ -322,3 +494,27 @@ def test_an_overflow_before_expm_is_nan_not_an_error():
     assert np.isnan(d.error) or d.error < 1e-5
     S = np.full((3, 3), np.inf)
     assert np.all(np.isnan(d.numpy()(S=S, alpha=1.0)))
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch", "array-api"])
+@pytest.mark.parametrize("expr, wrt, shapes, symmetric", [
+    (GAUSSIAN, "S", {"mu": (4,), "y": (4,)}, {"S"}),          # solves with chol(S) and chol(S)'
+    (GP, "sigma", {"sigma": (), "X": (4, 3)}, ()),            # inv(chol(K)) where it is needed
+    ("sum(log(eigvals(S))) + svdvals(X)'*w", "S", {"X": (4, 3)}, {"S"}),
+    ("sum(log(eigvals(S))) + svdvals(X)'*w", "X", {"X": (4, 3)}, {"S"}),
+])
+def test_other_backends_compute_what_numpy_computes(expr, wrt, shapes, symmetric, backend):
+    """The triangular solves and the spectral helpers in JAX, PyTorch and the array API (SVD
+    signs pair within one library, so U*diag(w)*V' agrees across libraries)."""
+    from test_backends import _run
+    if backend == "jax":
+        pytest.importorskip("jax").config.update("jax_enable_x64", True)
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes, symmetric=set(symmetric))
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((4, 4))
+    inputs = {"S": X @ X.T / 4 + np.eye(4), "mu": rng.standard_normal(4),
+              "y": rng.standard_normal(4), "sigma": np.array(0.7), "X": rng.standard_normal((4, 3)),
+              "w": rng.standard_normal(3)}
+    inputs = {n: v for n, v in inputs.items() if n in d.problem.variables}
+    np.testing.assert_allclose(np.asarray(_run(backend, d, inputs), dtype=float),
+                               d.numpy()(**inputs), rtol=1e-9, atol=1e-12)

@@ -89,26 +89,34 @@ def test_hessian(expr, wrt, shapes, expected):
 def test_logistic_hessian_is_compact_and_its_code_forms_no_N_by_N_array():
     d = matcalc.hessian("sum(softplus(-y.*(X*w)))", wrt="w", shapes={"X": ("N", "d")})
     assert d.result_text().startswith("X'*diag(") and d.result_text().endswith(")*X")
-    assert "[:, None] * X)" in d.source and "np.diag(" not in d.source
+    assert "_weighted_gram(X, " in d.source and "np.diag(" not in d.source
+
+
+def sigmoid_hessian(X, w):
+    s = sigmoid(X @ w)
+    return X.T @ (((s - s**2) * (1 - 2 * s))[:, None] * X)
 
 
 @pytest.mark.parametrize("n, d", [(40, 3), (300, 99), (300, 101), (500, 257)])
-def test_gram_hessians_are_computed_one_triangle_and_exactly_symmetric(n, d):
-    """X'*diag(s)*X and A'*A are symmetric whatever X, s, A: the code computes the upper triangle
-    in row blocks (1, 2 and 4 blocks, uneven at d = 101 and 257) and mirrors it."""
+def test_gram_hessians_are_exactly_symmetric_by_either_kernel(n, d):
+    """X'*diag(s)*X and A'*A are symmetric whatever X, s, A. With weights proven >= 0 (the
+    logistic σ(1 - σ)y², A'A's none) the code is one syrk, W'W with W = sqrt(s)[:, None] * X; with
+    weights of either sign (σ'' = σ(1 - σ)(1 - 2σ)) the upper triangle in row blocks (1, 2 and 4
+    blocks, uneven at d = 101 and 257), mirrored."""
     logistic = check_hessian("sum(softplus(-y.*(X*w)))", "w", {"X": ("N", "d")}, logistic_hessian)
     squares = check_hessian("norm2(A*x - b)^2", "x", {"A": ("m", "n")},
                             lambda A, x, b: 2 * A.T @ A)
-    assert "_symmetric_product(X, " in logistic.source
-    assert "_symmetric_product(A, A)" in squares.source
+    signed = check_hessian("sum(sigmoid(X*w))", "w", None, sigmoid_hessian)
+    assert "_weighted_gram(X, " in logistic.source and "_symmetric_product" not in logistic.source
+    assert "_gram(A)" in squares.source
+    assert "_symmetric_product(X, " in signed.source and "_gram" not in signed.source
     rng = np.random.default_rng(d)
     X, w, y = rng.standard_normal((n, d)), rng.standard_normal(d) / np.sqrt(d), rng.standard_normal(n)
-    H = logistic.numpy()(X=X, w=w, y=y)
-    np.testing.assert_allclose(H, logistic_hessian(X, w, y), rtol=1e-10, atol=1e-10)
-    assert np.array_equal(H, H.T)
-    H = squares.numpy()(A=X, x=w, b=y)
-    np.testing.assert_allclose(H, 2 * X.T @ X, rtol=1e-10, atol=1e-10)
-    assert np.array_equal(H, H.T)
+    for got, want in [(logistic.numpy()(X=X, w=w, y=y), logistic_hessian(X, w, y)),
+                      (squares.numpy()(A=X, x=w, b=y), 2 * X.T @ X),
+                      (signed.numpy()(X=X, w=w), sigmoid_hessian(X, w))]:
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+        assert np.array_equal(got, got.T)
     H32 = logistic.numpy()(X=X.astype(np.float32), w=w.astype(np.float32), y=y.astype(np.float32))
     assert H32.dtype == np.float32
 

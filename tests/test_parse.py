@@ -395,6 +395,21 @@ def test_very_long_input():
     _raises_matcalc_error_quickly("x'*x + " + "y" * 100_000)
 
 
+def test_a_flat_chain_is_not_nesting():
+    """Issue 17, item 8: a sum or product of many terms is one level, however long; operators
+    truly inside one another past the limit are still refused with a clear message."""
+    two_thousand = " + ".join(f"a{i}'*x" for i in range(1800)) + " - " + " - ".join(
+        f"b{i}" for i in range(200))
+    depth = parse(two_thousand).body.depth
+    assert depth == 3       # the sum, each term a'*x, its transpose a' (a name is depth 1)
+    depth = parse(" + ".join(f"tr(A{i}*X*B{i})" for i in range(200))).body.depth
+    assert depth == 4
+    assert parse("*".join(f"A{i}" for i in range(1000))).body.depth == 2
+    for deep in ("x" + "'" * 250, "x" + ".^2" * 250):
+        with pytest.raises(matcalc.ParseError, match="more than 200 operators inside one"):
+            parse(deep)
+
+
 def test_moderate_nesting_still_works():
     assert str(matcalc.derive("(" * 30 + "x'*x" + ")" * 30, wrt="x")) == "2*x"
 

@@ -136,6 +136,16 @@ def _strict(a: object, b: object) -> None:
         raise operators.ShapeMismatch(f"{a} ≠ {b}")
 
 
+# eigenvectors and singular vectors: each column is determined up to its sign only
+SIGN_FREE = {"eigvecs", "eigvecmax", "eigvecmin", "svdu", "svdv"}
+
+
+def _signs_fixed(x: np.ndarray) -> np.ndarray:
+    """Each column multiplied by the sign of its largest entry in magnitude."""
+    top = x[np.argmax(np.abs(x), axis=0), np.arange(x.shape[1])]
+    return x * np.sign(top)
+
+
 SPELLED = sorted(op.name for op in REGISTRY.values() if op.spelling is not None)
 
 
@@ -171,6 +181,8 @@ def test_generated_code_computes_what_the_registry_evaluates(name, backend):
             _run(backend, result, inputs)
         return
     got = np.asarray(_run(backend, result, inputs), dtype=float)
+    if name in SIGN_FREE:     # each column up to its sign (LAPACK builds differ): signs fixed
+        got, expected = (_signs_fixed(np.reshape(x, expected.shape)) for x in (got, expected))
     np.testing.assert_allclose(got.reshape(expected.shape) if got.size == expected.size else got,
                                expected, rtol=1e-9, atol=1e-12)
     # the readers' forms exist and mention the operator's operands
@@ -225,7 +237,11 @@ def test_operators_declared_symmetric_give_symmetric_values(name):
 
 
 def test_the_registry_spells_exactly_the_backends_there_are():
-    assert set(BACKEND_NAMES) == set(BACKEND_TABLES)
+    """Each backend table has its column in the registry, but for a backend that generates another
+    library's code (numba: NumPy code with compiled loops), which reads that library's column."""
+    own = {name for name, table in BACKEND_TABLES.items() if not table.spells_as}
+    assert set(BACKEND_NAMES) == own
+    assert {table.spells_as for table in BACKEND_TABLES.values() if table.spells_as} <= own
 
 
 @pytest.mark.parametrize("expr", ["A*X*B", "X'", "inv(X)"])

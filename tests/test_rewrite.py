@@ -23,6 +23,8 @@ REACHED_HERE = [
     ("trace-transpose", "alpha*tr(X')", "alpha", ""),
     ("log-abs-det", "alpha*log(abs(det(X)))", "alpha", ""),
     ("softplus-of-exp", "alpha*sum(log(1 + exp(X*w)))", "alpha", ""),
+    ("eigvecs-orthogonal", "sum(eigvals(S)) + tr(S*A)", "S", ""),      # U*U' = eye: tr(S)
+    ("svd-polar", "sum(svdvals(X))", "X", ""),
 ]
 
 

@@ -18,7 +18,8 @@ PACKAGE = Path(matcalc.__file__).parent
 LAZY = {"sympy", "jax", "matcalc.printing.readers.sympy", "matcalc.sympy_input", "matcalc.api",
         "matcalc.rules", "matcalc.check", "matcalc.hvp",
         "matcalc.web.server",   # `matcalc serve`: the optional web extra (Starlette, uvicorn)
-        "scipy.linalg"}         # expm, sqrtm, logm in kernels.py: the optional scipy extra
+        "scipy.linalg",         # expm, sqrtm, logm in kernels.py: the optional scipy extra
+        "numba"}                # d.numba(): the optional numba extra
 
 
 def _module_name(path: Path) -> str:

@@ -69,7 +69,7 @@ def test_seed_is_the_cli_json_and_its_code_is_right():
 def test_extras_carry_every_backend_and_the_latex_steps():
     status, payload = derive({"expr": SEED, "wrt": "X", "extras": True, "check": True})
     assert status == 200, payload
-    assert set(payload["code"]) == {"numpy", "jax", "torch", "array-api"}
+    assert set(payload["code"]) == {"numpy", "jax", "torch", "array-api", "numba"}
     assert payload["code"]["numpy"] == payload["numpy"]
     assert "jnp." in payload["code"]["jax"] and "torch." in payload["code"]["torch"]
     assert payload["latex_steps"].startswith(r"\begin{align*}")

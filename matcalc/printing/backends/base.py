@@ -22,7 +22,11 @@ from ..readers.text import ATOM
 # Every operation the printer asks for; a backend must spell each one (checked on construction),
 # except two optional ones: "multi_dot" (a chain multiplied in the order best for the shapes at call
 # time; without it chains are ordered when the code is generated) and "symmetric_product" (M'*W
-# known to be symmetric, computed one triangle at a time; without it, as a plain product).
+# known to be symmetric, computed one triangle at a time; without it, as a plain product), and
+# "solve_triangular" (inv(L)*B for a triangular factor such as chol(S), `{lower}` True or False;
+# without it, a general solve).
+# "gram"/"weighted_gram" (M'*M, and M'*diag(s)*M with s proven >= 0, as one symmetric rank-k
+# update; without them, symmetric_product).
 # The operators of the language are spelled by their rows in the registry (operators.py, `code`);
 # these are the operations the printer's lowerings need besides them.
 OPERATIONS = (
@@ -65,6 +69,11 @@ class Backend:
     copy_into: str = ""
     in_place: dict[str, str] = field(default_factory=dict)
     doc: str = "Vectors are 1-D arrays, scalars floats."
+    # a backend that generates another library's code spells the registry's operators by that
+    # library's column (the numba backend: "numpy"); a fusing one prints with fused.py's printer
+    spells_as: str = ""
+    fuses: bool = False
+    entries: dict[str, str] = field(default_factory=dict)  # a fusing backend: f of one entry
 
     def __post_init__(self) -> None:
         missing = [op for op in OPERATIONS if op not in self.calls]

@@ -14,9 +14,11 @@ from .spectral import JAX_EXPM, scipy_only, spectral_helpers
 
 JAX = Backend(
     name="jax",
-    imports="import jax\nimport jax.numpy as jnp",
+    imports="import jax\nimport jax.numpy as jnp\nimport jax.scipy.linalg",
     calls={**{op: template.replace("np.", "jnp.") for op, template in NUMPY.calls.items()
-              if op != "symmetric_product"},          # XLA schedules the product itself
+              if op not in ("symmetric_product", "gram", "weighted_gram",
+                            "solve_triangular")},          # XLA schedules the product itself
+           "solve_triangular": "jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower})",
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
     helpers={**scipy_only("JAX"), **spectral_helpers("jnp"), **kronecker_helpers("jnp"),

@@ -23,11 +23,16 @@ NUMPY = Backend(
         "repeat_column": "np.broadcast_to({0:atom}[:, None], {1}).copy()",
         "repeat_row": "np.broadcast_to({0}, {1}).copy()",
         "solve": "np.linalg.solve({0}, {1})",
+        # inv(L)*B for a triangular factor (chol): SciPy's triangular solve where it is installed
+        "solve_triangular": "_solve_triangular({0}, {1}, lower={lower})",
         "dot": "np.dot({0}, {1})",
         # a product of three or more matrices, in the cheapest order for the shapes at call time
         "multi_dot": "np.linalg.multi_dot([{0}])",
         # M'*W known to be symmetric (M'*M, M'*diag(v)*M): one triangle, mirrored
         "symmetric_product": "_symmetric_product({0}, {1})",
+        # M'*M and M'*diag(s)*M with s proven >= 0 (codegen/signs.py): BLAS syrk
+        "gram": "_gram({0})",
+        "weighted_gram": "_weighted_gram({0}, {1})",
         "trace_product": 'np.einsum("ij,ji->", {0}, {1})',    # tr(A*B) without forming A*B
         "trace": "np.trace({0})",
         "diag": "np.diag({0})",
@@ -39,13 +44,15 @@ NUMPY = Backend(
     # the NumPy helpers are the functions the numeric check evaluates with (kernels.py), copied
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (
         kernels._sigmoid, kernels._logsumexp, kernels._softmax, kernels._symmetric_product,
+        kernels._gram, kernels._weighted_gram,
         kernels._commutation, kernels._logsoftmax, kernels._softmax_along,
         kernels._logsumexp_along, kernels._logsoftmax_along, kernels._ismax, kernels._ismin,
         kernels._lambdamax, kernels._lambdamin, kernels._eigvecmax,
-        kernels._eigvecmin, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
+        kernels._eigvecmin, kernels._eigvals, kernels._eigvecs, kernels._svdu,
+        kernels._svdv, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
         kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
-        kernels._logm_frechet, kernels._finite, kernels._scipy_linalg, kernels._khatrirao,
-        kernels._kron_left, kernels._kron_right, kernels._khatrirao_left,
+        kernels._logm_frechet, kernels._solve_triangular, kernels._finite, kernels._scipy_linalg,
+        kernels._khatrirao, kernels._kron_left, kernels._kron_right, kernels._khatrirao_left,
         kernels._khatrirao_right)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={

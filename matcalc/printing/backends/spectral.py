@@ -23,6 +23,18 @@ _SPECTRAL = {
     "_eigvecmin": '''def _eigvecmin(a):
     """A unit eigenvector of (A + A')/2 for its smallest eigenvalue."""
 {ns}    return {xp}.linalg.eigh((a + a.T) / 2)[1][:, 0]''',
+    "_eigvals": '''def _eigvals(a):
+    """The eigenvalues of (A + A')/2, ascending."""
+{ns}{eigvalsh}    return {xp}.linalg.eigvalsh((a + a.T) / 2)''',
+    "_eigvecs": '''def _eigvecs(a):
+    """Orthonormal eigenvectors of (A + A')/2, as columns, eigenvalues ascending."""
+{ns}{eigh}    return {xp}.linalg.eigh((a + a.T) / 2)[1]''',
+    "_svdu": '''def _svdu(a):
+    """U of the thin SVD A = U*diag(s)*V', s descending."""
+{ns}{svd}    return {xp}.linalg.svd(a, full_matrices=False)[0]''',
+    "_svdv": '''def _svdv(a):
+    """V of the thin SVD A = U*diag(s)*V' (the same call as _svdu: signs that pair)."""
+{ns}{svd}    return {xp}.linalg.svd(a, full_matrices=False)[2].T''',
     "_polar": '''def _polar(a):
     """U*V' of the thin SVD A = U*diag(s)*V'."""
 {ns}    u, _, vt = {xp}.linalg.svd(a, full_matrices=False)
@@ -49,9 +61,26 @@ _TRILHALF_ARRAY_API = '''def _trilhalf(a):
     return a * (below + on / 2)'''
 
 
+# the array API's linalg extension is optional, and a library may implement part of it: a helper
+# that needs a function the namespace lacks says so, naming it
+_PRESENT = '''    if not hasattr(getattr(xp, "linalg", None), "{function}"):
+        raise NotImplementedError("this array library has no linalg.{function} (an optional part "
+                                  "of the array API standard): use the NumPy, JAX or PyTorch code")
+'''
+
+
 def spectral_helpers(xp: str, namespace_line: str = "") -> dict[str, str]:
-    """The helpers above for the library whose namespace is called `xp` in generated code."""
-    helpers = {name: source.format(xp=xp, ns=namespace_line) for name, source in _SPECTRAL.items()}
+    """The helpers above for the library whose namespace is called `xp` in generated code; for
+    the array API (`namespace_line` given), each first checks that the library has its function."""
+    checks = {key: _PRESENT.format(function=key) if namespace_line else ""
+              for key in ("eigvalsh", "eigh", "svd")}
+    helpers = {name: source.format(xp=xp, ns=namespace_line, **checks)
+               for name, source in _SPECTRAL.items()}
+    helpers["_svdvals"] = '''def _svdvals(a):
+    """The singular values of A, descending."""
+{ns}{check}    return {xp}.linalg.svdvals(a)'''.format(
+        xp=xp, ns=namespace_line,
+        check=_PRESENT.format(function="svdvals") if namespace_line else "")
     helpers["_trilhalf"] = _TRILHALF_ARRAY_API if namespace_line else _TRILHALF.format(xp=xp)
     return helpers
 

@@ -23,6 +23,7 @@ TORCH = Backend(
         "repeat_column": "{0:atom}[:, None].expand({1}).clone()",
         "repeat_row": "{0:atom}.expand({1}).clone()",
         "solve": "torch.linalg.solve({0}, {1})",
+        "solve_triangular": "_solve_triangular({0}, {1}, lower={lower})",
         "dot": "torch.dot({0}, {1})",
         "multi_dot": "torch.linalg.multi_dot([{0}])",
         "trace_product": 'torch.einsum("ij,ji->", {0}, {1})',
@@ -37,6 +38,10 @@ TORCH = Backend(
     },
     helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"), **kronecker_helpers("torch"),
              **TORCH_EXPM,
+             "_solve_triangular": '''def _solve_triangular(a, b, lower):
+    """inv(A)*B for a triangular A (torch's solve takes a matrix right side)."""
+    x = torch.linalg.solve_triangular(a, b[:, None] if b.ndim == 1 else b, upper=not lower)
+    return x[:, 0] if b.ndim == 1 else x''',
              "_ismax": '''def _ismax(x):
     """1.0 at the (first) largest entry of x, 0.0 elsewhere."""
     return (torch.arange(x.numel(), device=x.device) == torch.argmax(x)).to(x.dtype).reshape(x.shape)''',

@@ -29,17 +29,17 @@ def _weight(d: object) -> int:
     return d if isinstance(d, int) else LARGE
 
 
-def gram_form(chain: list[Node]) -> tuple[Node, Node] | None:
-    """(M, W) when the chain is M'*M or M'*diag(v)*M (W = M or diag(v)*M): a product M'*W that
-    is symmetric whatever M and v are, such as the Gram matrix of a Gauss-Newton or logistic
+def gram_form(chain: list[Node]) -> tuple[Node, Node | None] | None:
+    """(M, diag(v)) when the chain is M'*diag(v)*M, (M, None) when it is M'*M: a product that is
+    symmetric whatever M and v are, such as the Gram matrix of a Gauss-Newton or logistic
     Hessian. None for anything else."""
     m = chain[-1]
     plain = not m.is_vector and m.op not in ("diagm", "fill") and inverse_of(m) is None
     if not plain or len(chain) not in (2, 3) or chain[0] != algebra.transpose(m):
         return None
     if len(chain) == 2:
-        return m, m
-    return (m, algebra.mul(chain[1], m)) if chain[1].op == "diagm" else None
+        return m, None
+    return (m, chain[1]) if chain[1].op == "diagm" else None
 
 
 def order_depends_on_sizes(chain: list[Node]) -> bool:

@@ -22,13 +22,14 @@ from fractions import Fraction
 import numpy as np
 
 from ... import algebra
-from ...operators import lookup
-from ...ops import Node, const_value, dim_factors
+from ...operators import REGISTRY, lookup
+from ...ops import Node, const_value, dim_factors, smaller_parts
 from ...verify import evaluate
 from ..backends.base import Backend
 from ..readers.text import ADD, ATOM, MUL, NEG, POW, Printer, signed_terms, split_product
 from .chain import cheapest_order, gram_form, inverse_of, order_depends_on_sizes, span_node
 from .inplace import in_place_lines
+from .signs import nonnegative
 
 
 def _full(node: Node) -> bool:
@@ -65,12 +66,14 @@ class CodePrinter(Printer):
     """Prints one expression; `names` maps nodes already computed (bindings, temporaries)."""
 
     def __init__(self, backend: Backend, names: dict[Node, str], dims: dict[object, str],
-                 like_array: str | None = None):
+                 like_array: str | None = None, bindings: dict[str, Node] | None = None):
         self.backend = backend
+        self.bindings = bindings or {}      # the user's bindings, for the sign analysis
         self.names = names
         self.dims = dims
         self.helpers: set[str] = set()
         self.lowerings: set[str] = set()        # the names of LOWERINGS this printer used
+        self.kernels: dict[str, str] = {}       # functions written for this module (fused.py)
         # arrays made from nothing (eye, full, zeros) take an input's dtype (and device):
         # float32 stays float32, a CUDA tensor's derivative stays on the GPU
         self.like = backend.like.format(like_array) if like_array else ""
@@ -98,8 +101,20 @@ class CodePrinter(Printer):
     def dim(self, d: object) -> str:
         if isinstance(d, int):
             return str(d)
-        factors = [str(f) if isinstance(f, int) else self.dims[f] for f in dim_factors(d)]
+        factors = [self._factor(f) for f in dim_factors(d)]
         return factors[0] if len(factors) == 1 else "(" + " * ".join(factors) + ")"
+
+    def _factor(self, f: object) -> str:
+        """One factor of a dimension: a number, a size read off an input, or min(a, b) of two."""
+        if isinstance(f, int):
+            return str(f)
+        if f in self.dims:
+            return self.dims[f]
+        parts = smaller_parts(f)
+        if parts is None:
+            raise KeyError(f)
+        a, b = (int(p) if p.isdigit() else p for p in parts)
+        return f"min({self.dim(a)}, {self.dim(b)})"
 
     def shape_text(self, node: Node) -> str:
         if node.is_column or node.is_row:
@@ -209,9 +224,9 @@ class CodePrinter(Printer):
         choose it then (`multi_dot`) does; elsewhere unknown dimensions count as large and equal.
         """
         gram = gram_form(chain)
-        if gram is not None and self.backend.calls.get("symmetric_product"):
-            m, weighted = gram          # M'*W with W = M or diag(v)*M: symmetric, one triangle
-            text, prec, absorbed = (*self.call("symmetric_product", m, weighted), False)
+        gram_code = self._gram_call(*gram) if gram is not None else None
+        if gram_code is not None:
+            text, prec, absorbed = (*gram_code, False)
         elif self.backend.calls.get("multi_dot") and order_depends_on_sizes(chain):
             factors = ", ".join(self.doprint(f) for f in chain)
             text, prec, absorbed = (*self.call("multi_dot", factors), False)
@@ -224,6 +239,26 @@ class CodePrinter(Printer):
             text = f"{self.paren(scale, MUL)} * {text if prec > MUL else f'({text})'}"
             prec = MUL
         return text, prec
+
+    def computed_in_loops(self, node: Node) -> bool:
+        """Whether generated loops compute `node` wherever it is used (fused.py), so that a
+        repeated `node` needs no temporary array."""
+        return False
+
+    def _gram_call(self, m: Node, diagonal: Node | None) -> tuple[str, int] | None:
+        """M'*M or M'*diag(v)*M, symmetric: one symmetric rank-k update (syrk) where the weights
+        are provably non-negative (M'*diag(v)*M = W'*W with W = diag(sqrt(v))*M; signs.py), one
+        triangle of the product elsewhere; None where the backend has neither."""
+        calls = self.backend.calls
+        if diagonal is None:
+            return self.call("gram", m) if calls.get("gram") else \
+                self.call("symmetric_product", m, m) if calls.get("symmetric_product") else None
+        v = diagonal.args[0]
+        if calls.get("weighted_gram") and nonnegative(v, self.bindings):
+            return self.call("weighted_gram", m, v)
+        if calls.get("symmetric_product"):
+            return self.call("symmetric_product", m, algebra.mul(diagonal, m))
+        return None
 
     def _emit(self, tree: object, chain: list[Node], scale: Node | None) -> tuple[str, int, bool]:
         """Code for a subtree of the chain order: (code, precedence, scale absorbed?).
@@ -268,14 +303,38 @@ class CodePrinter(Printer):
         return f"{lt if lprec > MUL else f'({lt})'} * {self.paren(diagonal.args[0], ATOM)}", \
             MUL, False
 
+    def solve(self, a: Node, transposed: bool, b: Node | str | tuple[str, int]) -> tuple[str, int]:
+        """inv(A)*B (inv(A')*B if `transposed`) as a solve: a triangular one where A is a
+        triangular factor (its row's `triangular`, chol's "lower") and the library has one."""
+        a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
+        side = lookup(a.op).triangular if a.op in REGISTRY else ""
+        if side and "solve_triangular" in self.backend.calls:
+            lower = (side == "lower") != transposed
+            return self.call("solve_triangular", a_text, b, lower=str(lower))
+        return self.call("solve", a_text, b)
+
+    def _print_inv(self, node: Node) -> tuple[str, int]:
+        """inv(L) of a triangular factor, where the inverse itself is needed (an operand of .*):
+        a triangular solve against the identity; any other inverse by the row's template."""
+        a = node.args[0]
+        if a.op in REGISTRY and lookup(a.op).triangular and \
+                "solve_triangular" in self.backend.calls:
+            return self.solve(a, False, self.call("eye", self.dim(a.shape[0])))
+        return self._print_function(node)
+
+    def _print_solve(self, node: Node) -> tuple[str, int]:
+        a, b = node.args
+        if a.op == "transpose":         # solve(chol(S)', b): an upper triangular solve
+            return self.solve(a.args[0], True, b)
+        return self.solve(a, False, b)
+
     def _solve_left(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
         inverse = inverse_of(p.chain[p.left_tree]) if isinstance(p.left_tree, int) else None
         if inverse is None:
             return None
         a, transposed = inverse
         r, _ = self._sub(p.right_tree, p.chain)
-        a_text = f"{self.paren(a, ATOM)}.T" if transposed else self.doprint(a)
-        return (*self.call("solve", a_text, r), False)
+        return (*self.solve(a, transposed, r), False)
 
     def _solve_right(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
         inverse = inverse_of(p.chain[p.right_tree]) if isinstance(p.right_tree, int) else None
@@ -283,10 +342,9 @@ class CodePrinter(Printer):
             return None
         a, transposed = inverse
         lt, _ = self._sub(p.left_tree, p.chain)
-        a_text = self.doprint(a) if transposed else f"{self.paren(a, ATOM)}.T"
-        if p.left.is_row:
-            return (*self.call("solve", a_text, lt), False)
-        return f"{self.call('solve', a_text, f'{_wrap(lt)}.T')[0]}.T", ATOM, False
+        if p.left.is_row:       # B*inv(A) = (inv(A')*B')'
+            return (*self.solve(a, not transposed, lt), False)
+        return f"{self.solve(a, not transposed, f'{_wrap(lt)}.T')[0]}.T", ATOM, False
 
     def _outer(self, p: _Product, scale: Node | None) -> tuple[str, int, bool] | None:
         if not (p.left.is_column and p.right.is_row):
@@ -430,7 +488,8 @@ class CodePrinter(Printer):
 
     def template(self, op: str) -> str:
         """How this backend spells the registry's operator `op`."""
-        return lookup(op).code[self.backend.name]  # type: ignore[index]
+        code = lookup(op).code
+        return code.get(self.backend.name) or code[self.backend.spells_as]  # type: ignore[union-attr]
 
 
 class _Product:

@@ -20,10 +20,11 @@ from ..backends.numpy import NUMPY
 from ..readers.text import signed_terms
 from .chain import inverse_of
 from .code import CodePrinter, constant_value
+from .fused import FusedPrinter
 
 # names generated code uses for itself, in any backend (so a user's name means the same in each)
 RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",
-                                                        "array_namespace"}
+                                                        "array_namespace", "numba"}
 
 def safe_name(name: str, taken: set[str]) -> str:
     """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
@@ -120,10 +121,12 @@ class _Module:
                                        for n, shape in variables.items()}
         self.arrays = [self.params[n] for n, shape in variables.items() if shape != (1, 1)]
         self.scalars = [self.params[n] for n, shape in variables.items() if shape == (1, 1)]
-        self.printer = CodePrinter(backend, self.names, self._dimensions(),
-                                   self.arrays[0] if self.arrays else None)
+        printer = FusedPrinter if backend.fuses else CodePrinter
+        self.printer = printer(backend, self.names, self._dimensions(),
+                               self.arrays[0] if self.arrays else None, bindings)
         self.used = self._used_bindings()
-        self.shared = self._shared_subexpressions()
+        self.shared = {n for n in self._shared_subexpressions()
+                       if not self.printer.computed_in_loops(n)}
         self.lines: list[str] = []
         self.temporaries = count(1)
         self.emitted: set[Node] = set()
@@ -224,7 +227,8 @@ class _Module:
                                              if n in self.names})
         into = "".join(f"        {line}\n" for line in into_lines)
         into = f"    if out is not None:\n{into}        return out\n" if into_lines else ""
-        helpers = "\n\n\n".join(self.backend.helpers[h] for h in sorted(self.printer.helpers))
+        helpers = "\n\n\n".join([self.backend.helpers[h] for h in sorted(self.printer.helpers)]
+                                 + list(self.printer.kernels.values()))
         result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
         notes = self.backend.doc + ("\n    out: an array for the result, not overlapping the "
                                     "inputs." if into else "")

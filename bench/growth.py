@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""How derivation time grows with the size of the expression (issue 17, item 8).
+
+    python bench/growth.py [--quick]
+
+Five families of expressions, each at four sizes; for each, the time of `matcalc.derive` (or
+`matcalc.hessian`), numeric self-check included, and the exponent p of time ≈ c·size^p fitted by
+least squares on log(time) against log(size):
+
+- sums of k trace terms `tr(A0*X*B0) + tr(A1*X*B1) + …`, ∂/∂X;
+- products of depth d `tr(A0*X*A1*X*…*A{d-1}*X)`, ∂/∂X;
+- networks of L layers `sum(tanh(W{L}*tanh(…tanh(W1*x))))`: the gradient ∂/∂W1, and the Hessian
+  ∂²/∂x² (an n×n matrix);
+- elementwise chains d deep `sum(sigmoid(sigmoid(…(x))))`, ∂/∂x.
+
+Each time is the best of up to three calls (one when a call takes more than a second), in CPU
+seconds of the process (`time.process_time`: derivation is single-threaded Python, so on a quiet
+machine this is the wall time, and on a shared one it is not inflated by waiting for a core; the
+wall times are in the JSON). A size
+whose derivation raises is reported with its error and left out of the fit. The target is p ≤ 1.3
+for every family, and at most a second for 200 terms and for depth 30. bench/run.py appends the
+table to its report. Timings are not tests: nothing here asserts one.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))          # the checkout's matcalc, not an installed copy
+
+import matcalc
+
+TARGET_P = 1.3
+
+
+def trace_sum(k: int) -> str:
+    return " + ".join(f"tr(A{i}*X*B{i})" for i in range(k))
+
+
+def trace_product(d: int) -> str:
+    return "tr(" + "*".join(f"A{i}*X" for i in range(d)) + ")"
+
+
+def network(layers: int) -> str:
+    inner = "x"
+    for i in range(1, layers + 1):
+        inner = f"tanh(W{i}*{inner})"
+    return f"sum({inner})"
+
+
+def chain(d: int) -> str:
+    return "sum(" + "sigmoid(" * d + "x" + ")" * d + ")"
+
+
+# name → (what it is, size's name, expression of the size, wrt, hessian?, sizes, quick sizes)
+FAMILIES: dict[str, tuple[str, str, Callable[[int], str], str, bool, tuple, tuple]] = {
+    "sum": ("sum of k terms tr(Ai*X*Bi), ∂/∂X", "k", trace_sum, "X", False,
+            (25, 50, 100, 200), (10, 20, 40, 80)),
+    "product": ("tr(A0*X*A1*X*…*A{d-1}*X), ∂/∂X", "d", trace_product, "X", False,
+                (4, 8, 12, 16), (2, 4, 6, 8)),
+    "network": ("sum(tanh(WL*…tanh(W1*x))), ∂/∂W1", "L", network, "W1", False,
+                (2, 4, 8, 16), (2, 4, 6, 8)),
+    "network-hessian": ("sum(tanh(WL*…tanh(W1*x))), ∂²/∂x²", "L", network, "x", True,
+                        (2, 4, 8, 16), (2, 3, 4, 6)),
+    "chain": ("sum(sigmoid(sigmoid(…(x)))) d deep, ∂/∂x", "d", chain, "x", False,
+              (10, 20, 30, 40), (5, 10, 15, 20)),
+}
+
+
+def time_one(expr: str, wrt: str, hessian: bool) -> dict:
+    """{seconds: best CPU time, wall_seconds, result_size: nodes of the result as a tree,
+    error: ""}; the times None and the error said where the derivation raises."""
+    call = matcalc.hessian if hessian else matcalc.derive
+    best_cpu = best_wall = math.inf
+    size = None
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            d = call(expr, wrt)
+        except matcalc.MatcalcError as exc:
+            return {"seconds": None, "wall_seconds": None, "result_size": None,
+                    "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        size = d.result.size
+        if best_cpu > 1.0:
+            break
+    return {"seconds": best_cpu, "wall_seconds": best_wall, "result_size": size, "error": ""}
+
+
+def fit_exponent(sizes: list[int], times: list[float]) -> float | None:
+    """The slope of log(time) against log(size), by least squares."""
+    if len(sizes) < 2:
+        return None
+    xs, ys = [math.log(s) for s in sizes], [math.log(t) for t in times]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def run(quick: bool = False) -> dict:
+    matcalc.derive("x'*x", "x")            # the rules loaded and the code paths warm
+    out = {}
+    for name, (label, size_name, make, wrt, hessian, sizes, quick_sizes) in FAMILIES.items():
+        rows = []
+        for n in quick_sizes if quick else sizes:
+            row = {"size": n, **time_one(make(n), wrt, hessian)}
+            rows.append(row)
+            print(f"  {name} {size_name}={n}: "
+                  + (f"{row['seconds']:.3f} s CPU, {row['wall_seconds']:.3f} s wall, result "
+                     f"of {row['result_size']} nodes" if row["seconds"] is not None
+                     else row["error"]), flush=True)
+        timed = [r for r in rows if r["seconds"] is not None]
+        times = [r["seconds"] for r in timed]
+        out[name] = {"label": label, "size_name": size_name, "rows": rows,
+                     "p": fit_exponent([r["size"] for r in timed], times),
+                     "p_result": fit_exponent([r["result_size"] for r in timed], times)}
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = ["## Growth of derivation time with expression size (issue 17, item 8)", "",
+             (f"CPU time of one derivation, numeric self-check included (best of up to 3); p: "
+              f"the exponent of time ≈ c·size^p, least squares on log-log. Target p ≤ "
+              f"{TARGET_P}."), "",
+             ("p (result): the same exponent against the size of the result (its nodes as a "
+              "tree), which for a Hessian grows faster than the input."), "",
+             "| family | sizes | seconds | result nodes | p | p (result) |",
+             "|---|---|---|---|---|---|"]
+    for family in result.values():
+        rows = family["rows"]
+        sizes = ", ".join(f"{family['size_name']}={r['size']}" for r in rows)
+        times = ", ".join(f"{r['seconds']:.3f}" if r["seconds"] is not None else "error"
+                          for r in rows)
+        nodes = ", ".join(str(r["result_size"]) if r["result_size"] else "–" for r in rows)
+        p, pr = ("n/a" if family[k] is None else f"{family[k]:.2f}" for k in ("p", "p_result"))
+        lines.append(f"| {family['label']} | {sizes} | {times} | {nodes} | {p} | {pr} |")
+    errors = [f"- {f['label']}, {f['size_name']}={r['size']}: {r['error']}"
+              for f in result.values() for r in f["rows"] if r["error"]]
+    if errors:
+        lines += ["", "Errors (left out of the fit):", *errors]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    result = run("--quick" in sys.argv)
+    print()
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

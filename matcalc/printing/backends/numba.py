@@ -1,0 +1,89 @@
+"""The fused backend (`d.numba()`, `--format numba`): NumPy code whose elementwise regions are
+parallel loops compiled by numba (printing/codegen/fused.py), BLAS through NumPy for the products.
+
+Same signature and `out=` contract as the NumPy code; float32 and float64. The kernels are compiled
+with `cache=True`, which needs them in a file: `load` writes the module once, under a name that is
+the hash of its source, in the cache directory (`MATCALC_CACHE_DIR`, else
+`$XDG_CACHE_HOME/matcalc`, else `~/.cache/matcalc`; a directory under the system's temporary one
+where that cannot be made), and numba keeps the machine code beside it, so a second process with
+the same derivative compiles nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from .base import Backend
+from .numpy import NUMPY
+
+NUMBA = Backend(
+    name="numba",
+    # a loop over fewer entries than this runs on one thread (printing/codegen/fused.py)
+    imports="import numba\nimport numpy as np\n\nPARALLEL_SIZE = 1 << 15",
+    calls=NUMPY.calls,
+    helpers=NUMPY.helpers,
+    multiply_into=NUMPY.multiply_into,
+    copy_into=NUMPY.copy_into,
+    in_place=NUMPY.in_place,
+    spells_as="numpy",
+    fuses=True,
+    # how a loop computes one entry of an elementwise function of the registry ({0}: the entry);
+    # a function not here is computed by NumPy. Nothing that needs fastmath or changes rounding.
+    entries={
+        "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
+        "tan": "np.tan({0})", "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "abs({0})",
+        "sign": "np.sign({0})", "sigmoid": "(1.0 / (1.0 + np.exp(-{0})))",
+        "softplus": "np.logaddexp(0.0, {0})", "relu": "np.maximum({0}, 0.0)",
+    },
+    doc="Vectors are 1-D arrays, scalars floats; elementwise parts are compiled numba loops.",
+)
+
+INSTALL = 'pip install ".[numba]"'     # from a clone; "matcalc-symbolic[numba]" once published
+
+
+def require_numba() -> None:
+    """Raise a clear ImportError naming the extra when numba is not installed."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        raise ImportError(f"the numba backend needs numba, which is not installed: {INSTALL} "
+                          "(the numba extra)") from None
+
+
+def cache_directory() -> Path:
+    if os.environ.get("MATCALC_CACHE_DIR"):
+        return Path(os.environ["MATCALC_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "matcalc"
+
+
+def load(source: str, function_name: str) -> ModuleType:
+    """The generated module, imported from a file named by the hash of its source (written once:
+    an unchanged file keeps the timestamp numba's cache index is keyed on)."""
+    require_numba()
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    name = f"matcalc_{function_name}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    directory = cache_directory()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:             # no writable home: the loops are cached for this machine's session
+        directory = Path(tempfile.gettempdir()) / f"matcalc-{getattr(os, 'getuid', str)()}"
+        directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.py"
+    if not path.exists() or path.read_text(encoding="utf-8") != source:
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(temporary, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)      # type: ignore[arg-type]
+    spec.loader.exec_module(module)                      # type: ignore[union-attr]
+    sys.modules[name] = module
+    return module

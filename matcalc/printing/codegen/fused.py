@@ -1,0 +1,262 @@
+"""Fused loops for the numba backend: each elementwise region of a result becomes one parallel loop.
+
+NumPy evaluates `2 * a[:, None] * (w ** 2 - w * w * w)[None, :]` one operation at a time, a pass
+over memory per operation, on one core. FusedPrinter prints the same expressions as CodePrinter
+(NumPy, with BLAS for the matrix products) except that a *region* — a node and the operands below it
+computed entry by entry at the same matrix shape: sums, Hadamard products and quotients, powers,
+elementwise functions, scalings, outer products, products with a diagonal — becomes a call of a
+kernel written for it:
+
+    @numba.njit(parallel=True, cache=True)
+    def _fused1_parallel(a, t, out):
+        for i in numba.prange(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = 2 * a[i] * t[j]
+
+one pass, every core (a serial twin of the loop runs where `out` has fewer than PARALLEL_SIZE
+entries: waking the threads would cost more than the loop; numba compiles each on its first call
+only). What a region reads are its *leaves*: names (bindings, temporaries, inputs),
+operands of another shape (a vector broadcast into a matrix: computed once, by its own region if it
+is one, never once per entry), scalars and anything that is not entry by entry (a matrix product, a
+sum, a solve), printed as NumPy code. A Python wrapper gives each kernel its `out`: the caller's
+buffer, or a new array of the leaves' dtype (float32 in, float32 out). No fastmath: the loop
+computes what NumPy computes, in the same order per entry.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ...operators import REGISTRY
+from ...ops import Node, const_value
+from ..readers.text import ATOM
+from .code import CodePrinter, constant_value
+from .signs import nonnegative
+
+
+class FusedPrinter(CodePrinter):
+    """CodePrinter whose elementwise regions are kernels (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)       # self.kernels: name → its loops and wrapper
+        self._by_body: dict[str, str] = {}      # loop body → kernel name (a region met twice)
+
+    def print_with(self, node: Node) -> tuple[str, int]:
+        if node not in self.names and self._region_root(node):
+            call = self._fused(node, None)
+            if call is not None:
+                return call, ATOM
+        return super().print_with(node)
+
+    def print_into(self, node: Node, target: str) -> list[str]:
+        if node not in self.names and self._region_root(node):
+            call = self._fused(node, target)
+            if call is not None:
+                return [call]
+        return super().print_into(node, target)
+
+    # -- regions ------------------------------------------------------------------------------------
+    def computed_in_loops(self, node: Node) -> bool:
+        """Whether a loop computes `node` wherever it is used: a subexpression it repeats is
+        a local of the loop (computed once per entry), not a temporary array (a pass of its own)."""
+        return self._region_root(node)
+
+    def _region_root(self, node: Node) -> bool:
+        """A matrix computed entry by entry. A vector stays NumPy's: beside the matrices it is
+        broadcast into it is small, and each loop costs a compilation."""
+        return not node.is_scalar and not node.is_vector and constant_value(node) is None and \
+            self._entrywise(node, node.shape)
+
+    def _gram_call(self, m: Node, diagonal: Node | None) -> tuple[str, int] | None:
+        """M'*diag(s)*M with s proven >= 0 as W'*W, W = diag(sqrt(max(s, 0)))*M one loop."""
+        if diagonal is None or not nonnegative(diagonal.args[0], self.bindings):
+            return super()._gram_call(m, diagonal)
+        s = diagonal.args[0]
+        root = Node("sqrt", (Node("relu", (s,), s.shape),), s.shape)
+        scaled = Node("matmul", (Node("diagm", (root,), diagonal.shape), m), m.shape)
+        return self.call("gram", scaled)
+
+    def _entrywise(self, node: Node, shape: tuple) -> bool:
+        """Whether `node` is computed entry by entry inside a region of `shape` (not a leaf)."""
+        if node.shape != shape or node in self.names or node.is_scalar:
+            return False
+        if node.op in ("add", "hadamard"):
+            return True
+        if node.op == "power":
+            return node.args[1].is_scalar
+        if node.op in self.backend.entries and REGISTRY[node.op].elementwise:
+            return True
+        if node.op == "matmul":
+            chain = [a for a in node.args if not a.is_scalar]
+            if len(chain) == 1:
+                return True                                     # a scaling
+            if len(chain) != 2:
+                return False
+            left, right = chain
+            if left.is_column and right.is_row and not (left.is_row or right.is_column):
+                return True                                     # an outer product
+            return (left.op == "diagm") != (right.op == "diagm")   # diag(v)*M, M*diag(v)
+        return False
+
+    def _fused(self, root: Node, target: str | None) -> str | None:
+        """The call of the kernel computing `root` (into `target`), or None where the region
+        cannot give its output shape (no array among its leaves along an axis)."""
+        saved = dict(self.kernels), dict(self._by_body), set(self.helpers)
+        region = _Region(self, root)
+        body = region.entry(root)
+        axes = region.axes()
+        if axes is None:            # printed by NumPy after all: the leaves' kernels unused
+            self.kernels, self._by_body, self.helpers = saved
+            return None
+        name = self._kernel(region, body, axes)
+        args = ", ".join(text for text, _ in region.leaves.values())
+        return f"{name}({args}{', ' if args else ''}{target or 'None'})"
+
+    def _kernel(self, region: _Region, body: str, axes: list[str]) -> str:
+        params = list(region.leaf_names)
+        lines = region.statements + [f"out[{'i, j' if len(axes) == 2 else 'i'}] = {body}"]
+        key = f"{len(axes)}|{','.join(params)}|{';'.join(lines)}"
+        if key in self._by_body:
+            return self._by_body[key]
+        name = f"_fused{len(self.kernels) + 1}"
+        self._by_body[key] = name
+        arrays = [p for p, node in zip(params, region.leaves) if not node.is_scalar]
+        scalars = [p for p, node in zip(params, region.leaves) if node.is_scalar]
+        sig = ", ".join(params + ["out"])
+        loops = []
+        for decorator, first in (("numba.njit(parallel=True, cache=True)", "numba.prange"),
+                                 ("numba.njit(cache=True)", "range")):
+            kind = "parallel" if first != "range" else "serial"
+            indent = " " * (4 * (len(axes) + 1))
+            loop = f"    for i in {first}(out.shape[0]):\n" + (
+                "        for j in range(out.shape[1]):\n" if len(axes) == 2 else "") + \
+                "".join(f"{indent}{line}\n" for line in lines)
+            loops.append(f"@{decorator}\ndef {name}_{kind}({sig}):\n{loop}    return out\n\n\n")
+        floats = "".join(f"    {s} = float({s})\n" for s in scalars)
+        self.kernels[name] = (
+            "".join(loops)
+            + f"def {name}({', '.join(params + ['out'])}):\n"
+            f'    """Every entry in one pass (threads for a large out): {"; ".join(lines)}"""\n'
+            f"{floats}"
+            f"    if out is None:\n"
+            f"        out = np.empty(({', '.join(axes)}{',' if len(axes) == 1 else ''}), "
+            f"dtype=np.result_type({', '.join(arrays)}, 1.0))\n"
+            f"    if out.size >= PARALLEL_SIZE:\n"
+            f"        return {name}_parallel({sig})\n"
+            f"    return {name}_serial({sig})")
+        return name
+
+
+class _Region:
+    """The leaves of one region and the text computing one of its entries."""
+
+    def __init__(self, printer: FusedPrinter, root: Node):
+        self.printer = printer
+        self.root = root
+        self.matrix = not root.is_vector
+        self.leaves: dict[Node, tuple[str, int]] = {}     # leaf → (its NumPy text, precedence)
+        self.leaf_names: dict[str, Node] = {}
+        self._names: dict[Node, str] = {}
+        # a subexpression met more than once in the region: one local per entry, computed once
+        self.counts: dict[Node, int] = {}
+        self._count(root)
+        self.locals: dict[Node, str] = {}
+        self.statements: list[str] = []       # `e0 = …` lines before the entry's assignment
+
+    def _inside(self, node: Node) -> bool:
+        return node is self.root or self.printer._entrywise(node, self.root.shape)
+
+    def _count(self, node: Node) -> None:
+        if not self._inside(node):
+            return
+        self.counts[node] = self.counts.get(node, 0) + 1
+        if self.counts[node] == 1:
+            for a in node.args:
+                self._count(a)
+
+    def axes(self) -> list[str] | None:
+        """The output's size along each axis, read off an array leaf that has it."""
+        found: list[str | None] = [None, None] if self.matrix else [None]
+        for node, name in self._names.items():
+            if node.is_scalar:
+                continue
+            if not self.matrix:
+                found[0] = found[0] or f"{name}.shape[0]"
+            elif not node.is_vector:
+                found[0] = found[0] or f"{name}.shape[0]"
+                found[1] = found[1] or f"{name}.shape[1]"
+            elif node.is_column:
+                found[0] = found[0] or f"{name}.shape[0]"
+            else:
+                found[1] = found[1] or f"{name}.shape[0]"
+        return None if None in found else found     # type: ignore[return-value]
+
+    def leaf(self, node: Node) -> str:
+        """The entry of a leaf this loop iteration reads."""
+        value = constant_value(node)
+        number = const_value(node) if node.op == "const" else None
+        if value is not None or number is not None:
+            return repr(float(value if value is not None else number))
+        if node.op == "fill":
+            return self.leaf(node.args[0])
+        if node not in self._names:
+            name = f"v{len(self._names)}"
+            self._names[node] = name
+            self.leaf_names[name] = node
+            self.leaves[node] = self.printer.print_with(node)
+        name = self._names[node]
+        if node.is_scalar:
+            return name
+        if not self.matrix:
+            return f"{name}[i]"
+        if not node.is_vector:
+            return f"{name}[i, j]"
+        return f"{name}[i]" if node.is_column else f"{name}[j]"
+
+    def entry(self, node: Node) -> str:
+        """Python text of the entry (i, j) — or i — of `node` (a local's name if it is one)."""
+        if not self._inside(node):
+            return self.leaf(node)
+        if node in self.locals:
+            return self.locals[node]
+        text = self._entry(node)
+        if self.counts.get(node, 0) > 1:
+            self.locals[node] = f"e{len(self.locals)}"
+            self.statements.append(f"{self.locals[node]} = {text}")
+            return self.locals[node]
+        return text
+
+    def _entry(self, node: Node) -> str:
+        if node.op == "add":
+            return "(" + " + ".join(self.entry(t) for t in node.args) + ")"
+        if node.op == "hadamard":
+            return "(" + " * ".join(self.entry(f) for f in node.args) + ")"
+        if node.op == "power":
+            base, exponent = node.args
+            p = const_value(exponent)
+            b = self.entry(base)
+            if p == Fraction(1, 2):
+                return f"np.sqrt({b})"
+            if p == -1:
+                return f"(1.0 / {b})"
+            if p is not None and p.denominator == 1:
+                return f"({b} ** {int(p)})"
+            return f"({b} ** {self.leaf(exponent)})"
+        if node.op in self.printer.backend.entries:
+            return self.printer.backend.entries[node.op].format(self.entry(node.args[0]))
+        # matmul: scalars times a scaling, an outer product or a product with a diagonal
+        chain = [a for a in node.args if not a.is_scalar]
+        factors = [self.leaf(a) for a in node.args if a.is_scalar]
+        for position, a in enumerate(chain):
+            if a.op == "diagm":          # diag(v)*M reads v[i]; M*diag(v) reads v[j]
+                v = self.leaf(a.args[0])
+                if self.matrix and position == 1 and v.endswith("[i]"):
+                    v = v[:-3] + "[j]"
+                factors.append(v)
+            elif a.shape == node.shape:
+                factors.append(self.entry(a))
+            else:
+                factors.append(self.leaf(a))
+        return "(" + " * ".join(factors) + ")"
+
+
+__all__ = ["FusedPrinter"]

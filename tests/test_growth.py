@@ -1,0 +1,116 @@
+"""Issue 17, items 8 and 8b: large expressions derive, and the self-check cannot pass vacuously.
+
+How the time grows with size is measured in bench/growth.py, never here: these tests check that
+long sums derive and are right, and that a check which can only compare zero with zero does not
+say it passed.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from numeric import check_gradient
+
+import matcalc
+from matcalc import algebra, api
+from matcalc.derivation import NOT_CHECKED
+from matcalc.ops import number
+from matcalc.verify import NEGLIGIBLE, derivative_check
+
+
+def _network(layers: int, function: str) -> str:
+    inner = "x"
+    for i in range(1, layers + 1):
+        inner = f"{function}(W{i}*{inner})"
+    return f"sum({inner})"
+
+
+def test_a_200_term_sum_derives_and_is_right():
+    expr = " + ".join(f"tr(A{i}*X*B{i})" for i in range(200))
+    d = check_gradient(expr, "X", seeds=(0,))
+    assert len(d.result.args) == 200 and d.result.op == "add"
+    assert d.error is not None and d.error < 1e-8
+
+
+def test_a_flat_product_of_many_factors_derives():
+    d = check_gradient("tr(" + "*".join(f"A{i}*X" for i in range(12)) + ")", "X", seeds=(0,))
+    assert d.result.op == "add" and len(d.result.args) == 12
+
+
+@pytest.fixture
+def perturbed(monkeypatch):
+    """The engine's results multiplied by 1.001 after simplification: a wrong derivative."""
+    simplify = api.simplify
+
+    def wrong(result, *args, **kwargs):
+        out, used = simplify(result, *args, **kwargs)
+        return algebra.mul(number(Fraction(1001, 1000)), out), used
+
+    monkeypatch.setattr(api, "simplify", wrong)
+
+
+def test_a_wrong_result_of_16_tanh_layers_is_refused(perturbed):
+    """At the usual points 16 tanh layers saturate (the gradient is about 1e-28 and a wrong one
+    compared with central differences looks like zero against zero); the check finds points
+    where the derivative is resolvable and refuses the result."""
+    with pytest.raises(matcalc.DifferentiationError, match="failed its numeric check"):
+        matcalc.derive(_network(16, "tanh"), wrt="W1")
+    with pytest.raises(matcalc.DifferentiationError, match="failed its numeric check"):
+        matcalc.derive(_network(16, "tanh"), wrt="x")
+
+
+def test_the_right_result_of_16_tanh_layers_is_checked():
+    d = matcalc.derive(_network(16, "tanh"), wrt="W1")
+    assert d.error < 1e-8
+    assert not any(n.startswith(NOT_CHECKED) for n in d.notes)
+
+
+def test_a_check_of_zero_against_zero_is_not_a_pass(perturbed):
+    """16 sigmoid layers: the gradient is below what central differences resolve at every
+    point tried, small inputs included. Even a wrong result is then not refused — and not
+    reported as checked either: the error is nan and a note says why."""
+    d = matcalc.derive(_network(16, "sigmoid"), wrt="W1")
+    assert math.isnan(d.error)
+    assert any(n.startswith(NOT_CHECKED) and "zero with zero" in n for n in d.notes), d.notes
+    assert "zero with zero" in d.json()
+
+
+def test_derivative_check_passes_over_points_where_both_sides_are_negligible():
+    """The check itself, on a function flat at every point it draws: a claimed derivative of
+    zero is neither passed nor refused."""
+    d = matcalc.derive("sum(exp(-1000*x.^2 - 1000))", wrt="x", verify=False)
+
+    def zero(inputs, v, shape):
+        return np.zeros(shape)
+
+    error, why = derivative_check(d.function, d.problem.bindings, d.problem.variables, "x",
+                                  zero, trials=2)
+    assert math.isnan(error) and why == NEGLIGIBLE
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    (" + ".join(f"tr(A{i}*X*B{i})" for i in range(6)), "X"),
+    ("x'*A*x + 2*b'*x - 3*sum(exp(x)) + alpha*sum(x) + x'*x", "x"),
+    ("sum(diag(a)*x) + tr(diag(x)*S) - 2*sum(x.^2) + sum(x)", "x"),
+    ("logdet(X) + tr(A*X*B) - tr(X'*X) + 0.5*sum(X) + norm2(X*b)^2", "X"),
+])
+def test_a_part_of_a_canonical_sum_is_its_sum(expr, wrt):
+    """algebra.without builds the terms of a sum but one as they stand when the sum is canonical
+    (the matcher splits long sums this way): it must be what `add` makes of them, for every
+    sum in the derivation."""
+    d = matcalc.derive(expr, wrt=wrt)
+    sums = {n for s in d.derivation_steps for n in s.rhs.walk() if n.op == "add"}
+    sums |= {n for n in d.result.walk() if n.op == "add"}
+    checked = 0
+    for total in sums:
+        total = algebra.add(*total.args)    # as `add` makes it (a step may show a raw sum)
+        if total.op != "add":
+            continue
+        for i in range(len(total.args)):
+            rest = total.args[:i] + total.args[i + 1:]
+            assert algebra.without(total, i) == (algebra.add(*rest) if len(rest) > 1
+                                                 else rest[0])
+            checked += 1
+    assert checked >= 4

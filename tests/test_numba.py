@@ -1,0 +1,184 @@
+"""The fused backend (`d.numba()`) against the NumPy code, which tests/test_backends.py checks
+against finite differences first.
+
+numba compiles each loop on first use (a second or two per loop and dtype), so by default a few
+problems run that cover what the fused printer does — an outer product, a vector broadcast into a
+matrix beside a matrix product's result, a scalar input, a Gram Hessian's scaled rows — with
+float32, out= and the on-disk cache. MATCALC_TEST_NUMBA=all runs every problem of the backend
+tests and 120 random expressions as well (about a quarter of them have a loop).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_backends import DERIVATIONS, SEED, assert_agrees, reference
+
+import matcalc
+
+numba = pytest.importorskip("numba")
+ALL = os.environ.get("MATCALC_TEST_NUMBA") == "all"
+
+
+# a matrix loop beside a product's result and a scalar input; a Gram Hessian's scaled rows
+DEFAULT = {"derive:c*sum(tanh(W*x)) + tr(A*W*B):W", "hessian:sum(log(1 + exp(-(X*w).*y))):w"}
+
+
+def _chosen():
+    for param in DERIVATIONS:
+        if ALL or param.id in DEFAULT:
+            yield param
+
+
+@pytest.mark.parametrize("make", list(_chosen()))
+def test_numba_matches_numpy(make):
+    d, inputs, expected = reference(make)
+    assert_agrees(d.numba()(**inputs), expected)
+
+
+@pytest.mark.skipif(not ALL, reason="MATCALC_TEST_NUMBA=all")
+def test_two_layer_network_fuses_and_matches_numpy():
+    """Two results (∂/∂W1, ∂/∂W2), a tanh chain, an outer product with a vector computed once."""
+    d = matcalc.derive("sum((W2*tanh(W1*x) - y).^2)", wrt=["W1", "W2"])
+    assert "_parallel(" in d.code("numba") and "numba.prange" in d.code("numba")
+    rng = np.random.default_rng(2)
+    inputs = {"W1": rng.standard_normal((30, 20)), "W2": rng.standard_normal((10, 30)),
+              "x": rng.standard_normal(20), "y": rng.standard_normal(10)}
+    for got, want in zip(d.numba()(**inputs), d.numpy()(**inputs)):
+        assert_agrees(got, want)
+
+
+def test_seed_in_float32_and_into_a_buffer():
+    """At 300×200 the parallel loop runs (the other tests' small arrays take the serial one)."""
+    d = matcalc.derive(SEED, wrt="X")
+    rng = np.random.default_rng(1)
+    X, a = rng.standard_normal((300, 200)), rng.standard_normal(300)
+    assert X.size >= 1 << 15 == d.numba().__wrapped__.__globals__["PARALLEL_SIZE"]
+    want = d.numpy()(X=X, a=a)
+    out = np.full_like(X, np.nan)
+    assert d.numba()(X=X, a=a, out=out) is out
+    np.testing.assert_array_equal(out, want)      # the same operations per entry: the same bits
+    got32 = d.numba()(X=X.astype(np.float32), a=a.astype(np.float32))
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, want, rtol=1e-5, atol=1e-5)
+    out32 = np.empty((300, 200), dtype=np.float32)
+    d.numba()(X=X.astype(np.float32), a=a.astype(np.float32), out=out32)
+    np.testing.assert_array_equal(out32, got32)
+
+
+def test_the_seed_is_one_loop_over_the_matrix():
+    """The m×n result is one pass: the outer product's two vectors are computed first (once
+    each, by NumPy), and no NumPy operation touches the matrix."""
+    source = matcalc.derive(SEED, wrt="X").code("numba")
+    body = source[source.index("def grad_X"):]
+    assert "np.outer" not in body and "np.multiply" not in body
+    assert "out[i, j] = (2.0 * v0[i] * v1[j])" in source and source.count("numba.prange") == 1
+    assert source.count("@numba.njit") == 2         # the loop and its serial twin
+
+
+def test_a_repeated_subexpression_is_a_local_of_the_loop():
+    """exp(X) + exp(X).*X: NumPy's code names exp(X) (a pass of its own, an m×n temporary); the
+    loop computes it once per entry instead, into a local, and the result is one pass."""
+    d = matcalc.derive("sum(X.*exp(X))", wrt="X")
+    assert "t1 = np.exp(X)" in d.code("numpy")
+    source = d.code("numba")
+    assert "e0 = np.exp(v0[i, j])" in source and "out[i, j] = (e0 + (e0 * v0[i, j]))" in source
+    assert "t1" not in source
+    X = np.random.default_rng(4).standard_normal((7, 5))
+    np.testing.assert_array_equal(d.numba()(X=X), d.numpy()(X=X))
+
+
+def test_a_second_process_loads_the_compiled_loops_from_disk(tmp_path, monkeypatch):
+    """This process compiles the loop into the cache directory; a new interpreter with the same
+    derivative finds it there and compiles nothing (numba's own hit and miss counts)."""
+    monkeypatch.setenv("MATCALC_CACHE_DIR", str(tmp_path))
+    expr, x = "sum(exp(X).*X)", np.arange(6.0).reshape(2, 3)
+    f = matcalc.derive(expr, wrt="X").numba()
+    np.testing.assert_allclose(f(X=x), np.exp(x) * (1 + x))
+    script = ("import sys, numpy as np, matcalc\n"
+              f"f = matcalc.derive({expr!r}, wrt='X').numba()\n"
+              "print(f(X=np.arange(6.0).reshape(2, 3)).tolist())\n"
+              "module = vars(sys.modules[f.__wrapped__.__module__])\n"
+              "loops = [v for k, v in module.items() if k.endswith(('_parallel', '_serial'))]\n"
+              "print(sum(sum(loop.stats.cache_hits.values()) for loop in loops),"
+              " sum(sum(loop.stats.cache_misses.values()) for loop in loops))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, MATCALC_CACHE_DIR=str(tmp_path)))
+    values, counts = run.stdout.splitlines()
+    assert values == str(f(X=x).tolist())
+    hits, misses = map(int, counts.split())
+    assert hits >= 1 and misses == 0
+
+
+def test_without_numba_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)       # `import numba` raises ImportError
+    d = matcalc.derive("sum(exp(X))", wrt="X")
+    assert "numba.njit" in d.code("numba")                # printing the code needs no numba
+    with pytest.raises(ImportError, match=r'pip install "\.\[numba\]"'):
+        d.numba()
+
+
+@pytest.mark.skipif(not ALL, reason="compiles about 30 loops: MATCALC_TEST_NUMBA=all")
+def test_random_problems_agree_with_numpy():
+    from expression_strategy import SHAPES, problems
+    from hypothesis import HealthCheck, given, settings
+    from test_backends import _random_problem_inputs
+
+    fused = []
+
+    @settings(max_examples=120, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(problems(max_depth=5))
+    def check(problem):
+        text, wrt = problem
+        try:
+            d = matcalc.derive(text, wrt=wrt, shapes=SHAPES)
+        except matcalc.DifferentiationError:
+            return
+        inputs = _random_problem_inputs(d)
+        with np.errstate(all="ignore"):
+            expected = np.asarray(d.numpy()(**inputs), dtype=float)
+            if np.all(np.isfinite(expected)):
+                assert_agrees(np.asarray(d.numba()(**inputs), dtype=float), expected)
+                fused.append("numba.prange" in d.code("numba"))
+    check()
+    assert sum(fused) >= 10, f"only {sum(fused)} of the random problems have a loop"
+
+
+# expressions (not derivatives) whose code is one loop each, against the interpreter: the index of
+# each kind of operand (a matrix [i, j], a column [i], a row [j], diag(v) on either side, a scalar)
+LOOPS = [
+    ("A*diag(v) + diag(u)*B - 2*u*v'", True),
+    ("exp(A).^2 - A./B + c*sigmoid(A - B)", True),
+    ("relu(A - B).*tanh(B) + sqrt(abs(A)) + softplus(-A).^c", ALL),
+    ("(A + A').*log(1 + B.^2) - sign(A)", ALL),
+]
+
+
+@pytest.mark.parametrize("text", [t for t, run in LOOPS if run])
+def test_expressions_compiled_as_one_loop_compute_what_the_interpreter_does(text):
+    from matcalc.api import _problem
+    from matcalc.printing.backends import BACKENDS
+    from matcalc.printing.backends.numba import load
+    from matcalc.printing.codegen.module import generate_module
+    from matcalc.verify import evaluate
+
+    problem = _problem(text, {"A": ("n", "n"), "B": ("n", "n"), "u": ("n",), "v": ("n",),
+                              "c": "scalar"}, None)
+    source, _ = generate_module(problem.variables, problem.bindings, [("value", problem.expr)],
+                                "value", text, BACKENDS["numba"])
+    body = source[source.index("def value("):]
+    assert source.count("numba.prange") == 1 and "np." not in body.split('"""')[-1], source
+    rng = np.random.default_rng(5)
+    env = {"A": rng.standard_normal((6, 6)), "B": rng.uniform(0.5, 1.5, (6, 6)),
+           "u": rng.standard_normal((6, 1)), "v": rng.standard_normal((6, 1)),
+           "c": np.array([[1.5]])}
+    env = {n: x for n, x in env.items() if n in problem.variables}
+    want = evaluate(problem.expr, dict(env, __dims__={"n": 6}), problem.bindings)
+    value = load(source, "value").value
+    args = {n: (x.item() if n == "c" else x.ravel() if x.shape[1] == 1 else x)
+            for n, x in env.items()}
+    np.testing.assert_allclose(value(**args), want, rtol=1e-12, atol=1e-12)
