@@ -1061,9 +1061,13 @@ def main(argv: list[str] | None = None) -> int:
     print("gradients through matrix functions and factorizations", flush=True)
     import factor  # bench/factor.py beside this script: the rows of issue 13
     report["factor"] = factor.run(args.quick)
+    print("batched models", flush=True)
+    import batched  # bench/batched.py beside this script: the rows of issue 12
+    report["batched"] = batched.run(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     md = (markdown(report) + "\n" + optim.markdown(report["optim"]) + "\n"
-          + growth.markdown(report["growth"]) + "\n" + factor.markdown(report["factor"]))
+          + growth.markdown(report["growth"]) + "\n" + factor.markdown(report["factor"]) + "\n"
+          + batched.markdown(report["batched"]))
     md_path, json_path = out.parent / (out.name + ".md"), out.parent / (out.name + ".json")
     md_path.write_text(md)
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -84,6 +84,32 @@ def is_one(node: Node) -> bool:
     return const_value(node) == 1
 
 
+def expanded_vector(node: Node) -> tuple[Node, str] | None:
+    """(v, "column" | "row") for a vector repeated over a matrix — `c*vector(s)'` (each column
+    is c*s) or `vector(s)*b'` (each row is s*b'), scalars in front allowed — else None. This is
+    the tree's form of implicit expansion (`X + b'`): printers write v alone beside a matrix,
+    and generated code lets the array library broadcast it.
+
+    >>> from matcalc.ops import var
+    >>> b = var("b", ("n", 1))
+    >>> v, kind = expanded_vector(mul(fill(ONE, ("m", 1)), transpose(b)))
+    >>> v == transpose(b), kind
+    (True, 'row')
+    """
+    if node.op != "matmul" or node.is_vector or node.is_scalar:
+        return None
+    k = next(i for i, a in enumerate(node.args) if not a.is_scalar)
+    chain = node.args[k:]
+    if len(chain) != 2:
+        return None
+    left, right = chain
+    if left.is_column and right.op == "fill" and right.is_row:
+        return mul(*node.args[:k], right.args[0], left), "column"
+    if left.op == "fill" and left.is_column and right.is_row:
+        return mul(*node.args[:k], left.args[0], right), "row"
+    return None
+
+
 def sort_key(node: Node) -> tuple:
     """A total order on nodes, used to print commutative operands in one stable order."""
     if node._key is None:

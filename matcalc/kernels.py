@@ -42,14 +42,19 @@ def _logsoftmax(x):
 
 # Along a dimension of a matrix (axis 0: down the columns, MATLAB's dimension 1; axis 1: along
 # the rows, dimension 2), each with that line's maximum subtracted first
+# (one new array, then exp and the division in place: an N×C softmax is one allocation)
 def _softmax_along(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = x - np.max(x, axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
 
 
 def _logsumexp_along(x, axis):
     m = np.max(x, axis=axis, keepdims=True)
-    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+    e = x - m
+    np.exp(e, out=e)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(e, axis=axis))
 
 
 def _logsoftmax_along(x, axis):
@@ -77,6 +82,37 @@ def _commutation(rows, cols):
 
 # OpenBLAS's syrk is no faster than gemm on the benchmark machine; row blocks of the upper
 # triangle, each one gemm, are (measured at 2000×2000: 0.66× the full product)
+# Kronecker and Khatri–Rao products and the adjoints of their factors (the gradients of
+# G : kron(A, B) with respect to A and to B), on 2-D arrays; the adjoints contract G's blocks
+# without forming any array larger than G (Van Loan 2000, J. Comput. Appl. Math. 123:85, §3:
+# the blocks of kron(A, B) are a_ij*B; Kolda & Bader 2009, SIAM Review 51:455, §2.6)
+def _khatrirao(a, b):
+    """The column-wise Kronecker product: column r is kron(a[:, r], b[:, r])."""
+    return (a[:, None, :] * b[None, :, :]).reshape(-1, a.shape[1])
+
+
+def _kron_left(g, b):
+    """Entry (i, j): the Frobenius product of g's block (i, j), of b's size, with b."""
+    p, q = b.shape
+    return np.einsum("ipjq,pq->ij", g.reshape(g.shape[0] // p, p, g.shape[1] // q, q), b)
+
+
+def _kron_right(g, a):
+    """The sum of g's blocks, block (i, j) weighted by a[i, j]."""
+    m, n = a.shape
+    return np.einsum("ipjq,ij->pq", g.reshape(m, g.shape[0] // m, n, g.shape[1] // n), a)
+
+
+def _khatrirao_left(g, b):
+    """Column r: g's column r as a matrix (rows of b's length, column-major) times b's column r."""
+    return np.einsum("ijr,jr->ir", g.reshape(-1, b.shape[0], b.shape[1]), b)
+
+
+def _khatrirao_right(g, a):
+    """Column r: g's column r as a matrix, transposed, times a's column r."""
+    return np.einsum("ijr,ir->jr", g.reshape(a.shape[0], -1, a.shape[1]), a)
+
+
 def _symmetric_product(m, w):
     """m.T @ w, known to be symmetric: the upper triangle in row blocks, then mirrored."""
     d = m.shape[1]

@@ -252,6 +252,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return node.is_row
     if guard == "conform":
         return node.shape[1] == values[1].shape[0]
+    if guard == "same_shape":
+        return node.shape == values[1].shape
     if guard == "square":
         return node.is_square
     if guard == "symmetric":
@@ -348,7 +350,10 @@ def _instantiate_args(op: str, templates: tuple[Pattern, ...], env: Env, ctx: Co
     for i, t in enumerate(templates):
         if not _has_placeholder(t):
             out[i] = instantiate(t, env, ctx, expect if same_shape and op != "frob" else None)
-    for i, t in enumerate(templates):
+    # a bare placeholder last: it is sized by its siblings, and a sibling holding one (sum of a
+    # fill) by `expect` — so in matrix(t)*sum(matrix(s), 1) the sum is sized first
+    for i in sorted(range(len(templates)), key=lambda k: _is_placeholder(templates[k])):
+        t = templates[i]
         if out[i] is None:
             siblings = [o for o in out if o is not None]
             shape = expect

@@ -30,7 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .ops import SCALAR, Node, Shape, ShapeMismatch, dim_product, dim_value, smaller_dim
+from .ops import (
+    SCALAR,
+    Node,
+    Shape,
+    ShapeMismatch,
+    dim_product,
+    dim_quotient,
+    dim_value,
+    smaller_dim,
+)
 
 Unify = Callable[[object, object], None]
 ShapeRule = Callable[[list[Shape], Unify, object], Shape]
@@ -93,6 +102,12 @@ class Operator:
     # each row static: its shape rule, evaluation, forms and code need no argument, and the rules
     # files tell `sum(A, 1)` from `sum(A, 2)` by the operator, as they tell any two operators.
     dimension: int | None = None
+    # its generated code takes 2-D arrays: vector operands are lifted (x[:, None]) and a vector
+    # result raveled (printing/codegen/code.py)
+    matrix_operands: bool = False
+    # why the input language refuses a call with these operand shapes ("" where it does not);
+    # rules may still build it (kron(s, A) in kronecker.rules, canonical as s*A)
+    refuses: Callable[[list[Shape]], str] | None = None
 
     @property
     def call_arity(self) -> int:
@@ -296,6 +311,36 @@ def diagv_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shap
 def kron_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
     (r1, c1), (r2, c2) = shapes
     return (dim_product(r1, r2), dim_product(c1, c2))
+
+
+def khatrirao_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """khatrirao(A, B): as many columns each, the rows multiplied."""
+    (r1, c1), (r2, c2) = shapes
+    unify(c1, c2)
+    return (dim_product(r1, r2), c1)
+
+
+def kron_adjoint_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """kronleft(G, B) / kronright(G, A): G's blocks have the second operand's shape; one entry
+    (kronleft) or one block (kronright) per block: G's shape divided by the operand's."""
+    (g0, g1), (b0, b1) = shapes
+    return (dim_quotient(g0, b0), dim_quotient(g1, b1))
+
+
+def khatrirao_adjoint_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
+    """khatriraoleft(G, B) / khatriraoright(G, A): a column per column of G."""
+    (g0, g1), (b0, b1) = shapes
+    unify(g1, b1)
+    return (dim_quotient(g0, b0), g1)
+
+
+def _no_scalar(name: str) -> Callable[[list[Shape]], str]:
+    def refuses(shapes: list[Shape]) -> str:
+        if SCALAR in shapes:
+            return (f"{name} takes matrices or vectors, not a scalar (a scalar s times A is "
+                    f"s*A)")
+        return ""
+    return refuses
 
 
 def vec_shape(shapes: list[Shape], unify: Unify, value: object = None) -> Shape:
@@ -788,15 +833,34 @@ _ROWS = [
                    "torch": "torch.softmax({0}, 0)", "array-api": "_softmax({0})"}),
     Operator("kron", kron_shape, lambda args, node, dims: np.kron(args[0], args[1]),
              "kron", r"{0:postfix} \otimes {1:postfix}",
-             lambda S, args, node: S.kron(args), arity=2,
-             latex_precedence="frob"),
+             lambda S, args, node: S.kron(args), arity=2, spelling="kron",
+             latex_precedence="frob", refuses=_no_scalar("kron")),
     Operator("vec", vec_shape, lambda args, node, dims: args[0].reshape(-1, 1, order="F"),
              "vec", r"\operatorname{vec}\left({0}\right)",
-             lambda S, args, node: S.vec(args[0], node),
+             lambda S, args, node: S.vec(args[0], node), spelling="vec",
              code={"numpy": 'np.ravel({0}, order="F")', "jax": 'jnp.ravel({0}, order="F")',
                    "torch": "{0:atom}.T.reshape(-1)",        # column-major: the transpose, by rows
                    "array-api": "xp.reshape({0:atom}.T, (-1,))"},
              linear=True),
+    # the column-wise Kronecker product, and the adjoints of a factor of kron and khatrirao: the
+    # gradients of G : kron(A, B) and G : khatrirao(A, B) with respect to A (…left) and B (…right)
+    Operator("khatrirao", khatrirao_shape,
+             lambda args, node, dims: kernels._khatrirao(args[0], args[1]),
+             "khatrirao", r"{0:postfix} \odot {1:postfix}", lambda S, args, node: S.opaque(node),
+             spelling="khatrirao", arity=2, latex_precedence="frob",
+             code={b: "_khatrirao({0}, {1})" for b in BACKEND_NAMES}, matrix_operands=True,
+             refuses=_no_scalar("khatrirao")),
+    *(Operator(name, shape, lambda args, node, dims, kernel=kernel: kernel(args[0], args[1]),
+               name, rf"\operatorname{{{name}}}\left({{0}}, {{1}}\right)",
+               lambda S, args, node: S.opaque(node), spelling=name, arity=2,
+               code={b: f"{kernel.__name__}({{0}}, {{1}})" for b in BACKEND_NAMES},
+               matrix_operands=True)
+      for name, shape, kernel in (("kronleft", kron_adjoint_shape, kernels._kron_left),
+                                  ("kronright", kron_adjoint_shape, kernels._kron_right),
+                                  ("khatriraoleft", khatrirao_adjoint_shape,
+                                   kernels._khatrirao_left),
+                                  ("khatriraoright", khatrirao_adjoint_shape,
+                                   kernels._khatrirao_right))),
 
     # means, the log of a softmax; reductions and functions along a dimension (_along_rows);
     # elementwise and vector extrema (_extremum); sizes

@@ -13,6 +13,7 @@ registry (operators.py). No calculus lives here.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -168,7 +169,13 @@ def _as_dim(text: str) -> Dim:
 
 
 def dim_product(a: Dim, b: Dim) -> Dim:
-    """a·b as a dimension, in one canonical spelling (numbers multiplied, names sorted)."""
+    """a·b as a dimension, in one canonical spelling (numbers multiplied, names sorted). The
+    shape checker's unknown dimensions (DimVar) multiply into a DimProduct that unification
+    resolves later."""
+    if a == 1 or b == 1:
+        return b if a == 1 else a
+    if not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
+        return DimProduct([*dim_factors_of(a), *dim_factors_of(b)])
     number, names = 1, []
     for f in dim_factors(a) + dim_factors(b):
         if isinstance(f, int):
@@ -178,6 +185,37 @@ def dim_product(a: Dim, b: Dim) -> Dim:
     if not names:
         return number
     return "*".join(([str(number)] if number != 1 else []) + sorted(names))
+
+
+def dim_quotient(a: Dim, b: Dim) -> Dim:
+    """a/b as a dimension, where b divides a: `"m*p"`/`"p"` → "m", 6/2 → 3; else ShapeMismatch.
+
+    >>> dim_quotient("m*p", "p"), dim_quotient(6, 2), dim_quotient("2*m", 2)
+    ('m', 3, 'm')
+    """
+    if b == 1:
+        return a
+    if not isinstance(a, (int, str)) or not isinstance(b, (int, str)):
+        return _checker_quotient(a, b)
+    left, right = dim_factors(a), dim_factors(b)
+    number = 1
+    for f in left:
+        if isinstance(f, int):
+            number *= f
+    names = [f for f in left if not isinstance(f, int)]
+    for f in right:
+        if isinstance(f, int):
+            if number % f:
+                raise ShapeMismatch(f"{b} does not divide {a}")
+            number //= f
+        elif f in names:
+            names.remove(f)
+        else:
+            raise ShapeMismatch(f"{b} does not divide {a}")
+    out: Dim = number
+    for name in names:
+        out = dim_product(out, name)
+    return out
 
 
 def fmt_shape(shape: Shape) -> str:
@@ -201,10 +239,57 @@ class DimVar:
 
 
 def find_dim(d: DimVar | int) -> DimVar | int:
-    """The representative of a dimension: where unification has sent it."""
+    """The representative of a dimension: where unification has sent it (a product of numbers:
+    the number)."""
     while isinstance(d, DimVar) and d.parent is not None:
         d = d.parent
+    if isinstance(d, DimProduct):
+        factors = [find_dim(f) for f in d.factors]
+        if all(isinstance(f, int) for f in factors):
+            return math.prod(factors)  # type: ignore[arg-type]
     return d
+
+
+class DimProduct:
+    """A product of the shape checker's dimensions, some unknown (the rows of kron(A, B) are
+    rows(A)*rows(B)); a number once every factor is. Two products are equal when their factors
+    resolve to the same names and numbers (shapes.unify)."""
+
+    def __init__(self, factors: list):
+        self.factors = factors
+
+    def __repr__(self) -> str:
+        return "*".join(map(repr, self.factors))
+
+
+def dim_factors_of(d: object) -> list:
+    """The factors of a shape checker's dimension (itself, if not a product)."""
+    return list(d.factors) if isinstance(d, DimProduct) else [d]
+
+
+def _checker_quotient(a: object, b: object) -> object:
+    """a/b of the shape checker's dimensions, where b is a factor of a (the blocks of a Kronecker
+    product: rows(A)*rows(B) over rows(B)); ShapeMismatch where that cannot be known."""
+    a, b = find_dim(a), find_dim(b)  # type: ignore[arg-type]
+    if a is b:
+        return 1
+    if isinstance(a, int) and isinstance(b, int):
+        if a % b:
+            raise ShapeMismatch(f"{b} does not divide {a}")
+        return a // b
+    rest = [find_dim(f) for f in dim_factors_of(a)]
+    for f in dim_factors_of(b):
+        f = find_dim(f)
+        hit = next((i for i, g in enumerate(rest) if g is f or (isinstance(g, int) and g == f)),
+                   None)
+        if hit is None:
+            raise ShapeMismatch(f"the blocks of {a!r} (of {b!r}) are not known; declare the "
+                                f"shapes")
+        rest.pop(hit)
+    out: object = 1
+    for f in rest:
+        out = dim_product(out, f)  # type: ignore[arg-type]
+    return out
 
 
 class SmallerDim(DimVar):

@@ -274,7 +274,10 @@ def _operand_test(lhs: Pattern) -> Callable[[Node], bool]:
 
 
 def _number_of(node: Node) -> Node:
-    """A fill's entry (a pattern's number matches a matrix of that number, as in match.py)."""
+    """A fill's entry (a pattern's number matches a matrix of that number, as in match.py; a
+    zero matrix is the number 0)."""
+    if node.op == "zero":
+        return algebra.ZERO
     return node.args[0] if node.op == "fill" else node
 
 

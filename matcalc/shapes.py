@@ -21,11 +21,14 @@ from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
 from .ops import (
     SCALAR,
+    DimProduct,
     DimVar,
     Node,
     Shape,
     ShapeMismatch,
     SmallerDim,
+    dim_factors_of,
+    dim_product,
     find_dim,
     fmt_shape,
     leaf,
@@ -41,7 +44,7 @@ MAX_MATRIX_POWER = 32       # A^k differentiates into k terms
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
-TDim = DimVar | int
+TDim = DimVar | DimProduct | int
 TShape = tuple[TDim, TDim]
 
 
@@ -49,10 +52,33 @@ def _find(d: TDim) -> TDim:
     return find_dim(d)
 
 
+def _unify_product(a: TDim, b: TDim) -> None:
+    """Unify where one side is a product: an unknown takes it as its value; anything else must
+    spell the same product once resolved."""
+    if isinstance(a, DimProduct):
+        a, b = b, a
+    if isinstance(a, DimVar) and not a.rigid and not _occurs(a, b):
+        a.parent = b
+        return
+    if resolve(a) == resolve(b):
+        return
+    unknown = [f for d in (a, b) for f in dim_factors_of(d)
+               if isinstance(_find(f), DimVar) and not _find(f).rigid]  # type: ignore[union-attr]
+    hint = "; declare the shapes of the Kronecker factors" if unknown else ""
+    raise ShapeMismatch(f"{resolve(a)} ≠ {resolve(b)}{hint}")
+
+
+def _occurs(v: DimVar, d: TDim) -> bool:
+    return any(_find(f) is v for f in dim_factors_of(_find(d)))
+
+
 def unify(a: TDim, b: TDim) -> None:
     a, b = (_settled(_find(d)) for d in (a, b))
     if a is b or a == b or (isinstance(a, SmallerDim) and isinstance(b, SmallerDim)
                             and a.name == b.name):
+        return
+    if isinstance(a, DimProduct) or isinstance(b, DimProduct):
+        _unify_product(a, b)
         return
     if isinstance(a, int) and isinstance(b, int):
         raise ShapeMismatch(f"{a} ≠ {b}")
@@ -81,6 +107,11 @@ def _settled(d: TDim) -> TDim:
 
 def resolve(d: TDim) -> int | str:
     d = _find(d)
+    if isinstance(d, DimProduct):
+        out: int | str = 1
+        for f in d.factors:
+            out = dim_product(out, resolve(f))
+        return out
     return d if isinstance(d, int) else d.name  # a SmallerDim of two numbers: their minimum
 
 
@@ -230,10 +261,12 @@ class _Checker:
             symbol = symbol or op
             detail = f" ({exc})" if str(exc) and "≠" not in str(exc) else ""
             if len(operands) == 2:
+                # a hint after "; " (declare the shapes of Kronecker factors) is kept
+                hint = f"; {str(exc).split('; ', 1)[1]}" if "; " in str(exc) else ""
                 self._fail(node, f"shape mismatch in {self._snippet(node)}: operator '{symbol}' "
                                  f"cannot combine {self._snippet(operands[0])} "
                                  f"({show(shapes[0])}) with {self._snippet(operands[1])} "
-                                 f"({show(shapes[1])}){detail}")
+                                 f"({show(shapes[1])}){detail or hint}")
             self._fail(node, f"shape mismatch in {self._snippet(node)}: {symbol} cannot take "
                              f"{self._snippet(operands[0])} ({show(shapes[0])}){detail}")
         raise AssertionError("unreachable")
@@ -309,10 +342,12 @@ class _Checker:
                 if side.kind == "name" and self._greek_default(str(side.value)) \
                         and not _scalar(other_shape):
                     self.greek_broadcasts.append((str(side.value), node, other))
-        if op in ("+", "-"):
-            return self._apply(node, "add", [left, right], symbol=op)
-        if op in (".*", "./"):
-            return self._apply(node, "hadamard", [left, right], symbol=op)
+        if op in ("+", "-", ".*", "./"):
+            expanded = self._expansion(node, left, right)
+            if expanded is not None:
+                return expanded
+            return self._apply(node, "add" if op in ("+", "-") else "hadamard", [left, right],
+                               symbol=op)
         if op == "*":
             return self._apply(node, "matmul", [left, right], symbol=op)
         if op == "\\":         # MATLAB's left division: A\B = solve(A, B)
@@ -345,6 +380,42 @@ class _Checker:
             return left
         raise ParseError(f"operator {op!r} is not part of the input language", self.text,
                          node.start)
+
+    def _expansion(self, node: Ast, left: TShape, right: TShape) -> TShape | None:
+        """MATLAB's implicit expansion: a column vector combined with every column of a matrix,
+        a row with every row (`X*W' + b'`). The vector's length must be the matrix's matching
+        dimension; the shape is the matrix's. None when neither operand is a matrix with a
+        vector beside it (equal shapes, a scalar: the ordinary rules). A row and a column are
+        not expanded into an outer sum: that is refused as a mismatch, with a hint.
+
+        An unknown dimension never becomes 1, so whether an operand is a vector is known here and
+        never changes later."""
+        kinds = [_kind(s) for s in (left, right)]
+        if sorted(kinds) == ["column", "row"]:
+            a, b = node.children
+            self._fail(node, f"shape mismatch in {self._snippet(node)}: operator "
+                             f"'{node.value}' cannot combine {self._snippet(a)} ({show(left)}) "
+                             f"with {self._snippet(b)} ({show(right)}): a row and a column are "
+                             f"not expanded into a matrix (implicit expansion combines a vector "
+                             f"with a matrix); for an outer sum write x*vector(1)' + "
+                             f"vector(1)*y'")
+        if "matrix" not in kinds or not {"column", "row"} & set(kinds):
+            return None
+        side = kinds.index("matrix")
+        matrix, vector = (left, right) if side == 0 else (right, left)
+        along = 0 if kinds[1 - side] == "column" else 1
+        try:
+            unify(matrix[along], vector[along])
+        except ShapeMismatch:
+            a, b = node.children
+            what = "rows" if along == 0 else "columns"
+            self._fail(node, f"shape mismatch in {self._snippet(node)}: operator "
+                             f"'{node.value}' cannot combine {self._snippet(a)} ({show(left)}) "
+                             f"with {self._snippet(b)} ({show(right)}): a "
+                             f"{kinds[1 - side]} vector is expanded over a matrix with as many "
+                             f"{what} as it has entries")
+        self.info[id(node)] = ("expand", 1 - side, kinds[1 - side])
+        return matrix
 
     def _call(self, node: Ast) -> TShape:
         name = str(node.value)
@@ -380,6 +451,9 @@ class _Checker:
             return self._along(node, name, candidates, shapes[0])
         resolved = [(_find(r), _find(c)) for r, c in shapes]
         op = next(o for o in candidates if o.accepts is None or o.accepts(resolved[0]))
+        refusal = op.refuses(resolved) if op.refuses is not None else ""  # type: ignore[arg-type]
+        if refusal:
+            self._fail(node, f"{self._snippet(node)}: {refusal}")
         self.info[id(node)] = op.name
         return self._apply(node, op.name, shapes, symbol=name)
 
@@ -432,7 +506,12 @@ class _Checker:
                 right = self.build(link.children[1], refs)
                 terms.append(right if link.value == "+" else algebra.neg(right))
                 node = link.children[0]
-            return algebra.add(self.build(node, refs), *reversed(terms))
+            terms = [self.build(node, refs), *reversed(terms)]
+            shape = self.tshape(self.shape[id(spine[0])])
+            if 1 not in shape:      # vectors beside a matrix: each expanded (_expansion), as
+                terms = [expand(t, shape, "column" if t.is_column else "row")  # the sum is linear
+                         if t.is_vector else t for t in terms]
+            return algebra.add(*terms)
         built = self._build(spine[-1], refs, None) if spine else self._build(node, refs, None)
         for link in reversed(spine[:-1]):
             built = self._build(link, refs, built)
@@ -459,6 +538,11 @@ class _Checker:
         if kind == "binop":
             op = str(node.value)
             a, b = kids
+            expansion = self.info.get(id(node))
+            if isinstance(expansion, tuple):     # implicit expansion (_expansion)
+                _, side, vector_kind = expansion
+                a, b = (expand(a, b.shape, vector_kind), b) if side == 0 else \
+                    (a, expand(b, a.shape, vector_kind))
             if op == "+":
                 return algebra.add(a, b)
             if op == "-":
@@ -487,6 +571,23 @@ class _Checker:
                 return algebra.transpose(algebra.apply(op, algebra.transpose(kids[0])))
             return algebra.apply(op, kids[0])
         return algebra.apply(str(info), *kids)
+
+
+def _kind(shape: TShape) -> str:
+    """"scalar", "column", "row" or "matrix": what an operand is, known once inferred."""
+    r, c = (_find(d) for d in shape)
+    if r == 1:
+        return "scalar" if c == 1 else "row"
+    return "column" if c == 1 else "matrix"
+
+
+def expand(vector: Node, shape: Shape, kind: str) -> Node:
+    """A vector repeated to `shape`: a column c as c*vector(1)', a row b' as vector(1)*b'. The
+    outer product with ones is the tree's form of implicit expansion; the printers write it back
+    as the vector alone where it is combined with a matrix, and generated code broadcasts it."""
+    if kind == "column":
+        return algebra.mul(vector, algebra.fill(algebra.ONE, (1, shape[1])))
+    return algebra.mul(algebra.fill(algebra.ONE, (shape[0], 1)), vector)
 
 
 def _constant(node: Ast, known: dict[int, float | None]) -> float | None:

@@ -27,6 +27,9 @@ MIN_SIZE = 4        # nodes in a subexpression worth a name: an operation on an 
 def _worth_naming(node: Node) -> bool:
     if node.size < MIN_SIZE or node.has_d or node.op in ("fill", "const"):
         return False
+    if algebra.expanded_vector(node) is not None:
+        return False     # a vector beside a matrix: its vector is what is worth a name
+
     # a number times something is printed as that something, scaled
     coefficient, rest = algebra.split_coefficient(node)
     return coefficient == 1 or rest.size >= MIN_SIZE

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .operators import REGISTRY, lookup, shape_size
-from .ops import Node, dim_value, smaller_parts
+from .ops import Node, dim_factors, dim_value, smaller_parts
 
 SIZES = (3, 4, 5, 2, 6, 7)   # distinct sizes for distinct unknown dimensions catch transposition bugs
 
@@ -63,11 +63,16 @@ def dimension_sizes(variables: dict[str, tuple], rng: np.random.Generator | None
         for d in shape:
             if isinstance(d, int) or d in sizes:
                 continue
-            if smaller_parts(d) is None:
+            if smaller_parts(d) is None and "*" not in d:
                 sizes[d] = SIZES[(len(sizes) + base) % len(SIZES)]
             else:
                 derived.append(d)
-    for d in derived:       # min(m,n), of the singular values of an m×n matrix: from m and n
+    # min(m,n), of the singular values of an m×n matrix: from m and n; rows(A)*rows(B) (a
+    # Kronecker product's): from its factors
+    for d in derived:
+        for f in dim_factors(d):
+            if not isinstance(f, int) and f not in sizes and smaller_parts(f) is None:
+                sizes[f] = SIZES[(len(sizes) + base) % len(SIZES)]
         sizes[d] = dim_value(d, sizes)
     return sizes
 

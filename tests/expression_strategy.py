@@ -40,7 +40,7 @@ def _transpose_type(t: str) -> str | None:
 
 
 @st.composite
-def expression(draw, t: str, depth: int) -> str:
+def expression(draw, t: str, depth: int, extended: bool = True) -> str:
     """Text of an expression of type t."""
     if depth <= 0 or draw(st.integers(0, 9)) == 0:
         return draw(_leaf(t))
@@ -52,13 +52,13 @@ def expression(draw, t: str, depth: int) -> str:
     if t in ("m", "n"):
         choices += ["softmax", "diagv", "along"]
     if len(t) == 2:
-        choices += ["along"]
+        choices += ["along"] + (["expand"] if extended else [])
     if t == "s":
         choices += ["batched"]
     if t != "s" and t[0] * 2 in SQUARE_LEAVES:
         choices += ["solve"]
     kind = draw(st.sampled_from(choices))
-    sub = lambda tt: draw(expression(tt, depth - 1))
+    sub = lambda tt: draw(expression(tt, depth - 1, extended))
     if kind == "unary":
         f = draw(st.sampled_from(SMOOTH + NONSMOOTH + ["neg", "abs_smooth", "tan"]))
         if f == "neg":
@@ -91,7 +91,7 @@ def expression(draw, t: str, depth: int) -> str:
             return draw(_leaf(t))
         return f"({sub(tt)})'"
     if kind == "product":
-        return draw(_product(t, depth))
+        return draw(_product(t, depth, extended))
     if kind == "reduce":
         inner = draw(st.sampled_from(["mn", "nm", "nn", "m", "n"]))
         r = draw(st.sampled_from(["sum", "norm2", "tr", "logsumexp", "norm1sq", "norm1"]))
@@ -136,9 +136,11 @@ def expression(draw, t: str, depth: int) -> str:
     if kind == "softmax":
         return f"softmax({sub(t)})"
     if kind == "along":
-        return draw(_along(t, depth))
+        return draw(_along(t, depth, extended))
     if kind == "batched":
-        return draw(_batched(depth))
+        return draw(_batched(depth, extended))
+    if kind == "expand":
+        return draw(_expansion(t, depth, extended))
     if kind == "solve":     # solve(S, ·) of a diagonally dominant square leaf: invertible
         leaf = draw(st.sampled_from(SQUARE_LEAVES[t[0] * 2]))
         if draw(st.booleans()):
@@ -148,10 +150,10 @@ def expression(draw, t: str, depth: int) -> str:
 
 
 @st.composite
-def _along(draw, t: str, depth: int) -> str:
+def _along(draw, t: str, depth: int, extended: bool = True) -> str:
     """A vector or matrix of type t from the operators along a dimension, logsoftmax, and max/min
     entry by entry (nonsmooth: random points miss the kinks)."""
-    sub = lambda tt: draw(expression(tt, depth - 1))
+    sub = lambda tt: draw(expression(tt, depth - 1, extended))
     if len(t) == 1:     # an m-vector: a reduction along the rows of an m×? matrix
         other = draw(st.sampled_from([c for c in "mnk" if c != t]))
         f = draw(st.sampled_from(["sum", "mean", "logsumexp", "logsoftmax", "max", "min"]))
@@ -166,19 +168,47 @@ def _along(draw, t: str, depth: int) -> str:
     if f in ("max", "min"):
         return f"{f}({sub(t)}, {draw(st.sampled_from([sub(t), '0.5']))})"
     k = draw(st.sampled_from(["1", "2"]))
-    if f == "logsoftmax":
-        # weighted by an expression of variables: the gradient of sum(logsoftmax(S, 2)) alone
-        # counts the entries of a row as sum(matrix(1), 2), which no variable sizes when the
-        # result is read back (tests/test_batched.py, README "Limits")
+    if f == "logsoftmax":     # weighted by an expression of variables
         return f"({sub(t)}.*logsoftmax({sub(t)}, {k}))"
     return f"{f}({sub(t)}, {k})"
 
 
 @st.composite
-def _batched(draw, depth: int) -> str:
-    """A scalar from means, the extrema of a vector, and sizes."""
-    sub = lambda tt: draw(expression(tt, depth - 1))
-    kind = draw(st.sampled_from(["mean", "extremum", "size"]))
+def _expansion(draw, t: str, depth: int, extended: bool = True) -> str:
+    """Implicit expansion: a column combined with every column of a matrix of type t, or a row
+    b' with every row, by + - .* or ./ (of a positive denominator)."""
+    sub = lambda tt: draw(expression(tt, depth - 1, extended))
+    column = draw(st.booleans())
+    vector = f"({sub(t[0])})" if column else f"({sub(t[1])})'"
+    op = draw(st.sampled_from(["+", "-", ".*", "./"]))
+    if op == "./":
+        vector = f"(1 + exp({vector}))"
+    matrix = f"({sub(t)})"
+    return f"({vector} {op} {matrix})" if op != "./" and draw(st.booleans()) else \
+        f"({matrix} {op} {vector})"
+
+
+@st.composite
+def _kronecker(draw, depth: int, extended: bool = True) -> str:
+    """A scalar of Kronecker and Khatri–Rao products (not of vec: the gradient through vec is
+    refused, README "Limits")."""
+    sub = lambda tt: draw(expression(tt, depth - 1, extended))
+    kind = draw(st.sampled_from(["kron", "khatrirao"]))
+    if kind == "kron":
+        a, b = draw(st.sampled_from(["mn", "nm", "mk", "m", "n"])), \
+            draw(st.sampled_from(["nk", "kn", "m", "n"]))
+        return f"sum(kron({sub(a)}, {sub(b)}).*kron({sub(a)}, {sub(b)}))"
+    a, b = draw(st.sampled_from(["mk", "nk"])), draw(st.sampled_from(["mk", "nk"]))
+    return f"sum(khatrirao({sub(a)}, {sub(b)}).^2)"
+
+
+@st.composite
+def _batched(draw, depth: int, extended: bool = True) -> str:
+    """A scalar from means, the extrema of a vector, sizes, and (extended) Kronecker products."""
+    sub = lambda tt: draw(expression(tt, depth - 1, extended))
+    kind = draw(st.sampled_from(["mean", "extremum", "size"] + (["kronecker"] if extended else [])))
+    if kind == "kronecker":
+        return draw(_kronecker(depth, extended))
     if kind == "mean":
         return f"mean({sub(draw(st.sampled_from(['mn', 'nm', 'm', 'n'])))})"
     if kind == "extremum":
@@ -188,9 +218,9 @@ def _batched(draw, depth: int) -> str:
 
 
 @st.composite
-def _product(draw, t: str, depth: int) -> str:
+def _product(draw, t: str, depth: int, extended: bool = True) -> str:
     """A matrix product whose result has type t, through a random inner dimension."""
-    sub = lambda tt: draw(expression(tt, depth - 1))
+    sub = lambda tt: draw(expression(tt, depth - 1, extended))
     if t == "s":
         v = draw(st.sampled_from(["m", "n"]))
         return f"(({sub(v)})'*({sub(v)}))"
@@ -213,10 +243,14 @@ def _leaf(draw, t: str) -> str:
 
 
 @st.composite
-def problems(draw, max_depth: int = 4) -> tuple[str, str]:
-    """(expression text, variable) with the variable appearing in the expression."""
+def problems(draw, max_depth: int = 4, extended: bool = False) -> tuple[str, str]:
+    """(expression text, variable) with the variable appearing in the expression. `extended`:
+    also implicit expansion and Kronecker products (issue 12). Without them the draws are those
+    the strategy made before they were added: tests/test_latex_documents.py typesets 32 drawn
+    problems, and other draws include nested softmax Jacobians whose steps overfill a line by
+    600 pt (also with the code of before), a typesetting limit not yet fixed."""
     depth = draw(st.integers(2, max_depth))
-    text = draw(expression("s", depth))
+    text = draw(expression("s", depth, extended))
     # square leaves keep their names: inv/det/logdet are drawn only of diagonally dominant ones
     bound = [n for n in VARIABLES if _mentions(text, n) and n not in ("alpha", "beta", "S", "T", "K")
              and f"nuc({n})" not in text and f"op({n})" not in text]  # normnuc(X): of a leaf
@@ -224,7 +258,7 @@ def problems(draw, max_depth: int = 4) -> tuple[str, str]:
         # a binding: one variable of the body becomes a name for an expression of its type
         name = draw(st.sampled_from(bound))
         import re
-        body = draw(expression(VARIABLES[name], 2))
+        body = draw(expression(VARIABLES[name], 2, extended))
         text = re.sub(rf"(?<![A-Za-z_]){name}(?![A-Za-z0-9_(])", "u", text)
         text = f"{text} where u = {body}"
     present = [n for n in VARIABLES if _mentions(text, n)]

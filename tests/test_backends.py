@@ -343,7 +343,7 @@ def _refused_by(d, backend: str) -> bool:
 
 @settings(max_examples=200, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-@given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
+@given(problems(max_depth=5, extended=True), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
 def test_random_problems_agree_with_numpy_in_every_backend(problem, shapes):
     """Random expressions of the whole language (tests/expression_strategy.py): the array-API code
     on array-api-strict, and the JAX and PyTorch code where installed, against the NumPy code."""

@@ -5,18 +5,25 @@ Every row goes through `check_gradient` (tests/numeric.py): the generated NumPy 
 compared entry by entry with central differences of the input expression at random inputs, and,
 where the textbook gradient is known, with that formula written out in NumPy (`expected`).
 
-The language has no broadcasting yet: a bias added to every row of a batch is written with an
-explicit outer product, `X*W' + vector(1)*b'`, and a row of column means subtracted from every row
-as `X - vector(1)*mean(X, 1)`.
+A bias is added to every row of a batch by implicit expansion, `X*W' + b'` (MATLAB's: a row
+beside a matrix is repeated down it, a column across it); the explicit outer products
+`vector(1)*b'` of before mean the same and are kept in some rows.
+
+Every problem is also run on every installed backend (JAX, PyTorch, the array API) at the
+inputs of the finite-difference check, against the NumPy code that check verified.
 
 Shapes: a batch is N×d (N samples of d features), a weight matrix C×d (C classes), Y N×C targets.
 """
+import importlib
+import importlib.util
+
 import numpy as np
 import pytest
-from numeric import check_gradient, check_hessian, check_jacobian, sympy_value
+from numeric import check_gradient, check_hessian, check_jacobian, random_inputs, sympy_value
 from test_backends import _run
 
 import matcalc
+from matcalc.verify import dimension_sizes, to_user
 
 P = pytest.param
 
@@ -24,6 +31,11 @@ P = pytest.param
 def _softmax_rows(S):
     e = np.exp(S - S.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _khatrirao(A, B):
+    """Column r is kron(A[:, r], B[:, r])."""
+    return np.stack([np.kron(A[:, r], B[:, r]) for r in range(A.shape[1])], axis=1)
 
 
 def _softmax_cols(S):
@@ -34,6 +46,15 @@ BATCH = {"X": ("N", "d"), "W": ("C", "d"), "Y": ("N", "C")}
 ATTENTION = {"X": ("N", "d"), "Wq": ("d", "k"), "Wk": ("d", "k"), "Wv": ("d", "v"),
              "T": ("N", "v")}
 ATTENTION_TEXT = "sum(T.*(softmax(Q*K'/2, 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"
+UNSCALED = "sum(T.*(softmax(Q*K', 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"
+BIAS = {**BATCH, "b": ("C",)}
+NETWORK = {"X": ("N", "d"), "W1": ("h", "d"), "b1": ("h",), "W2": ("C", "h"), "b2": ("C",),
+           "T": ("N", "C")}
+NETWORK_TEXT = "H = tanh(X*W1' + b1'); sum(T.*(H*W2' + b2'))"
+KRON = {"A": ("m", "n"), "B": ("p", "q")}
+CP_TEXT = "norm2(X - A*khatrirao(C, B)')^2"
+CP = {"A": ("I", "R"), "B": ("J", "R"), "C": ("K", "R")}
+NORM = {"X": ("N", "d"), "T": ("N", "d"), "g": ("d",), "b": ("d",), "eps": ()}
 
 PROBLEMS = [
     # batched softmax cross-entropy: the sum over samples of logsumexp(s_i) - y_i's*s_i
@@ -92,12 +113,82 @@ PROBLEMS = [
     P("sum(min(X*W, 1).^2) + sum(max(X, Y))", "X", {"X": ("m", "n"), "W": ("n", "n"),
                                                     "Y": ("m", "n")}, None, "normal",
       id="clip-and-maximum"),
+    # implicit expansion: multinomial logistic regression with a bias row b' added to each row
+    P("sum(logsumexp(X*W' + b', 2)) - tr(Y'*(X*W' + b'))", "b", BIAS,
+      lambda X, W, Y, b, **_: (_softmax_rows(X @ W.T + b) - Y).sum(axis=0), "normal",
+      id="broadcast-bias-b"),
+    P("sum(logsumexp(X*W' + b', 2)) - tr(Y'*(X*W' + b'))", "W", BIAS,
+      lambda X, W, Y, b, **_: (_softmax_rows(X @ W.T + b) - Y).T @ X, "normal",
+      id="broadcast-bias-W"),
+    # a 2-layer network with a broadcast bias in each layer
+    P(NETWORK_TEXT, "W1", NETWORK,
+      lambda X, W1, b1, W2, T, **_: ((T @ W2) * (1 - np.tanh(X @ W1.T + b1) ** 2)).T @ X,
+      "normal", id="network-W1"),
+    P(NETWORK_TEXT, "b1", NETWORK,
+      lambda X, W1, b1, W2, T, **_: ((T @ W2) * (1 - np.tanh(X @ W1.T + b1) ** 2)).sum(axis=0),
+      "normal", id="network-b1"),
+    P(NETWORK_TEXT, "b2", NETWORK, lambda T, **_: T.sum(axis=0), "normal", id="network-b2"),
+    # a column expanded across a matrix, and an expanded row in a quotient
+    P("sum(T.*(X - c).^2)", "c", {"X": ("N", "d"), "T": ("N", "d"), "c": ("N",)},
+      lambda X, T, c, **_: -2 * (T * (X - c[:, None])).sum(axis=1), "normal",
+      id="broadcast-column"),
+    P("sum(T.*(X./b'))", "b", {"X": ("N", "d"), "T": ("N", "d"), "b": ("d",)},
+      lambda X, T, b, **_: -(T * X).sum(axis=0) / b ** 2, "positive", id="broadcast-quotient"),
+    # layer norm over a batch (each row standardised), batch norm (each column) with a gain g
+    # and a shift b, written with implicit expansion
+    P("Xc = X - mean(X, 2); sum(T.*(Xc./sqrt(mean(Xc.^2, 2) + eps)))", "X", NORM, None,
+      "positive", id="layer-norm-batch"),
+    P("Xc = X - mean(X, 1); Z = Xc./sqrt(mean(Xc.^2, 1) + eps); sum(T.*(Z.*g' + b'))", "X",
+      NORM, None, "positive", id="batch-norm-X"),
+    P("Xc = X - mean(X, 1); Z = Xc./sqrt(mean(Xc.^2, 1) + eps); sum(T.*(Z.*g' + b'))", "g",
+      NORM, lambda X, T, eps, **_: (T * (X - X.mean(axis=0)) / np.sqrt(
+          ((X - X.mean(axis=0)) ** 2).mean(axis=0) + eps)).sum(axis=0), "positive",
+      id="batch-norm-gain"),
+    # single-head attention without scaling, and scaled by 1/sqrt(k) with k = cols(Wq)
+    P(UNSCALED, "Wq", ATTENTION, None, "normal", id="attention-unscaled-Wq"),
+    P(UNSCALED, "Wk", ATTENTION, None, "normal", id="attention-unscaled-Wk"),
+    P(UNSCALED, "Wv", ATTENTION,
+      lambda X, Wq, Wk, T, **_: X.T @ _softmax_rows(X @ Wq @ (X @ Wk).T).T @ T, "normal",
+      id="attention-unscaled-Wv"),
+    P("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv", "Wq",
+      ATTENTION, None, "normal", id="attention-sqrt-k-Wq"),
+    # Kronecker least squares (Van Loan 2000): from the blocks of M, never an mp×nq product
+    P("norm2(M - kron(A, B))^2", "A", KRON, lambda M, A, B, **_: 2 * (
+        np.sum(B * B) * A - np.einsum("ipjq,pq->ij", M.reshape(A.shape[0], B.shape[0],
+                                                              A.shape[1], B.shape[1]), B)),
+      "normal", id="kron-least-squares-A"),
+    P("norm2(M - kron(A, B))^2", "B", KRON, None, "normal", id="kron-least-squares-B"),
+    # a CP decomposition of a tensor unfolded as X (I×JK): each factor (Kolda & Bader 2009)
+    P(CP_TEXT, "A", CP, lambda X, A, B, C, **_: 2 * (A @ ((C.T @ C) * (B.T @ B))
+                                                     - X @ _khatrirao(C, B)), "normal",
+      id="cp-factor-A"),
+    P(CP_TEXT, "B", CP, None, "normal", id="cp-factor-B"),
+    P(CP_TEXT, "C", CP, None, "normal", id="cp-factor-C"),
 ]
 
 
 @pytest.mark.parametrize("expr, wrt, shapes, expected, domain", PROBLEMS)
 def test_batched_problem_matches_finite_differences(expr, wrt, shapes, expected, domain):
-    check_gradient(expr, wrt, shapes=shapes, expected=expected, domain=domain)
+    d = check_gradient(expr, wrt, shapes=shapes, expected=expected, domain=domain)
+    _every_backend_computes_what_numpy_computes(d, domain)
+
+
+def _every_backend_computes_what_numpy_computes(d: matcalc.Derivation, domain: str) -> None:
+    """The JAX, PyTorch and array-API code of d at the inputs check_gradient drew (its first
+    seed), against the NumPy code it verified by finite differences."""
+    variables = d.problem.variables
+    env = random_inputs(variables, dimension_sizes(variables), np.random.default_rng(0), domain)
+    # scalars as 0-d arrays: torch.from_numpy takes arrays only
+    inputs = {n: np.asarray(to_user(x, variables[n])) for n, x in env.items()}
+    expected = np.asarray(d.numpy()(**inputs), dtype=float)
+    for backend in ("jax", "torch", "array-api"):
+        if importlib.util.find_spec(backend.replace("-", "_") if backend != "array-api"
+                                    else "array_api_compat") is None:
+            continue
+        if backend == "jax":       # float64, as NumPy
+            importlib.import_module("jax").config.update("jax_enable_x64", True)
+        got = np.asarray(_run(backend, d, inputs), dtype=float)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=backend)
 
 
 def test_layer_norm_as_the_issue_writes_it():
@@ -146,8 +237,8 @@ def test_cross_entropy_reads_as_a_careful_person_writes_it():
 def test_row_softmax_jacobian_is_a_linear_map_not_a_tensor():
     d = matcalc.derive("softmax(S, 2)", wrt="S", shapes={"S": ("N", "C")})
     assert d.kind == "linear-map"
-    # P.*(dS - sum(P.*dS, 2)*ones'), P = softmax(S, 2): N×C, never N×C×C
-    assert str(d) == "(d(S) - sum(d(S).*softmax(S, 2), 2)*vector(1)').*softmax(S, 2)"
+    # P.*(dS - sum(P.*dS, 2)), P = softmax(S, 2), the row sums expanded: N×C, never N×C×C
+    assert str(d) == "(d(S) - sum(d(S).*softmax(S, 2), 2)).*softmax(S, 2)"
     rng = np.random.default_rng(0)
     S, V = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
     P_ = _softmax_rows(S)
@@ -194,11 +285,7 @@ def test_batched_gradients_are_stable_at_large_logits():
 
 
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "array-api"])
-@pytest.mark.parametrize("expr, wrt, shapes", [
-    ("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", "W", BATCH),
-    (ATTENTION_TEXT, "Wq", ATTENTION),
-    ("Xc = X - vector(1)*mean(X, 1); sum(T.*(Xc./(vector(1)*sqrt(mean(Xc.^2, 1) + eps))))",
-     "X", {"X": ("N", "d"), "T": ("N", "d"), "eps": ()}),
+@pytest.mark.parametrize("expr, wrt, shapes", [   # (every row of PROBLEMS runs on each too)
     ("sum(max(1 - y.*(X*w), 0)) - logsoftmax(X*w)'*y", "w", {"X": ("N", "d"), "y": ("N",)}),
 ])
 def test_batched_gradients_run_on_every_installed_backend(expr, wrt, shapes, backend):
@@ -225,6 +312,17 @@ def test_batched_gradients_run_on_every_installed_backend(expr, wrt, shapes, bac
      "operator 'max' cannot combine A (m×n) with B (n×m)", 4),
     ("len(X)", {}, matcalc.ShapeError, "len cannot take X", 0),
     ("max(X)", {}, matcalc.ShapeError, "it takes a vector", 0),
+    # the new forms: a row beside a column, an expanded row of the wrong length, kron of a
+    # scalar, Khatri–Rao factors with different column counts, blocks that cannot be known
+    ("sum(b' + x)", {}, matcalc.ShapeError, "not expanded into a matrix", 4),
+    ("sum(X*W' + b')", {"X": ("N", "d"), "W": ("C", "d"), "b": ("d",)}, matcalc.ShapeError,
+     "cannot combine X*W' (N×C) with b' (1×d)", 4),
+    ("sum(kron(alpha, A))", {}, matcalc.ShapeError, "kron takes matrices or vectors, not a scalar",
+     4),
+    ("sum(khatrirao(A, B))", {"A": ("m", "r"), "B": ("n", "s")}, matcalc.ShapeError,
+     "operator 'khatrirao' cannot combine A (m×r) with B (n×s)", 4),
+    ("sum(kron(A, B) + M)", {"M": ("r", "s")}, matcalc.ShapeError,
+     "declare the shapes of the Kronecker factors", 4),
 ])
 def test_bad_dimension_arguments_get_a_clear_error(text, shapes, error, message, column):
     with pytest.raises(error) as info:
@@ -234,12 +332,30 @@ def test_bad_dimension_arguments_get_a_clear_error(text, shapes, error, message,
     assert "^" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="by design of fills: the gradient of a sum of logsoftmax "
-                                       "alone counts a row's entries as sum(matrix(1), 2), which "
-                                       "no variable sizes when the text is read back (README, "
-                                       "Limits); its value is right")
-def test_sum_of_logsoftmax_text_is_self_contained():
+@pytest.mark.parametrize("dimension, size", [(2, "cols"), (1, "rows")])
+def test_sum_of_logsoftmax_text_is_self_contained(dimension, size):
+    """A row's entries counted as cols(S) (fill-row-sums-expanded), not as sum(matrix(1), 2),
+    which no variable sizes when the text is read back."""
     from test_round_trips import check_text_round_trip
 
-    d = check_gradient("sum(logsoftmax(S, 2))", "S", shapes={"S": ("N", "C")}, domain="normal")
-    check_text_round_trip(d)
+    d = check_gradient(f"sum(logsoftmax(S, {dimension}))", "S", shapes={"S": ("N", "C")},
+                       domain="normal")
+    assert str(d) == f"1 - {size}(S)*softmax(S, {dimension})"
+    assert check_text_round_trip(d) == "ok"
+
+
+def test_generated_code_broadcasts_and_contracts_blocks():
+    """A bias row is added by the library's broadcasting (no ones, no repeated matrix) in every
+    backend; the Kronecker least-squares gradient contracts M's blocks (no kron product)."""
+    d = matcalc.derive("sum(logsumexp(X*W' + b', 2)) - tr(Y'*(X*W' + b'))", wrt="W", shapes=BIAS)
+    for backend in ("numpy", "jax", "torch", "array-api"):
+        code = d.code(backend)
+        assert "b + X @ W.T" in code, code
+        assert "broadcast_to" not in code and "ones" not in code and "expand" not in code, code
+    d = matcalc.derive("Xc = X - mean(X, 2); sum(T.*Xc)", wrt="X", shapes=NORM)
+    assert str(d) == "T - sum(T, 2)/cols(X)"        # the row sums expanded across each row
+    assert "np.sum(T, axis=1))[:, None]" in d.code("numpy")
+    assert "broadcast_to" not in d.code("numpy")
+    k = matcalc.derive("norm2(M - kron(A, B))^2", wrt="A", shapes=KRON)
+    assert str(k) == "-2*(kronleft(M, B) - sum(B.^2)*A)"
+    assert "_kron_left(M, B)" in k.code("numpy") and "np.kron" not in k.code("numpy")

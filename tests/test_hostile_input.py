@@ -54,7 +54,7 @@ token_soup = st.lists(st.tuples(st.sampled_from(TOKENS), st.sampled_from(["", ""
 @st.composite
 def mutated_expressions(draw):
     """A valid random expression with one to three tokens inserted, deleted or replaced."""
-    text, _ = draw(problems(max_depth=3))
+    text, _ = draw(problems(max_depth=3, extended=True))
     for _ in range(draw(st.integers(1, 3))):
         i = draw(st.integers(0, len(text)))
         kind = draw(st.sampled_from(["insert", "delete", "replace"]))

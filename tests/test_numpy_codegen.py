@@ -360,7 +360,7 @@ def test_out_buffer_takes_elementwise_results_one_operation_at_a_time(expr, wrt)
 
 @settings(max_examples=150, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-@given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
+@given(problems(max_depth=5, extended=True), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
 def test_out_buffer_agrees_with_a_fresh_result_on_random_problems(problem, shapes):
     """Every way of writing into `out` (outer products, elementwise chains, copies) gives what the
     function returns without `out`, on random expressions of the whole language."""

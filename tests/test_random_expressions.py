@@ -26,7 +26,7 @@ PROFILE = os.environ.get("MATCALC_HYPOTHESIS_PROFILE", "ci")
 
 
 @settings(settings.get_profile(PROFILE))
-@given(problems(max_depth=5), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
+@given(problems(max_depth=5, extended=True), st.sampled_from([SHAPES, SHAPES_NUMERIC]))
 def test_random_expression_gradients_match_finite_differences(problem, shapes):
     text, wrt = problem
     event("numeric dimensions" if shapes is SHAPES_NUMERIC else "symbolic dimensions")

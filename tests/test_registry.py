@@ -268,8 +268,11 @@ def test_every_spelled_operator_reads_with_unknown_dimensions(name):
         pass
 
 
-@pytest.mark.parametrize("text", ["sum(kron(A, B))", "sum(vec(A))"])
-def test_rule_only_products_are_unknown_in_user_input(text):
-    """kron and vec appear in Kronecker results but are not (yet) input: a clear ParseError."""
-    with pytest.raises(matcalc.ParseError, match="unknown function"):
-        matcalc.derive(text, wrt="A")
+@pytest.mark.parametrize("text, shape", [
+    ("kron(A, B)", "rows(A)*rows(B)×cols(A)*cols(B)"), ("vec(A)", "cols(A)*rows(A)×1"),
+    ("khatrirao(A, B)", "rows(A)*rows(B)×cols(B)"), ("kronleft(kron(A, B), B)", "rows(A)×cols(A)")])
+def test_kronecker_products_are_input_with_unknown_dimensions(text, shape):
+    """kron, vec and khatrirao read as input, their sizes products of the operands' unknown
+    dimensions (once a ParseError: the dimensions could not multiply unknowns)."""
+    problem = build_problem(parse(text))
+    assert "×".join(map(str, problem.expr.shape)) == shape

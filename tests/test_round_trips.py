@@ -166,7 +166,7 @@ PROPERTY = settings(max_examples=300, derandomize=True, deadline=None, database=
 
 
 @PROPERTY
-@given(problems())
+@given(problems(extended=True))
 def test_random_results_read_back_to_the_same_values(problem):
     text, wrt = problem
     try:
@@ -198,7 +198,7 @@ def test_a_binding_that_is_a_fill_reads_back():
 
 
 @settings(PROPERTY, phases=[Phase.explicit, Phase.generate])   # no shrinking: it is known to fail
-@given(problems())
+@given(problems(extended=True))
 def test_random_results_read_back_without_exceptions(problem):
     """The same property with nothing excused (fails until the '/' printing is fixed)."""
     text, wrt = problem
@@ -320,7 +320,7 @@ def test_cli_numpy_module_other_kinds(expr, wrt, shapes, hessian):
 
 @settings(max_examples=25, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-@given(problems(max_depth=3))
+@given(problems(max_depth=3, extended=True))
 def test_cli_numpy_module_for_random_problems(problem):
     text, wrt = problem
     try:

@@ -524,7 +524,8 @@ def check_canonical(rule: Rule) -> tuple[int, list[str]]:
     seen = set()
     for assignment in assignments(rule, names, SHAPES + [(1, "n")]):    # and a row: vec-of-row
         env = {n: c if VARIABLE_KINDS[n] == FUNCTION else bind(n, c) for n, c in assignment.items()}
-        for expect in (SHAPES if has_placeholder(rule.lhs) else [None]):
+        # fills of every shape, rows too (a row repeated down a matrix: power-of-repeated-row)
+        for expect in (SHAPES + ROWS if has_placeholder(rule.lhs) else [None]):
             try:
                 lhs = as_written(rule.lhs, env, expect)
             except (ShapeMismatch, KeyError):

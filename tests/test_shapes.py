@@ -162,9 +162,14 @@ def test_unsized_fill_is_a_shape_error(expr, span):
 MISMATCHES = [
     # expr,          wrt, shapes,                              words in the message,       caret
     ("X*a", "X", {"X": ("m", "n"), "a": ("m",)}, ["'*'", "m×n", "length m"], (0, 3)),
-    ("sum(A + x)", "x", {"A": ("m", "n"), "x": ("m",)}, ["'+'", "m×n", "length m"], (4, 5)),
-    ("sum(A - x)", "x", {"A": ("m", "n"), "x": ("m",)}, ["'-'", "m×n", "length m"], (4, 5)),
-    ("sum(A + x)", "x", None, ["'+'", "A (", "x (a vector of length"], (4, 5)),
+    # implicit expansion: a column over the columns of A needs as many entries as A has rows
+    ("sum(A + x)", "x", {"A": ("m", "n"), "x": ("n",)}, ["'+'", "m×n", "length n"], (4, 5)),
+    ("sum(A - x)", "x", {"A": ("m", "n"), "x": ("n",)}, ["'-'", "m×n", "length n"], (4, 5)),
+    ("sum(A + x')", "x", {"A": ("m", "n"), "x": ("m",)}, ["'+'", "m×n", "1×m", "columns"],
+     (4, 6)),
+    # a row and a column are not expanded into an outer sum
+    ("sum(x + y')", "x", None, ["'+'", "x (a vector of length", "y' (1×len(y))", "outer sum"],
+     (4, 6)),
     ("tr(X)", "X", {"X": (2, 3)}, ["tr", "X (2×3)"], (0, 5)),
     ("tr(X)", "X", {"X": ("m", "n")}, ["tr", "X (m×n)"], (0, 5)),
     ("sum(inv(X))", "X", {"X": ("m", "n")}, ["inv", "X (m×n)"], (4, 6)),
@@ -183,7 +188,7 @@ MISMATCHES = [
     ("sum(X.*Y)", "X", {"X": ("m", "n"), "Y": ("n", "m")}, ["'.*'", "m×n", "n×m"], (4, 4)),
     ("sum(X./Y)", "X", {"X": ("m", "n"), "Y": ("n", "m")}, ["'./'", "m×n", "n×m"], (4, 4)),
     ("sum(X - Y)", "X", {"X": ("m", "n"), "Y": ("n", "m")}, ["'-'", "m×n", "n×m"], (4, 5)),
-    ("sum(X + Y)", "X", {"X": ("m", "n"), "Y": ("m",)}, ["'+'", "m×n", "length m"], (4, 5)),
+    ("sum(X + Y)", "X", {"X": ("m", "n"), "Y": ("n",)}, ["'+'", "m×n", "length n"], (4, 5)),
     ("sum(x + y)", "x", {"x": (3,), "y": (4,)}, ["'+'", "length 3", "length 4"], (4, 5)),
     ("sum(X'*Y)", "X", {"X": (3, 2), "Y": ("m", 2)}, ["'*'", "2×3", "m×2"], (4, 4)),
     ("sum(X*Y)", "X", {"X": ("m", "n"), "Y": ("m", "k")}, ["'*'", "m×n", "m×k"], (4, 3)),

@@ -17,7 +17,7 @@ LOGISTIC = "sum(softplus(-y.*(X*w)))"
 NAMED = [
     (LOGISTIC, "w", True, "X'*diag((t1 - t1.^2).*y.^2)*X where t1 = sigmoid(-((X*w).*y))"),
     ("sum(exp(A*x)) + norm2(exp(A*x))^2", "x", False,
-     "2*A'*t1.^2 + A'*t1 where t1 = exp(A*x)"),
+     "A'*(2*t1.^2 + t1) where t1 = exp(A*x)"),
     ("x'*A*x + sum(exp(A*x))", "x", True, None),
     (SEED, "X", False, "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"),     # nothing repeated
     ("sum(exp(X*a)) + u'*u where u = exp(X*a)", "a", False, None),         # the user's own name

@@ -8,6 +8,7 @@ or `diag`, which are written with broadcasting and reshapes instead.
 from __future__ import annotations
 
 from .base import Backend
+from .kronecker import ARRAY_API_KRONECKER
 from .spectral import ARRAY_API_EXPM, scipy_only, spectral_helpers
 
 ARRAY_API = Backend(
@@ -31,9 +32,13 @@ ARRAY_API = Backend(
         "kron": "xp.reshape({0:atom}[:, None, :, None] * {1:atom}[None, :, None, :], "
                 "({2} * {4}, {3} * {5}))",
         "commutation": "_commutation(xp, {0}, {1})",
+        # a number made of sizes (sqrt(cols(X))) as a function's argument: the library's
+        # functions take arrays only
+        "size_array": "xp.asarray({0}{like})",
     },
     helpers={**scipy_only("the array API standard"),
              **spectral_helpers("xp", "    xp = array_namespace(a)\n"), **ARRAY_API_EXPM,
+             **ARRAY_API_KRONECKER,
         "_sigmoid": '''def _sigmoid(x):
     """Logistic sigmoid without overflow: exp(-log(1 + exp(-x)))."""
     xp = array_namespace(x)

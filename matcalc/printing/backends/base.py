@@ -31,7 +31,7 @@ from ..readers.text import ATOM
 # these are the operations the printer's lowerings need besides them.
 OPERATIONS = (
     "eye", "zeros", "full", "full_expr", "sum_axis", "outer", "repeat_column", "repeat_row",
-    "solve", "dot", "trace_product", "trace", "diag", "kron", "commutation",
+    "solve", "dot", "trace_product", "trace", "diag", "kron", "commutation", "size_array",
 )
 
 

@@ -8,6 +8,7 @@ without assignment into an array, and symmetric products are left to XLA. Shapes
 from __future__ import annotations
 
 from .base import Backend
+from .kronecker import kronecker_helpers
 from .numpy import NUMPY
 from .spectral import JAX_EXPM, scipy_only, spectral_helpers
 
@@ -20,7 +21,7 @@ JAX = Backend(
            "solve_triangular": "jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower})",
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
-    helpers={**scipy_only("JAX"), **spectral_helpers("jnp"),
+    helpers={**scipy_only("JAX"), **spectral_helpers("jnp"), **kronecker_helpers("jnp"),
              **JAX_EXPM,
              "_ismax": '''def _ismax(x):
     """1.0 at the (first) largest entry of x, 0.0 elsewhere."""

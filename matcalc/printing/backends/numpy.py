@@ -38,6 +38,8 @@ NUMPY = Backend(
         "diag": "np.diag({0})",
         "kron": "np.kron({0}, {1})",                   # {0}, {1}: 2-D operands
         "commutation": "_commutation({0}, {1})",
+        # a number made of sizes (sqrt(cols(X))) as a function's argument: a number does
+        "size_array": "{0}",
     },
     # the NumPy helpers are the functions the numeric check evaluates with (kernels.py), copied
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (
@@ -49,7 +51,9 @@ NUMPY = Backend(
         kernels._eigvecmin, kernels._eigvals, kernels._eigvecs, kernels._svdu,
         kernels._svdv, kernels._polar, kernels._svdtop, kernels._expm, kernels._expm_frechet,
         kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
-        kernels._logm_frechet, kernels._solve_triangular, kernels._finite, kernels._scipy_linalg)},
+        kernels._logm_frechet, kernels._solve_triangular, kernels._finite, kernels._scipy_linalg,
+        kernels._khatrirao, kernels._kron_left, kernels._kron_right, kernels._khatrirao_left,
+        kernels._khatrirao_right)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={
         "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",

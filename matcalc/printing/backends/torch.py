@@ -7,6 +7,7 @@ there too, so the same function runs on CPU and CUDA tensors.
 from __future__ import annotations
 
 from .base import Backend
+from .kronecker import kronecker_helpers
 from .spectral import TORCH_EXPM, scipy_only, spectral_helpers
 
 TORCH = Backend(
@@ -31,8 +32,11 @@ TORCH = Backend(
         # torch.kron views its operands: a transposed (non-contiguous) one raises without the copy
         "kron": "torch.kron({0:atom}.contiguous(), {1:atom}.contiguous())",
         "commutation": "_commutation({0}, {1})",
+        # a number made of sizes (sqrt(cols(X))) as a function's argument: the library's
+        # functions take arrays only
+        "size_array": "torch.as_tensor({0}{like})",
     },
-    helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"),
+    helpers={**scipy_only("PyTorch"), **spectral_helpers("torch"), **kronecker_helpers("torch"),
              **TORCH_EXPM,
              "_solve_triangular": '''def _solve_triangular(a, b, lower):
     """inv(A)*B for a triangular A (torch's solve takes a matrix right side)."""

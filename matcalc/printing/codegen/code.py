@@ -32,6 +32,28 @@ from .inplace import in_place_lines
 from .signs import nonnegative
 
 
+def _full(node: Node) -> bool:
+    """An operand with the shape of the elementwise operation it is in: not a scalar, a fill or
+    a vector repeated over the matrix."""
+    return not (node.is_scalar or node.op == "fill" or node.is_vector
+                or algebra.expanded_vector(node) is not None)
+
+
+def _broadcasts_to_full(operands: list[Node] | tuple[Node, ...]) -> bool:
+    """Do the operands, repeated vectors written as vectors, broadcast to the full shape? Yes
+    if one has it, or if a repeated column meets a repeated row."""
+    kinds = {e[1] for e in map(algebra.expanded_vector, operands) if e is not None}
+    return any(_full(a) for a in operands) or len(kinds) == 2
+
+
+def _sizes_only(node: Node) -> bool:
+    """A scalar computed from the sizes of arrays and numbers alone: a Python number in code."""
+    if node.op in ("rows", "cols", "len", "const"):
+        return True
+    return node.is_scalar and bool(node.args) and node.op not in ("var", "ref") and \
+        all(_sizes_only(a) for a in node.args)
+
+
 def _literal(value: Fraction | float) -> tuple[str, int]:
     if isinstance(value, Fraction) and value.denominator == 1:
         text = str(value.numerator)
@@ -99,10 +121,20 @@ class CodePrinter(Printer):
             return f"({self.dim(node.shape[0] if node.is_column else node.shape[1])},)"
         return f"({self.dim(node.shape[0])}, {self.dim(node.shape[1])})"
 
-    def broadcast(self, node: Node, need: int) -> str:
-        """An operand of an elementwise operation: a fill is just its scalar."""
+    def broadcast(self, node: Node, need: int, expand: bool = True) -> str:
+        """An operand of an elementwise operation: a fill is just its scalar, and a vector
+        repeated over the matrix (`vector(1)*b'`, implicit expansion) is the vector, broadcast
+        by the library — a 1-D row along the last axis, a column as `c[:, None]` — never the
+        repeated matrix. `expand` is False where no operand has the full shape (the vector would
+        broadcast to less than the result)."""
         if node.op == "fill":
             return self.paren(node.args[0], need)
+        expanded = algebra.expanded_vector(node) if expand else None
+        if expanded is not None:
+            vector, kind = expanded
+            if kind == "row":
+                return self.paren(vector, need)
+            return f"{self.paren(vector, ATOM)}[:, None]"
         return self.paren(node, need)
 
     # -- leaves -----------------------------------------------------------------------------------
@@ -127,22 +159,25 @@ class CodePrinter(Printer):
 
     # -- elementwise ------------------------------------------------------------------------------
     def _print_add(self, node: Node) -> tuple[str, int]:
-        return "".join(sign + self.broadcast(term, ADD + 1 if sign == " - " else ADD)
+        expand = _broadcasts_to_full(node.args)
+        return "".join(sign + self.broadcast(term, ADD + 1 if sign == " - " else ADD, expand)
                        for sign, term in signed_terms(node)), ADD
 
     def _print_hadamard(self, node: Node) -> tuple[str, int]:
         _, num, den = split_product(node.args)
+        expand = _broadcasts_to_full(num)
         # MUL + 1: a matrix product among the factors needs parentheses (`*` and `@` associate)
-        text = " * ".join(self.broadcast(f, MUL + 1) for f in num) if num else "1.0"
+        text = " * ".join(self.broadcast(f, MUL + 1, expand) for f in num) if num else "1.0"
         for d in den:
-            text += " / " + self.broadcast(d, POW)
+            text += " / " + self.broadcast(d, POW, expand)
         return text, MUL
 
     def _print_power(self, node: Node) -> tuple[str, int]:
         base, exponent = node.args
         p = const_value(exponent)
         if p == Fraction(1, 2):
-            return self.spell(self.template("sqrt"), base)
+            return self.spell(self.template("sqrt"), self.call("size_array", base)
+                              if _sizes_only(base) else base)
         if p == -1:
             return f"1.0 / {self.paren(base, POW)}", MUL
         if p in (3, 4):     # x*x*x: two multiplications instead of a call to pow
@@ -436,8 +471,20 @@ class CodePrinter(Printer):
         return self.spell(self.template("sum"), (product, MUL))
 
     def _print_function(self, node: Node) -> tuple[str, int]:
-        """An operator of the registry, by its row's template for this backend."""
+        """An operator of the registry, by its row's template for this backend; a function of
+        a number made of sizes alone (sqrt(cols(X))) takes it as an array of the inputs' kind."""
+        op = lookup(node.op)
+        if op.elementwise and _sizes_only(node.args[0]):
+            return self.spell(self.template(node.op), self.call("size_array", node.args[0]))
+        if op.matrix_operands:       # 2-D in, and a vector result 1-D again
+            text, _ = self.spell(self.template(node.op), *map(self._as_matrix, node.args))
+            return self.spell(self.template("vec"), text) if node.is_vector else (text, ATOM)
         return self.spell(self.template(node.op), *node.args)
+
+    def _as_matrix(self, node: Node) -> str:
+        """An operand as a 2-D array: a vector (1-D here) as a column or a row."""
+        text = self.paren(node, ATOM)
+        return f"{text}[:, None]" if node.is_column else f"{text}[None, :]" if node.is_row else text
 
     def template(self, op: str) -> str:
         """How this backend spells the registry's operator `op`."""

@@ -61,7 +61,10 @@ class InPlace:
             self.target, *texts, **named))
 
     def operand(self, node: Node) -> Node | str:
-        """An operand as printed: a fill (a constant matrix) broadcasts as its scalar."""
+        """An operand as printed: a fill (a constant matrix) broadcasts as its scalar, a vector
+        repeated over the matrix as the vector (the target has the full shape)."""
+        if algebra.expanded_vector(node) is not None:
+            return self.printer.broadcast(node, 0)
         return node.args[0] if node.op == "fill" else node
 
     def into(self, node: Node) -> list[str]:

@@ -12,6 +12,7 @@ import re
 from fractions import Fraction
 from itertools import count
 
+from ... import algebra
 from ...ops import Node, const_value, number, var
 from ..backends import BACKENDS
 from ..backends.base import Backend
@@ -86,6 +87,8 @@ def _worth_naming(node: Node) -> bool:
         return False    # printed as its value
     if node.op in ("transpose", "fill") and not node.args[0].args:
         return False
+    if algebra.expanded_vector(node) is not None:
+        return False    # broadcast where it is used (CodePrinter.broadcast): its vector is named
     # a number times a variable is cheaper to repeat than to name
     return not (node.op == "matmul" and len(node.args) == 2 and node.args[0].op == "const"
                 and not node.args[1].args)

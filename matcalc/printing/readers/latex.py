@@ -307,6 +307,9 @@ PREAMBLE = [
     r"\usepackage{amsmath,amssymb}",
     r"\usepackage[margin=2cm]{geometry}",
     r"\emergencystretch=4em",       # a long formula breaks rather than overfilling its line
+    # a formula has no stretchable space, so a line broken inside it is "bad" by TeX's measure;
+    # at the default tolerance (200) TeX may prefer a line 26 pt into the margin
+    r"\tolerance=1000",
     r"\begin{document}",
 ]
 

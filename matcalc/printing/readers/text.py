@@ -77,6 +77,25 @@ def split_product(factors: tuple[Node, ...], elementwise: bool = True
     return sign, num, den
 
 
+def implicit_expansions(operands: Sequence[Node]) -> list[Node | None]:
+    """For each operand of an elementwise operation as printed, the vector to write in place of
+    it (`X + b'` for X + vector(1)*b'), or None. Read back left to right, `b'` expands only
+    beside a matrix: an operand is written as its vector when a full-shape operand is printed
+    before it or right after it."""
+    def full(node: Node) -> bool:
+        return not (node.is_scalar or node.is_vector or node.op == "fill"
+                    or algebra.expanded_vector(node) is not None)
+
+    out: list[Node | None] = []
+    seen_full = False
+    for i, node in enumerate(operands):
+        expanded = algebra.expanded_vector(node)
+        after = i + 1 < len(operands) and full(operands[i + 1])
+        out.append(expanded[0] if expanded is not None and (seen_full or after) else None)
+        seen_full = seen_full or full(node)
+    return out
+
+
 class Printer:
     """Base: dispatch and parenthesisation. Subclasses give the spelling of each operator."""
 
@@ -134,17 +153,20 @@ class TextPrinter(Printer):
 
     def _print_add(self, node: Node) -> tuple[str, int]:
         parts = []
-        for sign, term in signed_terms(node):
+        terms = signed_terms(node)
+        bare = implicit_expansions([t for _, t in terms])
+        for (sign, term), vector in zip(terms, bare):
             if term.op == "fill":     # a scalar broadcasts in a sum: 1 - tanh(x).^2
                 term = term.args[0]
-            parts.append(sign + self.paren(term, ADD + 1 if sign == " - " else ADD))
+            parts.append(sign + self.paren(vector or term, ADD + 1 if sign == " - " else ADD))
         return "".join(parts), ADD
 
     def _product(self, node: Node, times: str, over: str) -> tuple[str, int]:
         sign, num, den = split_product(node.args, elementwise=node.op == "hadamard")
-        text = times.join(self._factor(f, node.op) for f in num) if num else "1"
-        for d in den:
-            text += over + self.paren(d, MUL + 1)
+        bare = implicit_expansions(num + den) if node.op == "hadamard" else [None] * len(num + den)
+        text = times.join(self._factor(v or f, node.op) for f, v in zip(num, bare)) if num else "1"
+        for d, v in zip(den, bare[len(num):]):
+            text += over + self.paren(v or d, MUL + 1)
         return sign + text, NEG if sign else MUL
 
     def _factor(self, f: Node, op: str) -> str:
