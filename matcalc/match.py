@@ -254,6 +254,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return node.shape[1] == values[1].shape[0]
     if guard == "same_shape":
         return node.shape == values[1].shape
+    if guard == "fill":
+        return node.op == "fill"
     if guard == "square":
         return node.is_square
     if guard == "symmetric":

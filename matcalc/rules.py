@@ -30,7 +30,7 @@ VARIABLE_KINDS = {**{c: ANY for c in "ABCDEFGH"}, "s": SCALAR, "t": SCALAR, "p":
                   "q": SCALAR, "x": ANY, "f": FUNCTION, "g": FUNCTION}
 
 GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "row", "square", "conform",
-          "symmetric", "same_shape", "integer", "positive", "negative", "almost_everywhere",
+          "symmetric", "same_shape", "fill", "integer", "positive", "negative", "almost_everywhere",
           "not_larger"}
 
 _GUARD = re.compile(r"[\w']+(?:\([^)]*\))?")   # a guard: name, or name(args); commas between

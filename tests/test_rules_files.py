@@ -9,7 +9,8 @@ would: every match whose guards hold (`guards_hold`, wrt a variable no instance 
 instance, and its right side must build. Every rule needs at least one instance. Then, by file:
 
 - frobenius.rules, simplify.rules: both sides are evaluated at random inputs and must agree. A
-  variable under a `symmetric` guard is a square variable declared symmetric, sampled symmetric. A
+  variable under a `symmetric` guard is a square variable declared symmetric, sampled symmetric; one
+  under a `fill` guard is a fill `matrix(s)` of every shape, s an unknown scalar. A
   variable under a `has_d` guard is bound to the differential d(V) of a fresh variable, evaluated
   as an independent random matrix (the input dV). `A : B` is the Frobenius product of two operands
   of one shape: the engine never builds a broadcast `s : M` (its Frobenius pass starts from
@@ -259,10 +260,13 @@ def check_identity(rule: Rule) -> tuple[int, list[str]]:
     """frobenius.rules, simplify.rules: lhs == rhs at random inputs. → (instances, failures)"""
     has_d = guarded(rule, "has_d")
     symmetric = guarded(rule, "symmetric")
+    fills = guarded(rule, "fill")
 
     def bind(name: str, choice):
         if isinstance(choice, Node):
             return choice
+        if name in fills:       # a fill of every shape, of an unknown entry: matrix(s_B)
+            return algebra.fill(var("s_" + name, (1, 1)), choice)
         v = var(name, choice, symmetric=name in symmetric and choice[0] == choice[1] != 1)
         return d_node(v) if name in has_d else v
 
