@@ -16,19 +16,15 @@ the repeats, each call preceded by an untimed one. Nothing here asserts a timing
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-if "--single-thread" in sys.argv:
-    for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_name] = "1"
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + " --xla_cpu_multi_thread_eigen=false"
-                               " intra_op_parallelism_threads=1").strip()
+import threads  # noqa: F401  (before NumPy: --single-thread sets one thread per library)
+
+# isort: split
 
 import numpy as np
 

@@ -33,13 +33,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-if "--single-thread" in sys.argv:       # before numpy, jax and torch read their thread settings
-    for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                  "NUMBA_NUM_THREADS"):
-        os.environ[_name] = "1"
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + " --xla_cpu_multi_thread_eigen=false"
-                               " intra_op_parallelism_threads=1").strip()
+import threads  # noqa: F401  (before NumPy: --single-thread sets one thread per library)
+
+# isort: split
 
 import numpy as np
 
