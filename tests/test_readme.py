@@ -50,13 +50,15 @@ def test_generated_code_shown_is_what_matcalc_generates():
     assert _block_after("Its code never forms an N×N matrix") == hessian[hessian.index("def hessian"):]
 
 
-def _backend_examples() -> list[str]:
-    start = TEXT.index("## Other array libraries")
+def _python_blocks(heading: str) -> list[str]:
+    """The ```python blocks of the README's section `heading` (a `## ` title)."""
+    start = TEXT.index(heading)
     section = TEXT[start:TEXT.index("\n## ", start + 1)]
     return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
 
 
-@pytest.mark.parametrize("code", _backend_examples(), ids=lambda c: c.split("\n")[0][:30])
+@pytest.mark.parametrize("code", _python_blocks("## Other array libraries"),
+                         ids=lambda c: c.split("\n")[0][:30])
 def test_backend_examples_run(code):
     """Each backend's example runs where its libraries are installed (skipped otherwise), and
     ends by comparing its result with the NumPy code's."""
@@ -66,13 +68,8 @@ def test_backend_examples_run(code):
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 — the README's own example
 
 
-def _optimizer_examples() -> list[str]:
-    start = TEXT.index("## From formula to optimizer")
-    section = TEXT[start:TEXT.index("\n## ", start + 1)]
-    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-
-
-@pytest.mark.parametrize("code", _optimizer_examples(), ids=lambda c: c.split("\n")[0][:30])
+@pytest.mark.parametrize("code", _python_blocks("## From formula to optimizer"),
+                         ids=lambda c: c.split("\n")[0][:30])
 def test_optimizer_examples_run(code):
     """The SciPy example runs where SciPy is installed (the test extra installs it)."""
     pytest.importorskip("scipy")
