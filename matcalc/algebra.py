@@ -127,13 +127,9 @@ def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
     if node.op == "const":
         return node.value, ONE
     if node.op == "matmul" and node.args[0].op == "const":
-        if node.memo is None:
-            node.memo = {}
-        if "coefficient" not in node.memo:
-            rest = node.args[1:]
-            node.memo["coefficient"] = (node.args[0].value, rest[0] if len(rest) == 1
-                                        else Node("matmul", rest, node.shape))
-        return node.memo["coefficient"]  # type: ignore[return-value]
+        return node.remember("coefficient", lambda: (  # type: ignore[return-value]
+            node.args[0].value, node.args[1] if len(node.args) == 2
+            else Node("matmul", node.args[1:], node.shape)))
     return _UNIT, node
 
 
@@ -189,13 +185,9 @@ def _term_order(term: Node) -> tuple:
     """Where a term goes in a sum: positive terms first (a broadcast scalar by its own sign:
     `x - sum(x)/nu`), then by the order of their monomials.
     Kept on the node: a long sum is sorted again whenever one of its terms changes."""
-    if term.memo is None:
-        term.memo = {}
-    if "term-order" not in term.memo:
-        entry = term.args[0] if term.op == "fill" else term     # a broadcast scalar: its sign
-        term.memo["term-order"] = (split_coefficient(entry)[0] < 0,
-                                   sort_key(split_coefficient(term)[1]))
-    return term.memo["term-order"]  # type: ignore[return-value]
+    entry = term.args[0] if term.op == "fill" else term     # a broadcast scalar: its sign
+    return term.remember("term-order", lambda: (  # type: ignore[return-value]
+        split_coefficient(entry)[0] < 0, sort_key(split_coefficient(term)[1])))
 
 
 def _open_scaled_sums(flat: list[Node]) -> list[Node]:

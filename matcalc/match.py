@@ -151,15 +151,6 @@ def may_match(pattern: Pattern, node: Node, env: Env) -> bool:
     return True
 
 
-def _remember(node: Node, key: object, make: Callable[[], object]) -> object:
-    """A value derived from `node`, made once and kept on the node."""
-    if node.memo is None:
-        node.memo = {}
-    if key not in node.memo:
-        node.memo[key] = make()
-    return node.memo[key]
-
-
 _MATCHERS = {"var": _match_var, "num": _match_num, "eye": _match_eye, "call-f": _match_function,
              "op": _match_op}
 
@@ -209,14 +200,14 @@ def _part(node: Node, i: int) -> Node:
             return algebra.without(node, i)
         rest = node.args[:i] + node.args[i + 1:]
         return rest[0] if len(rest) == 1 else _BUILD[node.op](*rest)
-    return _remember(node, ("part", i), make)  # type: ignore[return-value]
+    return node.remember(("part", i), make)  # type: ignore[return-value]
 
 
 def _chain(node: Node, start: int, stop: int) -> Node:
     """Factors start..stop-1 of a product, as one node."""
     if stop - start == 1:
         return node.args[start]
-    return _remember(node, ("chain", start, stop),  # type: ignore[return-value]
+    return node.remember(("chain", start, stop),  # type: ignore[return-value]
                      lambda: _BUILD[node.op](*node.args[start:stop]))
 
 
@@ -276,7 +267,7 @@ def cost(node: Node) -> int:
     """Size as a reader sees it: nodes, not counting numbers and the -1 of a negation."""
     if node.op == "const":
         return 0
-    return _remember(node, "cost", lambda: (  # type: ignore[return-value]
+    return node.remember("cost", lambda: (  # type: ignore[return-value]
         0 if node.op == "matmul" and const_value(node.args[0]) is not None else 1) + sum(
         cost(a) for a in node.args))
 

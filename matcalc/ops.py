@@ -14,7 +14,7 @@ registry (operators.py). No calculus lives here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
 Dim = int | str
@@ -45,13 +45,22 @@ class Node:
         self.has_d = op == "d" or any(a.has_d for a in args)
         self.size = 1 + sum(a.size for a in args)      # as a tree: what printing it costs
         self._key: tuple | None = None                 # algebra.sort_key, computed once
-        # what the matcher derives from this node once and reuses (its size as a reader sees it,
-        # the ways to split a long sum or product): a node never changes, so neither do they
+        # what the matcher and the constructors derive from this node once and reuse (its size as
+        # a reader sees it, the ways to split a long sum or product, its coefficient and place in
+        # a sum; see `remember`): a node never changes, so neither do they
         self.memo: dict[object, object] | None = None
         self._hash = hash((op, value, shape, args))
 
     def __hash__(self) -> int:
         return self._hash
+
+    def remember(self, key: object, make: Callable[[], object]) -> object:
+        """A value derived from this node, made by `make()` once and kept in `memo`."""
+        if self.memo is None:
+            self.memo = {}
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
 
     def __eq__(self, other: object) -> bool:
         if self is other:
