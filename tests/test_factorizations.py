@@ -427,6 +427,47 @@ def test_the_linear_map_of_expm_is_its_frechet_derivative():
         d.vec()
 
 
+def _block_frechet(a, e):
+    """L(A, E) as the upper right block of expm([[A, E], [0, A]]) (Higham 2008, (3.16)): another
+    algorithm than matcalc's kernel, which never forms the 2n×2n matrix."""
+    n = len(a)
+    return scipy.linalg.expm(np.block([[a, e], [np.zeros_like(a), a]]))[:n, n:]
+
+
+def _kernel_cases():
+    """(A, E) pairs where the kernel's choice of squarings is tested: small to large norms, far
+    from normal (|A|'s powers much larger than A's), stiff, symmetric, E much smaller or larger."""
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 6, 30):
+        for norm in (1e-6, 0.5, 3.0, 20.0, 60.0):
+            g = rng.standard_normal((n, n))
+            for kind, a in (("normal", g), ("triangular", 3 * np.triu(g)),
+                            ("symmetric", (g + g.T) / 2), ("stiff", g - 3 * np.eye(n))):
+                a = a * norm / max(np.abs(a).sum(axis=0).max(), 1e-300)
+                for e_scale in (1e-9, 1.0, 1e9):
+                    yield pytest.param(a, e_scale * rng.standard_normal((n, n)),
+                                       id=f"{kind}-n{n}-norm{norm:g}-E{e_scale:g}")
+
+
+@pytest.mark.parametrize("a, e", list(_kernel_cases()))
+def test_the_expm_frechet_kernel_matches_the_block_exponential(a, e):
+    """matcalc's own L(A, E) (fewer squarings than SciPy's expm_frechet where ‖A^k‖^(1/k) is
+    smaller than ‖A‖) agrees with the exponential of the block matrix to a few units of roundoff
+    times exp's condition at A."""
+    from matcalc.kernels import _expm_frechet
+    reference = _block_frechet(a, e)
+    error = np.linalg.norm(_expm_frechet(a, e) - reference) / np.linalg.norm(reference)
+    assert error < 1e-12 * max(1.0, np.abs(a).sum(axis=0).max())
+
+
+def test_the_expm_frechet_kernel_at_zero_and_at_infinity():
+    from matcalc.kernels import _expm_frechet
+    e = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_allclose(_expm_frechet(np.zeros((3, 3)), e), e, rtol=1e-15)   # L(0, E) = E
+    np.testing.assert_array_equal(_expm_frechet(np.eye(3), np.zeros((3, 3))), np.zeros((3, 3)))
+    assert np.isnan(_expm_frechet(np.array([[np.inf]]), np.ones((1, 1)))).all()
+
+
 @pytest.mark.parametrize("expr, wrt, kwargs, match", [
     # the derivative of an eigenvector, of a polar factor, the second Fréchet derivative of expm:
     # no rule, so no answer (never a guess)
