@@ -214,7 +214,7 @@ def _expm_frechet(a, e):
     backward error bounds E's as well as A's: from ‖T⁴‖^¼ and ‖T⁶‖^⅙, which bound ‖T^k‖^(1/k) for
     the higher k and are often much smaller than ‖T‖ (θ13 = 4.25, SciPy's more cautious value than
     the paper's 5.37), then the ℓ(T, 13) correction, exact here as the largest column sum of |T|^27.
-    Sums are formed in place, into arrays already touched: fresh ones cost page faults."""
+    Sums and products go into arrays already touched where they can: fresh ones cost page faults."""
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
     linalg = _scipy_linalg("expm")
@@ -226,76 +226,81 @@ def _expm_frechet(a, e):
     if e_norm == 0:
         return np.zeros_like(e)
     ratio = np.log2(a_norm / e_norm) if a_norm > 0 else 0.0
-    scale = 2.0 ** np.round(ratio) if abs(ratio) < 600 else 1.0
-    e = e * scale                               # exact: a power of two, undone at the end
+    scale = 2.0 ** np.round(ratio) if abs(ratio) < 600 else 1.0    # E's factor, undone at the end
+    scratch, spare = np.empty_like(a), np.empty_like(a)     # every sum below is formed in these
+
+    def accumulate(out, *terms):               # out += Σ coefficient·x, in place
+        for coefficient, x in terms:
+            np.multiply(x, coefficient, out=scratch)
+            out += scratch
+        return out
+
+    def weighted(out, first, *terms):          # out = Σ coefficient·x
+        return accumulate(np.multiply(first[1], first[0], out=out), *terms)
+
     a2 = a @ a
     m2 = a @ e
-    m2 += e @ a                                 # T²'s upper right block, L(x², A, E)
+    m2 += np.matmul(e, a, out=scratch)
+    m2 *= scale                                 # T²'s upper right block, L(x², A, scale·E)
     a4 = a2 @ a2
     m4 = a2 @ m2
-    m4 += m2 @ a2
+    m4 += np.matmul(m2, a2, out=scratch)
     a6 = a2 @ a4
     m6 = a4 @ m2
-    m6 += m4 @ a2
+    m6 += np.matmul(m4, a2, out=scratch)
     t4, t6 = np.max(colsums(a4, m4)), np.max(colsums(a6, m6))
     eta = min(max(t4 ** 0.25, t6 ** (1 / 6)), max(t4 ** 0.25, (t4 * t6) ** 0.1))  # d8, d10 bounds
     s = max(int(np.ceil(np.log2(eta / 4.25))), 0) if eta > 0 else 0
-    abs_a, abs_e = np.abs(a) * 2.0 ** -s, np.abs(e) * 2.0 ** -s
+    abs_a = np.multiply(np.abs(a, out=scratch), 2.0 ** -s, out=scratch)
+    abs_e = np.multiply(np.abs(e, out=spare), scale * 2.0 ** -s, out=spare)
     left, right = np.ones(len(a)), np.ones(len(a))     # 1'|2^-s T|^k, T's two column blocks
     for _ in range(27):
         left, right = left @ abs_a, left @ abs_e + right @ abs_a
-    t1 = np.max(colsums(a, e))
+    t1 = np.max(colsums(a) + scale * colsums(e))
     alpha = max(left.max(), right.max()) / (t1 * 2.0 ** -s * 1.1325077560602111e35)
     if not np.isfinite(alpha):                  # |T|^27 overflowed: bound by ‖T‖₁ itself
         s = max(s, int(np.ceil(np.log2(t1 / 4.25))))
     elif alpha > 0:
         s += max(int(np.ceil(np.log2(alpha / 2.0 ** -53) / 26)), 0)
 
+    c = 2.0 ** -s                               # T scaled by c: its powers here, A and E below
+    for power, blocks in ((2, (a2, m2)), (4, (a4, m4)), (6, (a6, m6))):
+        for x in blocks:
+            x *= c ** power
     b = (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800.,
          129060195264000., 10559470521600., 670442572800., 33522128640., 1323241920.,
          40840800., 960960., 16380., 182., 1.)
-    if s:
-        c = 2.0 ** -s
-        a, e = a * c, e * c
-        for power, blocks in ((2, (a2, m2)), (4, (a4, m4)), (6, (a6, m6))):
-            for x in blocks:
-                x *= c ** power
-    scratch = np.empty_like(a2)
-
-    def combine(out, *terms):                  # out += Σ coefficient·x, in place
-        for coefficient, x in terms:
-            np.multiply(x, coefficient, out=scratch)
-            out += scratch
-        return out
-
     diagonal = np.s_[::len(a) + 1]
-    w1 = combine(np.zeros_like(a2), (b[13], a6), (b[11], a4), (b[9], a2))
-    z1 = combine(np.zeros_like(a2), (b[12], a6), (b[10], a4), (b[8], a2))
-    w = combine(a6 @ w1, (b[7], a6), (b[5], a4), (b[3], a2))
+    w1 = weighted(np.empty_like(a), (b[13], a6), (b[11], a4), (b[9], a2))
+    z1 = weighted(np.empty_like(a), (b[12], a6), (b[10], a4), (b[8], a2))
+    w = accumulate(a6 @ w1, (b[7], a6), (b[5], a4), (b[3], a2))
     w.flat[diagonal] += b[1]
     u = a @ w
-    v = combine(a6 @ z1, (b[6], a6), (b[4], a4), (b[2], a2))
+    u *= c
+    v = accumulate(a6 @ z1, (b[6], a6), (b[4], a4), (b[2], a2))
     v.flat[diagonal] += b[0]
-    lw = combine(m6 @ w1, (b[7], m6), (b[5], m4), (b[3], m2))
-    lw += a6 @ combine(np.zeros_like(a2), (b[13], m6), (b[11], m4), (b[9], m2))
-    lu = a @ lw
-    lu += e @ w
-    lv = combine(m6 @ z1, (b[6], m6), (b[4], m4), (b[2], m2))
-    lv += a6 @ combine(np.zeros_like(a2), (b[12], m6), (b[10], m4), (b[8], m2))
-    np.subtract(v, u, out=scratch)
-    factor = linalg.lu_factor(scratch, overwrite_a=True, check_finite=False)
+    lw = accumulate(m6 @ w1, (b[7], m6), (b[5], m4), (b[3], m2))
+    lw += np.matmul(a6, weighted(spare, (b[13], m6), (b[11], m4), (b[9], m2)), out=w1)
+    lu = np.matmul(e, w, out=w1)
+    lu *= scale
+    lu += a @ lw
+    lu *= c
+    lv = accumulate(m6 @ z1, (b[6], m6), (b[4], m4), (b[2], m2))
+    lv += np.matmul(a6, weighted(spare, (b[12], m6), (b[10], m4), (b[8], m2)), out=z1)
+    np.subtract(v, u, out=spare)
+    factor = linalg.lu_factor(spare, overwrite_a=True, check_finite=False)
     v += u
-    r = linalg.lu_solve(factor, v, overwrite_b=True, check_finite=False)     # exp(2^-s A)
+    r = linalg.lu_solve(factor, v, overwrite_b=True, check_finite=False)     # exp(c·A)
     np.subtract(lu, lv, out=w)
     lu += lv
-    lu += w @ r
+    lu += np.matmul(w, r, out=u)
     frechet = linalg.lu_solve(factor, lu, overwrite_b=True, check_finite=False)
-    for k in range(s):
+    for k in range(s):                          # L(2A, 2E) = R*L + L*R with R = exp(A)
         np.matmul(r, frechet, out=w)
-        w += frechet @ r
+        w += np.matmul(frechet, r, out=u)
         frechet, w = w, frechet
         if k < s - 1:
-            r = r @ r
+            r = np.matmul(r, r, out=v if r is not v else z1)
     frechet /= scale
     return frechet
 
