@@ -211,9 +211,9 @@ def _expm_frechet(a, e):
     for both solves, then L ← R*L + L*R through the squarings (exp(A) itself is never formed).
     The number of squarings s is the one Al-Mohy & Higham (2009b, SIMAX 31(3), Algorithm 5.1)
     choose for that block matrix T, with E first scaled by a power of two to ‖A‖₁ so that T's
-    backward error bounds E's as well as A's: from ‖T⁴‖^¼ and ‖T⁶‖^⅙, which bound ‖T^k‖^(1/k) for
-    the higher k and are often much smaller than ‖T‖ (θ13 = 4.25, SciPy's more cautious value than
-    the paper's 5.37), then the ℓ(T, 13) correction, exact here as the largest column sum of |T|^27.
+    backward error bounds E's as well as A's: from d4 = ‖T⁴‖^¼ and d6 = ‖T⁶‖^⅙ (bounding its d8 and
+    d10 from above), often much smaller than ‖T‖ (θ13 = 4.25, SciPy's more cautious value than the
+    paper's 5.37), then the ℓ(T, 13) correction, exact here as the largest column sum of |T|^27.
     Sums and products go into arrays already touched where they can: fresh ones cost page faults."""
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
