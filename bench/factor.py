@@ -7,9 +7,9 @@ Three gradients at n = 500 (float64), each computed three ways in one run on the
 matcalc's generated NumPy code (`d.numpy()`), `jax.jit(jax.grad(f))` and PyTorch autograd
 (forward pass + `torch.autograd.grad`, inside the timing as for every framework):
 
-1. tr(expm(A)*B) by A: matcalc's adjoint Fréchet derivative `expmfrechet(A', B')`
-   (scipy.linalg.expm_frechet), against differentiating through `jax.scipy.linalg.expm` and
-   `torch.linalg.matrix_exp`;
+1. tr(expm(A)*B) by A: matcalc's adjoint Fréchet derivative `expmfrechet(A', B')` (its own
+   Padé-13 kernel, `_expm_frechet` in matcalc/kernels.py), against differentiating through
+   `jax.scipy.linalg.expm` and `torch.linalg.matrix_exp`;
 2. lambdamax(S) by a symmetric S: `eigvecmax(S)*eigvecmax(S)'`, against differentiating
    `eigvalsh`;
 3. the Gaussian negative log-likelihood through the Cholesky factor,
