@@ -72,7 +72,8 @@ class _Run:
         self.variable = problem.variable(wrt)
 
     def differential(self, f: Node) -> Node:
-        differentiator = Differentiator(self.rules, self.wrt, self.problem.bindings, self.steps)
+        differentiator = Differentiator(self.rules, self.wrt, self.problem.bindings, self.steps,
+                                        self.problem.written)
         df = differentiator.d(f)
         self.used += differentiator.used
         self.steps.append(Step("substitute", Label("differential"), df))
@@ -102,7 +103,8 @@ class _Run:
             kind = "linear-map"
             result = df
         label = Label(kind_hint or kind, self.wrt)
-        result, used = simplify(result, self.rules, self.problem.bindings, self.steps, label)
+        result, used = simplify(result, self.rules, self.problem.bindings, self.steps, label,
+                                self.problem.written)
         self.used += used
         return kind, result
 
@@ -155,8 +157,8 @@ def kronecker_form(d: Derivation, verify: bool = True) -> Derivation:
         d.result)
     run.steps.append(Step("kronecker", Label(kind, d.wrt), k,
                           f"vec(dF) = K*vec(d({d.wrt})), column-major vec"))
-    result, _ = simplify(k, run.rules, d.problem.bindings, run.steps,
-                         Label(kind, d.wrt))
+    result, _ = simplify(k, run.rules, d.problem.bindings, run.steps, Label(kind, d.wrt),
+                         d.problem.written)
     return _verified(Derivation(d.problem, d.wrt, result, run.steps, d.notes, kind, d.function),
                      verify)
 

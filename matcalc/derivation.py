@@ -206,20 +206,23 @@ class Derivation(GeneratedCode):
 
     @cached_property
     def binding_names(self) -> list[str]:
-        """The user's bindings the result uses, each after the ones it uses."""
+        """The user's bindings the result uses, each after the ones it uses — as written, so that
+        every name a printed definition shows is defined too."""
         used: set[str] = set()
         pending = [n for n in self.result.walk() if n.op == "ref"]
         while pending:
             node = pending.pop()
             if node.value not in used:
                 used.add(str(node.value))
-                pending.extend(n for n in self.problem.bindings[str(node.value)].walk()
+                pending.extend(n for n in self.problem.written[str(node.value)].walk()
                                if n.op == "ref")
         return [n for n in self.problem.binding_order if n in used]
 
     @cached_property
     def bindings(self) -> dict[str, Any]:
-        """{name: SymPy expression} for each binding the result uses."""
+        """{name: SymPy expression} for each binding the result uses. Of the engine's form, not
+        the user's (`where()`): SymPy orders sums and scalar products its own way, and a form as
+        written may mix a scalar into a Hadamard product (1./p), which SymPy refuses."""
         from .printing.readers.sympy import to_sympy  # SymPy loads only when asked for
         return {n: to_sympy(self.problem.bindings[n]) for n in self.binding_names}
 
@@ -252,9 +255,10 @@ class Derivation(GeneratedCode):
         return [*self.derivation_steps, Step("shared", self.label, named, note)]
 
     def definitions(self) -> list[tuple[str, Node]]:
-        """(name, expression) of each name the printed result uses: the user's bindings, then
-        the repeated subexpressions it names (t1, t2, …)."""
-        return [(n, self.problem.bindings[n]) for n in self.binding_names] + self._naming[1]
+        """(name, expression) of each name the printed result uses: the user's bindings as they
+        wrote them (their order of terms and factors, not the engine's), then the repeated
+        subexpressions it names (t1, t2, …)."""
+        return [(n, self.problem.written[n]) for n in self.binding_names] + self._naming[1]
 
     def result_text(self) -> str:
         """The result alone, in the input language."""

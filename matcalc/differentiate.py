@@ -74,9 +74,12 @@ def is_marker(node: Node) -> bool:
 class Differentiator:
     """d(·) of expressions, with respect to the variable `wrt`, recording every rule applied."""
 
-    def __init__(self, rules: RuleSet, wrt: str, bindings: dict[str, Node], steps: list[Step]):
+    def __init__(self, rules: RuleSet, wrt: str, bindings: dict[str, Node], steps: list[Step],
+                 written: dict[str, Node] | None = None):
         self.wrt = wrt
         self.bindings = bindings
+        # the bindings as their user wrote them (Problem.written): what a step's note restates
+        self.written = written or bindings
         self.steps = steps
         self.used: list[Rule] = []
         self.memo: dict[Node, Node] = {}
@@ -98,7 +101,7 @@ class Differentiator:
         if node.op == "ref":
             body = self.bindings[str(node.value)]
             self.steps.append(Step("binding", marker(node), marker(body),
-                                   f"{node.value} = {to_text(body)}"))
+                                   f"{node.value} = {to_text(self.written[str(node.value)])}"))
             result = self.d(body)
         else:
             rule, expanded = self.expand(node)

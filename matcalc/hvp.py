@@ -89,7 +89,8 @@ def hvp(expr: str, wrt: str, shapes: dict | None = None, symmetric: Iterable[str
         along = _replace(differential, algebra.apply("d", x),
                          var(v, x.shape, wrt in problem.symmetric))
         run.steps.append(Step("direction", label, along, f"d({wrt}) = {v}"))
-        result, used = simplify(along, run.rules, problem.bindings, run.steps, label)
+        result, used = simplify(along, run.rules, problem.bindings, run.steps, label,
+                                problem.written)
     except RecursionError as exc:
         raise _too_large(exc) from None
     run.used += used

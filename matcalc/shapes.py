@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from types import ModuleType
 
-from . import algebra
+from . import algebra, as_written
 from .errors import ParseError, ShapeError
 from .names import GREEK
 from .operators import CONSTRUCTORS, infer_shape, known_functions, operator_for_call, spellings
@@ -139,6 +140,9 @@ class Problem:
     shapes: dict = field(default_factory=dict)           # the declarations, as given
     # bindings the input does not use: {name: its text}; a result may still use them (its names)
     unused_bindings: dict[str, str] = field(default_factory=dict)
+    # name -> body as the user wrote it (as_written.py): what a where-clause shows of a binding,
+    # never what the engine computes with
+    written: dict[str, Node] = field(default_factory=dict)
 
     def shape_sources(self) -> dict[str, tuple[Shape, str]]:
         """{name: (shape, "declared" | "default" | "binding")}: variables, then bindings."""
@@ -494,47 +498,50 @@ class _Checker:
     def tshape(self, shape: TShape) -> Shape:
         return (resolve(shape[0]), resolve(shape[1]))
 
-    def build(self, node: Ast, refs: dict[str, Node]) -> Node:
+    def build(self, node: Ast, refs: dict[str, Node], make: ModuleType = algebra) -> Node:
         """The expression tree of a syntax node; a chain's links from the innermost out, by
-        iteration (see infer)."""
+        iteration (see infer). `make` holds the constructors: algebra's, for the canonical tree
+        the engine works on, or as_written's, for a binding's tree as the user wrote it."""
         spine = left_spine(node)
         if spine and spine[0].value in ("+", "-"):     # a sum: its terms added at once
             terms = []
             for link in spine:
                 if link.value not in ("+", "-"):
                     break
-                right = self.build(link.children[1], refs)
-                terms.append(right if link.value == "+" else algebra.neg(right))
+                right = self.build(link.children[1], refs, make)
+                terms.append(right if link.value == "+" else make.neg(right))
                 node = link.children[0]
-            terms = [self.build(node, refs), *reversed(terms)]
+            terms = [self.build(node, refs, make), *reversed(terms)]
             shape = self.tshape(self.shape[id(spine[0])])
             if 1 not in shape:      # vectors beside a matrix: each expanded (_expansion), as
                 terms = [expand(t, shape, "column" if t.is_column else "row")  # the sum is linear
                          if t.is_vector else t for t in terms]
-            return algebra.add(*terms)
-        built = self._build(spine[-1], refs, None) if spine else self._build(node, refs, None)
+            return make.add(*terms)
+        built = self._build(spine[-1], refs, None, make) if spine else \
+            self._build(node, refs, None, make)
         for link in reversed(spine[:-1]):
-            built = self._build(link, refs, built)
+            built = self._build(link, refs, built, make)
         return built
 
-    def _build(self, node: Ast, refs: dict[str, Node], first: Node | None) -> Node:
+    def _build(self, node: Ast, refs: dict[str, Node], first: Node | None,
+               make: ModuleType) -> Node:
         """`node` built, with `first` its first operand when that is already built."""
         kind = node.kind
-        kids = [first if i == 0 and first is not None else self.build(c, refs)
+        kids = [first if i == 0 and first is not None else self.build(c, refs, make)
                 for i, c in enumerate(node.children)]
         if kind == "number":
-            return algebra.number(_number(str(node.value)))
+            return make.number(_number(str(node.value)))
         if kind == "name":
             name = str(node.value)
             if name in refs:
                 return refs[name]
             if name == "eye":
-                return algebra.eye(self.dim(self.info[id(node)]))  # type: ignore[arg-type]
+                return make.eye(self.dim(self.info[id(node)]))  # type: ignore[arg-type]
             return var(name, self.tshape(self.var_shapes[name]), name in self.symmetric)
         if kind == "neg":
-            return algebra.neg(kids[0])
+            return make.neg(kids[0])
         if kind == "transpose":
-            return algebra.transpose(kids[0])
+            return make.transpose(kids[0])
         if kind == "binop":
             op = str(node.value)
             a, b = kids
@@ -544,33 +551,34 @@ class _Checker:
                 a, b = (expand(a, b.shape, vector_kind), b) if side == 0 else \
                     (a, expand(b, a.shape, vector_kind))
             if op == "+":
-                return algebra.add(a, b)
+                return make.add(a, b)
             if op == "-":
-                return algebra.sub(a, b)
+                return make.sub(a, b)
             if op == "*":
-                return algebra.mul(a, b)
+                return make.mul(a, b)
             if op == ".*":
-                return algebra.hadamard(a, b)
+                return make.hadamard(a, b)
             if op in ("/", "./"):
-                return algebra.divide(a, b)
+                return make.divide(a, b)
             if op == "\\":
-                return algebra.apply("solve", a, b)
+                return make.apply("solve", a, b)
             if self.info.get(id(node)) == "matpow":
-                return algebra.apply("matpow", a, b)
-            return algebra.power(a, b)
+                return make.apply("matpow", a, b)
+            return make.power(a, b)
         name = str(node.value)
         if name == "eye":
             n = self.info[id(node)]
-            return algebra.eye(n)
+            return make.eye(n)
         if name in ("vector", "matrix"):
-            return algebra.fill(kids[0], self.tshape(self.info[id(node)]))  # type: ignore[arg-type]
+            return make.fill(kids[0], self.tshape(self.info[id(node)]))  # type: ignore[arg-type]
         info = self.info[id(node)]
         if isinstance(info, tuple):     # along a dimension: the operand alone (_along)
             op, transposed = info
             if transposed:
-                return algebra.transpose(algebra.apply(op, algebra.transpose(kids[0])))
-            return algebra.apply(op, kids[0])
-        return algebra.apply(str(info), *kids)
+                # how the tree holds a row's f(r), whoever builds it: not written by the user
+                return algebra.transpose(make.apply(op, algebra.transpose(kids[0])))
+            return make.apply(op, kids[0])
+        return make.apply(str(info), *kids)
 
 
 def _kind(shape: TShape) -> str:
@@ -701,7 +709,16 @@ def build_problem(program: Program, shapes: dict | None = None,
     unused = {name: checker._snippet(body) for name, body in ordered if name not in used}
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],
                    set(checker.symmetric), set(checker.declared) & set(variables),
-                   warnings, program, dict(shapes or {}), unused)
+                   warnings, program, dict(shapes or {}), unused,
+                   _written(checker, ordered, bindings))
+
+
+def _written(checker: _Checker, ordered: list[tuple[str, Ast]],
+             bindings: dict[str, Node]) -> dict[str, Node]:
+    """Each binding's body as the user wrote it, naming every binding it uses — also one whose
+    canonical tree folded to zero and so appears in no canonical body (u = X.*Y*(S - S))."""
+    names = {n: leaf("ref", tree.shape, n, tree.deps) for n, tree in bindings.items()}
+    return {name: checker.build(body, names, as_written) for name, body in ordered}
 
 
 def _infer_shapes(checker: _Checker, program: Program, ordered: list[tuple[str, Ast]]) -> None:

@@ -23,7 +23,8 @@ MAX_REWRITES = 500
 
 
 class Simplifier:
-    def __init__(self, rules: RuleSet, bindings: dict[str, Node], steps: list[Step], label: Label):
+    def __init__(self, rules: RuleSet, bindings: dict[str, Node], steps: list[Step], label: Label,
+                 written: dict[str, Node] | None = None):
         self.elementwise = rules.elementwise
         self.steps = steps
         self.label = label
@@ -36,7 +37,7 @@ class Simplifier:
         self.folds = []
         for name, body in reversed(list(bindings.items())):
             ref = leaf("ref", body.shape, name, body.deps)
-            note = f"{name} = {to_text(body)}"
+            note = f"{name} = {to_text((written or bindings)[name])}"   # as the user wrote it
             self.folds.append((body, ref, note))
             cleaned = fixpoint(innermost(cleanups), body, lambda _: None, MAX_REWRITES,
                                "simplification of a binding")
@@ -72,6 +73,6 @@ class Simplifier:
 
 
 def simplify(expr: Node, rules: RuleSet, bindings: dict[str, Node], steps: list[Step],
-             label: Label) -> tuple[Node, list[Rule]]:
-    s = Simplifier(rules, bindings, steps, label)
+             label: Label, written: dict[str, Node] | None = None) -> tuple[Node, list[Rule]]:
+    s = Simplifier(rules, bindings, steps, label, written)
     return s.run(expr), s.used

@@ -53,10 +53,24 @@ def signed_terms(node: Node) -> list[tuple[str, Node]]:
         entry = term.args[0] if term.op == "fill" else term     # a broadcast scalar: its sign
         coefficient = const_value(entry.args[0]) if entry.op == "matmul" else const_value(entry)
         if i > 0 and coefficient is not None and coefficient < 0:
-            out.append((" - ", algebra.neg(term)))
+            out.append((" - ", _minus(term)))
         else:
             out.append(("" if i == 0 else " + ", term))
     return out
+
+
+def _minus(term: Node) -> Node:
+    """-term, for a term led by a negative number: the number's sign flipped where it stands.
+    algebra.neg would rebuild the product in canonical order, and a binding is printed in the
+    order its user wrote (b - x*alpha, not b - alpha*x)."""
+    if term.op == "fill":
+        return algebra.fill(_minus(term.args[0]), term.shape)
+    if term.op == "const":
+        return number(-term.value)  # type: ignore[operator]
+    coefficient, *rest = term.args
+    if coefficient.value != -1:
+        rest = [number(-coefficient.value), *rest]  # type: ignore[operator]
+    return rest[0] if len(rest) == 1 else Node(term.op, tuple(rest), term.shape)
 
 
 def split_product(factors: tuple[Node, ...], elementwise: bool = True
