@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import matcalc
 from matcalc.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +165,17 @@ def test_latex_format():
     assert result.exit_code == 0
     assert r"\circ" in result.stdout and r"\top" in result.stdout
     assert r"\begin{align*}" not in result.stdout
+
+
+def test_latex_quotients_read_left_to_right_as_the_text_does():
+    """x./y./z is (x./y)./z: LaTeX writes each divisor after its own ⊘, never x ⊘ y ∘ z, which
+    reads as (x ⊘ y) ∘ z; the numbers are the text's."""
+    d = matcalc.derive("sum(x./y./z.*w)", wrt="w")
+    assert str(d) == "x./y./z"
+    assert d.latex().endswith(r"= x \oslash y \oslash z")
+    rng = np.random.default_rng(0)
+    x, y, z, w = rng.uniform(1, 2, (4, 3))
+    np.testing.assert_allclose(d.numpy()(w=w, x=x, y=y, z=z), x / y / z, rtol=1e-14)
 
 
 def test_latex_with_steps_is_an_align_environment():

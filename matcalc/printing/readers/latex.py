@@ -159,10 +159,10 @@ class LatexPrinter(Printer):
         sign, num, den = split_product(node.args, elementwise=node.op == "hadamard")
         text = sep.join(self.paren(f, ATOM if f.op in ("matmul", "hadamard") else MUL)
                         for f in num) if num else "1"
-        if den:
-            bottom = sep.join(self.paren(d, MUL + 1) for d in den)
-            text = rf"{text} \oslash {bottom}" if node.op == "hadamard" else \
-                rf"\frac{{{text}}}{{{bottom}}}"
+        if den and node.op == "hadamard":      # x ⊘ y ⊘ z, as x./y./z: read left to right
+            text = " ".join([text] + [rf"\oslash {self.paren(d, MUL + 1)}" for d in den])
+        elif den:
+            text = rf"\frac{{{text}}}{{{' '.join(self.paren(d, MUL + 1) for d in den)}}}"
         return sign + text, NEG if sign else MUL
 
     def _print_matmul(self, node: Node) -> tuple[str, int]:
