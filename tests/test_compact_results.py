@@ -100,6 +100,8 @@ AS_WRITTEN = [
     ("sum(u) where u = x.*x + eps, v = x*2", "x", "v = x*2"),
     # where v = x: u is zero to the engine, and so is in no canonical body, but v uses it
     ("sum(exp(v)) where v = x + u, u = (A - A)*x", "x", "u = (A - A)*x, v = x + u"),
+    # where u = x: a negated negation keeps its parentheses (not --x)
+    ("sum(exp(u).*x) where u = -(-x)", "x", "u = -(-x)"),
 ]
 
 

@@ -163,6 +163,8 @@ class LatexPrinter(Printer):
             text = " ".join([text] + [rf"\oslash {self.paren(d, MUL + 1)}" for d in den])
         elif den:
             text = rf"\frac{{{text}}}{{{' '.join(self.paren(d, MUL + 1) for d in den)}}}"
+        if sign and text.startswith("-"):      # -(-x), not --x
+            text = self.wrap(text)
         return sign + text, NEG if sign else MUL
 
     def _print_matmul(self, node: Node) -> tuple[str, int]:

@@ -181,6 +181,8 @@ class TextPrinter(Printer):
         text = times.join(self._factor(v or f, node.op) for f, v in zip(num, bare)) if num else "1"
         for d, v in zip(den, bare[len(num):]):
             text += over + self.paren(v or d, MUL + 1)
+        if sign and text.startswith("-"):      # -(-x), not --x (a binding as its user wrote it)
+            text = self.wrap(text)
         return sign + text, NEG if sign else MUL
 
     def _factor(self, f: Node, op: str) -> str:
