@@ -207,8 +207,8 @@ def _expm_frechet(a, e):
 
     The upper right block of exp([[A, E], [0, A]]) (Higham 2008, Functions of Matrices, (3.16)),
     computed from A's blocks alone as Al-Mohy & Higham (2009a, SIMAX 30(4), Algorithm 6.4) do: the
-    [13/13] Padé approximant r = (V - U)⁻¹(V + U) and its derivative together, one LU factorization
-    for both solves, then L ← R*L + L*R through the squarings (exp(A) itself is never formed).
+    [13/13] Padé approximant r = (V - U)⁻¹(V + U) and its derivative together, one solve for both,
+    then L ← R*L + L*R through the squarings (exp(A) itself is never formed); NumPy only.
     The number of squarings s is the one Al-Mohy & Higham (2009b, SIMAX 31(3), Algorithm 5.1)
     choose for that block matrix T, with E first scaled by a power of two to ‖A‖₁ so that T's
     backward error bounds E's as well as A's: from d4 = ‖T⁴‖^¼ and d6 = ‖T⁶‖^⅙ (bounding its d8 and
@@ -217,7 +217,6 @@ def _expm_frechet(a, e):
     Sums and products go into arrays already touched where they can: fresh ones cost page faults."""
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
-    linalg = _scipy_linalg("expm")
 
     def colsums(*blocks):                      # column sums of |T^k|'s right column of blocks
         return sum(np.sum(np.abs(x), axis=0) for x in blocks)
@@ -287,18 +286,23 @@ def _expm_frechet(a, e):
     lu *= c
     lv = accumulate(m6 @ z1, (b[6], m6), (b[4], m4), (b[2], m2))
     lv += np.matmul(a6, weighted(spare, (b[12], m6), (b[10], m4), (b[8], m2)), out=z1)
-    np.subtract(v, u, out=spare)
-    factor = linalg.lu_factor(spare, overwrite_a=True, check_finite=False)
-    v += u
-    r = linalg.lu_solve(factor, v, overwrite_b=True, check_finite=False)     # exp(c·A)
-    np.subtract(lu, lv, out=w)
-    lu += lv
-    lu += np.matmul(w, r, out=u)
-    frechet = linalg.lu_solve(factor, lu, overwrite_b=True, check_finite=False)
+    # r = q⁻¹p and L = q⁻¹(Lu + Lv) + q⁻¹(Lu - Lv)*r, q = V - U, p = V + U: one solve, three
+    # right-hand sides, in NumPy's LAPACK (SciPy's brings its own OpenBLAS, whose threads then
+    # compete with NumPy's still spinning after the products: its LU took 4 to 65 ms here)
+    n = len(a)
+    rhs = np.empty((n, 3 * n), dtype=np.result_type(a, e))
+    np.add(v, u, out=rhs[:, :n])
+    np.add(lu, lv, out=rhs[:, n:2 * n])
+    np.subtract(lu, lv, out=rhs[:, 2 * n:])
+    x = np.linalg.solve(np.subtract(v, u, out=spare), rhs)
+    r = x[:, :n]                                # exp(c·A)
+    frechet = np.matmul(x[:, 2 * n:], r, out=w)
+    frechet += x[:, n:2 * n]
+    target, term = u, lv                        # free buffers for the squarings
     for k in range(s):                          # L(2A, 2E) = R*L + L*R with R = exp(A)
-        np.matmul(r, frechet, out=w)
-        w += np.matmul(frechet, r, out=u)
-        frechet, w = w, frechet
+        np.matmul(r, frechet, out=target)
+        target += np.matmul(frechet, r, out=term)
+        frechet, target = target, frechet
         if k < s - 1:
             r = np.matmul(r, r, out=v if r is not v else z1)
     frechet /= scale
