@@ -15,6 +15,7 @@ The order is the same as the nested keys'; only its cost changes.
 from __future__ import annotations
 
 from bisect import bisect_left
+from threading import Lock
 
 from .ops import Node
 
@@ -30,17 +31,22 @@ class _Table:
         self.keys: list[tuple] = []
         self.labels: list[bytes] = []
         self.label_of: dict[tuple, bytes] = {}
+        self.lock = Lock()      # two threads placing keys at once would misplace one
 
     def label(self, key: tuple) -> bytes:
         """The label of `key`, placed between its neighbours' the first time it is met."""
         found = self.label_of.get(key)
-        if found is None:
-            i = bisect_left(self.keys, key)
-            found = between(self.labels[i - 1] if i else b"",
-                            self.labels[i] if i < len(self.labels) else None)
-            self.keys.insert(i, key)
-            self.labels.insert(i, found)
-            self.label_of[key] = found
+        if found is not None:
+            return found
+        with self.lock:
+            found = self.label_of.get(key)
+            if found is None:
+                i = bisect_left(self.keys, key)
+                found = between(self.labels[i - 1] if i else b"",
+                                self.labels[i] if i < len(self.labels) else None)
+                self.keys.insert(i, key)
+                self.labels.insert(i, found)
+                self.label_of[key] = found
         return found
 
 
@@ -69,8 +75,9 @@ def sort_key(node: Node) -> bytes:
 
 def trim() -> None:
     """Start a fresh table if this one has grown past TABLE_LIMIT. Call it only where no sort is
-    under way (at the start of a derivation): labels from two tables do not compare. A node's
-    label from an earlier table is made again when it is next asked for."""
+    under way (at the start of a derivation; a derivation in another thread would see two tables
+    and could order a sum differently, not wrongly): labels from two tables do not compare. A
+    node's label from an earlier table is made again when it is next asked for."""
     global _table
     if len(_table.keys) > TABLE_LIMIT:
         _table = _Table()
