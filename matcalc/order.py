@@ -14,13 +14,18 @@ The order is the same as the nested keys'; only its cost changes.
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from threading import Lock
 
 from .ops import Node
 
+# NaN compares with nothing, and one in the sorted table would misplace the numbers inserted after
+# it: it gets a fixed place after every number instead.
+_NAN_KEY = ("const", math.inf, "nan")
+
 # Past this many keys the table starts afresh at the next derivation (`trim`): it holds every key
-# met in the process, and a long-lived one (the web server) must not grow without bound.
+# met in the process, and a long-lived process must not grow without bound.
 TABLE_LIMIT = 200_000
 
 
@@ -64,7 +69,8 @@ def sort_key(node: Node) -> bytes:
     if kept is not None and kept[0] is _table:
         return kept[1]
     if node.op == "const":
-        key: tuple = ("const", float(node.value))
+        value = float(node.value)
+        key: tuple = ("const", value) if not math.isnan(value) else _NAN_KEY
     else:
         key = (node.op, str(node.value) if node.value is not None else "",
                tuple(sort_key(a) for a in node.args))

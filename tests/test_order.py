@@ -78,3 +78,15 @@ def test_a_deep_chain_derives_in_its_canonical_order():
     factors = d.result.args
     assert d.result.op == "hadamard" and len(factors) == 12
     assert [nested_key(f) for f in factors] == sorted(nested_key(f) for f in factors)
+
+
+def test_nan_keeps_the_numbers_in_order():
+    """A NaN (inf - inf folded) has a place after every number, and numbers met after it are
+    still placed by value."""
+    nan = algebra.add(number(float("inf")), number(float("-inf")))
+    assert order.sort_key(nan) == order.sort_key(algebra.add(number(float("inf")),
+                                                             number(float("-inf"))))
+    values = [7.25, -3.5, 1e300, 0.125]
+    labels = [order.sort_key(number(v)) for v in values]
+    assert sorted(labels) == [order.sort_key(number(v)) for v in sorted(values)]
+    assert all(label < order.sort_key(nan) for label in labels)
