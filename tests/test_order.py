@@ -49,12 +49,14 @@ def test_labels_compare_as_nested_keys(a, b):
 
 @given(st.lists(st.integers(0, 300), min_size=1, max_size=60))
 def test_between_orders_inserts_anywhere(positions):
-    """Inserting at any place, again and again at one place: labels stay strictly ordered and
-    never end in a zero byte (which would make bytes order differ from numeric order)."""
+    """Inserting at any place, again and again at one place, leaning either way: labels stay
+    strictly ordered and never end in a zero byte (which would make bytes order differ from
+    numeric order)."""
     labels: list[bytes] = []
     for p in positions:
         i = p % (len(labels) + 1)
-        new = order.between(labels[i - 1] if i else b"", labels[i] if i < len(labels) else None)
+        new = order.between(labels[i - 1] if i else b"", labels[i] if i < len(labels) else None,
+                            near_low=p % 2 == 0)
         labels.insert(i, new)
         assert new and new[-1] != 0
     assert labels == sorted(labels) and len(set(labels)) == len(labels)
@@ -90,3 +92,38 @@ def test_nan_keeps_the_numbers_in_order():
     labels = [order.sort_key(number(v)) for v in values]
     assert sorted(labels) == [order.sort_key(number(v)) for v in sorted(values)]
     assert all(label < order.sort_key(nan) for label in labels)
+
+
+def test_a_run_of_keys_in_increasing_order_keeps_short_labels():
+    """x.^2, x.^3, …, x.^5000, each placed just above the one before (a 5000-factor product
+    merged one factor at a time): a few bytes longer at the end of the run than at its start,
+    not the 625 that halving the gap each time would add."""
+    x = var("x", ("n", 1))
+    labels = [order.sort_key(algebra.power(x, number(k))) for k in range(2, 5002)]
+    assert labels == sorted(labels)
+    assert max(map(len, labels)) <= len(labels[0]) + 4
+
+
+class _Interrupting(dict):
+    """A dict whose first new entry raises, as a SIGALRM time limit (test_hostile_input) may
+    between placing a key in the table and recording its label."""
+    armed = True
+
+    def __setitem__(self, key, value):
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
+        super().__setitem__(key, value)
+
+
+def test_an_interrupted_placement_keeps_the_table_sorted():
+    table = order._table
+    table.label_of = _Interrupting(table.label_of)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            order.sort_key(_chain(3, algebra.add(X, number(7))))
+        chains = [_chain(d, algebra.add(X, number(7))) for d in range(6)] + NODES
+        for a, b in combinations(chains, 2):
+            test_labels_compare_as_nested_keys(a, b)
+    finally:
+        table.label_of = dict(table.label_of)
