@@ -175,11 +175,12 @@ def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterat
     """A binary pattern against every way to see an n-ary node as (left op right): for `+` and
     `.*` one operand on either side and the others on the other, for `*` the first i factors and
     the rest. A split whose one-operand side cannot match is passed over without building the
-    other side."""
+    other side. Of two operands, the second gives the same two splits as the first, in the other
+    order: they are not matched twice."""
     left_p, right_p = patterns
     args = node.args
     if node.op in COMMUTATIVE:
-        for i, a in enumerate(args):
+        for i, a in enumerate(args[:1] if len(args) == 2 else args):
             if may_match(right_p, a, env):
                 yield from _match_args(patterns, (_part(node, i), a), env)
             if may_match(left_p, a, env):
