@@ -13,6 +13,7 @@ rebuilt for every rule and every pass that looks at it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
@@ -333,7 +334,38 @@ def instantiate(t: Pattern, env: Env, ctx: Context, expect: Shape | None = None)
         return algebra.divide(*args)
     if op == "diag":
         return algebra.apply("diagm" if args[0].is_vector else "diagv", *args)
-    return algebra.apply(op, *args)
+    return _apply(op, args)
+
+
+# Operator applications built while `sharing_parts` is on: (op, operand ids) → (operands, node).
+_shared: dict[tuple, tuple[list[Node], Node]] | None = None
+
+
+@contextmanager
+def sharing_parts() -> Iterator[None]:
+    """Within: `instantiate` builds an operator once for the same operand objects. The matches
+    of one rule bind the same operands again and again (A.*(B + C) meets a sum's two terms as
+    (B, C) and as (C, B): A.*B and A.*C are built for both); a node depends on its operands
+    alone, so the second is the first."""
+    global _shared
+    if _shared is not None:         # a rule applied while building another's right side
+        yield
+        return
+    _shared = {}
+    try:
+        yield
+    finally:
+        _shared = None
+
+
+def _apply(op: str, args: list[Node]) -> Node:
+    if _shared is None:
+        return algebra.apply(op, *args)
+    key = (op, *map(id, args))
+    found = _shared.get(key)
+    if found is None:               # the operands are kept with it: their ids stay theirs
+        found = _shared[key] = (args, algebra.apply(op, *args))
+    return found[1]
 
 
 def _instantiate_args(op: str, templates: tuple[Pattern, ...], env: Env, ctx: Context,
