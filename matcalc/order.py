@@ -100,8 +100,8 @@ def between(low: bytes, high: bytes | None, near_low: bool) -> bytes:
 
     Labels are base-256 fractions 0.d1d2… with no trailing zero byte, so bytes order is numeric
     order; b"" is 0. A run of keys placed one beside the last (x.^2, x.^3, …) steps away from the
-    newer neighbour and leaves the gap to the older one for the rest of the run: a byte of label
-    per ~4,000 keys of the run, where halving the gap each time would add one per eight.
+    newer neighbour and leaves the gap to the older one for the rest of the run: x.^2 … x.^5000
+    take 3 bytes more than the first, where halving the gap each time would add one per eight.
 
     >>> between(b"", None, True), between(b"\\x01", None, True), between(b"", b"\\x01", False)
     (b'\\x01', b'\\x02', b'\\x00\\xff')
