@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))          # the checkout's matcalc, not an installed copy
 
 import matcalc
+from matcalc.ops import Node
 
 TARGET_P = 1.3
 
@@ -71,9 +72,22 @@ FAMILIES: dict[str, tuple[str, str, Callable[[int], str], str, bool, tuple, tupl
 }
 
 
+def distinct_nodes(root: Node) -> int:
+    """The nodes of a tree counted once however often they occur: its size as a DAG. A chain
+    d deep has a result of Θ(d²) nodes as a tree (each σ'(u) repeats u) but Θ(d) distinct ones."""
+    seen, pending = {root}, [root]
+    while pending:
+        for a in pending.pop().args:
+            if a not in seen:
+                seen.add(a)
+                pending.append(a)
+    return len(seen)
+
+
 def time_one(expr: str, wrt: str, hessian: bool) -> dict:
     """{seconds: best CPU time, wall_seconds, result_size: nodes of the result as a tree,
-    error: ""}; the times None and the error said where the derivation raises."""
+    distinct: its distinct nodes, error: ""}; the times None and the error said where the
+    derivation raises."""
     call = matcalc.hessian if hessian else matcalc.derive
     best_cpu = best_wall = math.inf
     size = None
@@ -83,13 +97,14 @@ def time_one(expr: str, wrt: str, hessian: bool) -> dict:
             d = call(expr, wrt)
         except matcalc.MatcalcError as exc:
             return {"seconds": None, "wall_seconds": None, "result_size": None,
-                    "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
+                    "distinct": None, "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
         best_cpu = min(best_cpu, time.process_time() - cpu)
         best_wall = min(best_wall, time.perf_counter() - wall)
         size = d.result.size
         if best_cpu > 1.0:
             break
-    return {"seconds": best_cpu, "wall_seconds": best_wall, "result_size": size, "error": ""}
+    return {"seconds": best_cpu, "wall_seconds": best_wall, "result_size": size,
+            "distinct": distinct_nodes(d.result), "error": ""}
 
 
 def fit_exponent(sizes: list[int], times: list[float]) -> float | None:
@@ -111,13 +126,15 @@ def run(quick: bool = False) -> dict:
             rows.append(row)
             print(f"  {name} {size_name}={n}: "
                   + (f"{row['seconds']:.3f} s CPU, {row['wall_seconds']:.3f} s wall, result "
-                     f"of {row['result_size']} nodes" if row["seconds"] is not None
+                     f"of {row['result_size']} nodes ({row['distinct']} distinct)"
+                     if row["seconds"] is not None
                      else row["error"]), flush=True)
         timed = [r for r in rows if r["seconds"] is not None]
         times = [r["seconds"] for r in timed]
         out[name] = {"label": label, "size_name": size_name, "rows": rows,
                      "p": fit_exponent([r["size"] for r in timed], times),
-                     "p_result": fit_exponent([r["result_size"] for r in timed], times)}
+                     "p_result": fit_exponent([r["result_size"] for r in timed], times),
+                     "p_distinct": fit_exponent([r["distinct"] for r in timed], times)}
     return out
 
 
@@ -128,16 +145,21 @@ def markdown(result: dict) -> str:
               f"{TARGET_P}."), "",
              ("p (result): the same exponent against the size of the result (its nodes as a "
               "tree), which for a Hessian grows faster than the input."), "",
-             "| family | sizes | seconds | result nodes | p | p (result) |",
-             "|---|---|---|---|---|---|"]
+             ("distinct: the result's nodes counted once however often they occur (its size "
+              "as a DAG); p (distinct): the exponent against that."), "",
+             "| family | sizes | seconds | result nodes | distinct | p | p (result) | p (distinct) |",
+             "|---|---|---|---|---|---|---|---|"]
     for family in result.values():
         rows = family["rows"]
         sizes = ", ".join(f"{family['size_name']}={r['size']}" for r in rows)
         times = ", ".join(f"{r['seconds']:.3f}" if r["seconds"] is not None else "error"
                           for r in rows)
-        nodes = ", ".join(str(r["result_size"]) if r["result_size"] else "–" for r in rows)
-        p, pr = ("n/a" if family[k] is None else f"{family[k]:.2f}" for k in ("p", "p_result"))
-        lines.append(f"| {family['label']} | {sizes} | {times} | {nodes} | {p} | {pr} |")
+        nodes, distinct = (", ".join(str(r[k]) if r[k] else "–" for r in rows)
+                           for k in ("result_size", "distinct"))
+        p, pr, pd = ("n/a" if family[k] is None else f"{family[k]:.2f}"
+                     for k in ("p", "p_result", "p_distinct"))
+        lines.append(f"| {family['label']} | {sizes} | {times} | {nodes} | {distinct} | {p} | "
+                     f"{pr} | {pd} |")
     errors = [f"- {f['label']}, {f['size_name']}={r['size']}: {r['error']}"
               for f in result.values() for r in f["rows"] if r["error"]]
     if errors:

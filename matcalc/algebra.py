@@ -25,6 +25,7 @@ from .ops import (
     leaf,
     number,
 )
+from .order import sort_key
 
 ONE = number(1)
 ZERO = number(0)
@@ -110,17 +111,6 @@ def expanded_vector(node: Node) -> tuple[Node, str] | None:
     return None
 
 
-def sort_key(node: Node) -> tuple:
-    """A total order on nodes, used to print commutative operands in one stable order."""
-    if node._key is None:
-        if node.op == "const":
-            node._key = ("const", float(node.value))
-        else:
-            node._key = (node.op, str(node.value) if node.value is not None else "",
-                         tuple(sort_key(a) for a in node.args))
-    return node._key
-
-
 def split_coefficient(node: Node) -> tuple[Fraction | float, Node]:
     """`3*A` → (3, A); `A` → (1, A); a number → (number, 1). Kept on the node (`Node.memo`):
     sorting and collecting the terms of a sum asks for it again and again."""
@@ -181,13 +171,11 @@ def without(total: Node, i: int) -> Node:
     return part
 
 
-def _term_order(term: Node) -> tuple:
+def _term_order(term: Node) -> tuple[bool, bytes]:
     """Where a term goes in a sum: positive terms first (a broadcast scalar by its own sign:
-    `x - sum(x)/nu`), then by the order of their monomials.
-    Kept on the node: a long sum is sorted again whenever one of its terms changes."""
+    `x - sum(x)/nu`), then by the order of their monomials."""
     entry = term.args[0] if term.op == "fill" else term     # a broadcast scalar: its sign
-    return term.remember("term-order", lambda: (  # type: ignore[return-value]
-        split_coefficient(entry)[0] < 0, sort_key(split_coefficient(term)[1])))
+    return split_coefficient(entry)[0] < 0, sort_key(split_coefficient(term)[1])
 
 
 def _open_scaled_sums(flat: list[Node]) -> list[Node]:

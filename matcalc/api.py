@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from . import algebra
+from . import algebra, order
 from .derivation import NOT_CHECKED, Derivation, DerivationSet, Label, Step  # noqa: F401 — NOT_CHECKED: the CLI's account of --check
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
@@ -64,6 +64,7 @@ class _Run:
     """One derivation in progress: the steps so far and the rules used."""
 
     def __init__(self, problem: Problem, wrt: str):
+        order.trim()            # no sort is under way here
         self.problem = problem
         self.wrt = wrt
         self.rules = load_rules()

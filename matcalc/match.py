@@ -13,6 +13,7 @@ rebuilt for every rule and every pass that looks at it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
@@ -175,11 +176,12 @@ def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterat
     """A binary pattern against every way to see an n-ary node as (left op right): for `+` and
     `.*` one operand on either side and the others on the other, for `*` the first i factors and
     the rest. A split whose one-operand side cannot match is passed over without building the
-    other side."""
+    other side. Of two operands, the second gives the same two splits as the first, in the other
+    order: they are not matched twice."""
     left_p, right_p = patterns
     args = node.args
     if node.op in COMMUTATIVE:
-        for i, a in enumerate(args):
+        for i, a in enumerate(args[:1] if len(args) == 2 else args):
             if may_match(right_p, a, env):
                 yield from _match_args(patterns, (_part(node, i), a), env)
             if may_match(left_p, a, env):
@@ -332,7 +334,38 @@ def instantiate(t: Pattern, env: Env, ctx: Context, expect: Shape | None = None)
         return algebra.divide(*args)
     if op == "diag":
         return algebra.apply("diagm" if args[0].is_vector else "diagv", *args)
-    return algebra.apply(op, *args)
+    return _apply(op, args)
+
+
+# Operator applications built while `sharing_parts` is on: (op, operand ids) → (operands, node).
+_shared: dict[tuple, tuple[list[Node], Node]] | None = None
+
+
+@contextmanager
+def sharing_parts() -> Iterator[None]:
+    """Within: `instantiate` builds an operator once for the same operand objects. The matches
+    of one rule bind the same operands again and again (A.*(B + C) meets a sum's two terms as
+    (B, C) and as (C, B): A.*B and A.*C are built for both); a node depends on its operands
+    alone, so the second is the first."""
+    global _shared
+    if _shared is not None:         # a rule applied while building another's right side
+        yield
+        return
+    _shared = {}
+    try:
+        yield
+    finally:
+        _shared = None
+
+
+def _apply(op: str, args: list[Node]) -> Node:
+    if _shared is None:
+        return algebra.apply(op, *args)
+    key = (op, *map(id, args))
+    found = _shared.get(key)
+    if found is None:               # the operands are kept with it: their ids stay theirs
+        found = _shared[key] = (args, algebra.apply(op, *args))
+    return found[1]
 
 
 def _instantiate_args(op: str, templates: tuple[Pattern, ...], env: Env, ctx: Context,

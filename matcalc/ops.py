@@ -44,10 +44,10 @@ class Node:
         self.deps = deps
         self.has_d = op == "d" or any(a.has_d for a in args)
         self.size = 1 + sum(a.size for a in args)      # as a tree: what printing it costs
-        self._key: tuple | None = None                 # algebra.sort_key, computed once
+        self._key: tuple | None = None                 # (table, label) of order.sort_key
         # what the matcher and the constructors derive from this node once and reuse (its size as
-        # a reader sees it, the ways to split a long sum or product, its coefficient and place in
-        # a sum; see `remember`): a node never changes, so neither do they
+        # a reader sees it, the ways to split a long sum or product, its coefficient; see
+        # `remember`): a node never changes, so neither do they
         self.memo: dict[object, object] | None = None
         self._hash = hash((op, value, shape, args))
 

@@ -24,7 +24,16 @@ from fractions import Fraction
 
 from . import algebra
 from .errors import RuleError
-from .match import ALIASES, Context, cost, guards_hold, instantiate, match, may_match
+from .match import (
+    ALIASES,
+    Context,
+    cost,
+    guards_hold,
+    instantiate,
+    match,
+    may_match,
+    sharing_parts,
+)
 from .ops import COMMUTATIVE, NARY, Node, const_value
 from .rules import Pattern, Rule, load_rules
 
@@ -62,19 +71,20 @@ def apply_rule(rule: Rule, node: Node, ctx: Context) -> Node | None:
     where its result is the expression itself. A binding met again (`A.*(B + C)` meets the
     two operands of `B + C` as (B, C) from either end) is not tried again: it fared the same."""
     tried: set[frozenset] = set()
-    for env in match(rule.lhs, node):
-        key = frozenset(env.items())
-        if key in tried:
-            continue
-        tried.add(key)
-        if not guards_hold(rule, env, ctx):
-            continue
-        result = instantiate(rule.rhs, env, ctx, node.shape)
-        if rule.not_larger and cost(result) > cost(node):
-            continue
-        if result == node:
-            continue
-        return result
+    with sharing_parts():
+        for env in match(rule.lhs, node):
+            key = frozenset(env.items())
+            if key in tried:
+                continue
+            tried.add(key)
+            if not guards_hold(rule, env, ctx):
+                continue
+            result = instantiate(rule.rhs, env, ctx, node.shape)
+            if rule.not_larger and cost(result) > cost(node):
+                continue
+            if result == node:
+                continue
+            return result
     return None
 
 
