@@ -224,6 +224,11 @@ def _expm_frechet(a, e):
     a_norm, e_norm = np.max(colsums(a), initial=0.0), np.max(colsums(e), initial=0.0)
     if e_norm == 0:
         return np.zeros_like(e)
+    # past ‖A‖₁ = 2^60 squarings taken up front, so that A⁶ and |T|^27 stay finite
+    presquarings = max(0, int(np.ceil(np.log2(max(a_norm, 1.0)))) - 60)
+    if presquarings:
+        a, e = a * 2.0 ** -presquarings, e * 2.0 ** -presquarings
+        a_norm, e_norm = a_norm * 2.0 ** -presquarings, e_norm * 2.0 ** -presquarings
     ratio = np.log2(a_norm / e_norm) if a_norm > 0 else 0.0
     scale = 2.0 ** np.round(ratio) if abs(ratio) < 600 else 1.0    # E's factor, undone at the end
     scratch, spare = np.empty_like(a), np.empty_like(a)     # every sum below is formed in these
@@ -299,6 +304,7 @@ def _expm_frechet(a, e):
     frechet = np.matmul(x[:, 2 * n:], r, out=w)
     frechet += x[:, n:2 * n]
     target, term = u, lv                        # free buffers for the squarings
+    s += presquarings
     for k in range(s):                          # L(2A, 2E) = R*L + L*R with R = exp(A)
         np.matmul(r, frechet, out=target)
         target += np.matmul(frechet, r, out=term)
