@@ -18,7 +18,6 @@ timing.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optim import _close, _frameworks, median_time, peak_bytes
+from optim import _close, _frameworks, command_line, median_time, peak_bytes
 
 import matcalc
 
@@ -198,12 +197,7 @@ def run(quick: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--single-thread", action="store_true")
-    args = parser.parse_args(argv)
-    print(markdown(run(args.quick)))
-    return 0
+    return command_line(__doc__, run, markdown, argv)
 
 
 if __name__ == "__main__":

@@ -238,13 +238,19 @@ def run(quick: bool = False) -> dict:
             "value": value_rows(cfg, fw, rng), "hvp": hvp_rows(cfg, fw, rng)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def command_line(doc: str, run_rows, report, argv: list[str] | None = None) -> int:
+    """A bench script's command line: `--quick`, `--single-thread` (read by threads.py), then the
+    rows' report printed as Markdown."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--single-thread", action="store_true")
     args = parser.parse_args(argv)
-    print(markdown(run(args.quick)))
+    print(report(run_rows(args.quick)))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_line(__doc__, run, markdown, argv)
 
 
 if __name__ == "__main__":
