@@ -284,7 +284,34 @@ def mul(*factors: Node) -> Node:
         return ONE
     if len(out) == 1:
         return out[0]
-    return Node("matmul", tuple(out), shape)
+    product = Node("matmul", tuple(out), shape)
+    product.memo = {CANONICAL_PRODUCT: True}
+    return product
+
+
+# Marks a product built by `mul`. Its factors are a number, then sorted merged scalars, then a
+# chain with no identity, zero or number fill and no two neighbours that merge (X*X, two diagonals,
+# two conforming Kronecker products) — and so is any run of them: `factors` may build a run with
+# two or more matrices as it stands, with no need to multiply it out again.
+CANONICAL_PRODUCT = "canonical-product"
+
+
+def factors(product: Node, start: int, stop: int) -> Node:
+    """The product of factors start..stop-1 of `product`: `mul` of them, made in one step for a run
+    of a canonical product (CANONICAL_PRODUCT) with two or more matrices in its chain and a
+    result that is not 1×1 (`mul` orders a 1×1 inner product, and unwraps a lone scaled fill or
+    sum). A long product is split at every point by the matcher: this keeps a split O(length)."""
+    part = product.args[start:stop]
+    if len(part) == 1:
+        return part[0]
+    if product.memo is not None and product.memo.get(CANONICAL_PRODUCT):
+        chain = [f for f in part if not f.is_scalar]
+        shape = (chain[0].shape[0], chain[-1].shape[1]) if chain else SCALAR
+        if len(chain) >= 2 and shape != SCALAR:
+            run = Node("matmul", part, shape)
+            run.memo = {CANONICAL_PRODUCT: True}
+            return run
+    return mul(*part)
 
 
 def _gather_factors(factors: tuple[Node, ...]

@@ -206,11 +206,11 @@ def _part(node: Node, i: int) -> Node:
 
 
 def _chain(node: Node, start: int, stop: int) -> Node:
-    """Factors start..stop-1 of a product, as one node."""
+    """Factors start..stop-1 of a product, as one node (the only non-commutative n-ary operator)."""
     if stop - start == 1:
         return node.args[start]
     return node.remember(("chain", start, stop),  # type: ignore[return-value]
-                     lambda: _BUILD[node.op](*node.args[start:stop]))
+                         lambda: algebra.factors(node, start, stop))
 
 
 # -- guards ---------------------------------------------------------------------------------------

@@ -114,3 +114,31 @@ def test_a_part_of_a_canonical_sum_is_its_sum(expr, wrt):
                                                  else rest[0])
             checked += 1
     assert checked >= 4
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    ("tr(" + "*".join(f"A{i}*X" for i in range(6)) + ")", "X"),
+    ("2*alpha*a'*X*X*b + tr(diag(x)*A*diag(y)*B)*beta", "X"),
+    ("norm2(kron(A, B)*kron(A', B')*x - y)^2 + 3*x'*X*X'*x", "x"),
+    ("tr(inv(X)*A*inv(X)*B) - 0.5*logdet(X'*X) + c'*X^3*X'*c", "X"),
+    ("sum(softmax(Q*K', 2)*V) + tr(W*matrix(2)*W')", "Q"),
+])
+def test_a_run_of_a_canonical_product_is_its_product(expr, wrt):
+    """algebra.factors builds a run of a canonical product's factors as it stands (the matcher
+    splits long products this way): it must be what `mul` makes of them, for every product in
+    the derivation and every run of two or more of its factors."""
+    d = matcalc.derive(expr, wrt=wrt)
+    products = {n for s in d.derivation_steps for n in s.rhs.walk() if n.op == "matmul"}
+    products |= {n for n in d.result.walk() if n.op == "matmul"}
+    checked = 0
+    for product in products:
+        product = algebra.mul(*product.args)    # as `mul` makes it (a step may show a raw one)
+        if product.op != "matmul":
+            continue
+        n = len(product.args)
+        for start in range(n):
+            for stop in range(start + 2, n + 1):
+                assert algebra.factors(product, start, stop) == \
+                    algebra.mul(*product.args[start:stop]), (product, start, stop)
+                checked += 1
+    assert checked >= 10

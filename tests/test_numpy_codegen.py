@@ -333,6 +333,15 @@ def test_chain_order_of_known_dimensions_is_fixed_when_generated():
     assert "multi_dot" not in d.source and "A.T @ (B @ C @ D).T" in d.source
 
 
+def test_a_chain_of_one_unknown_size_is_multiplied_as_written():
+    """Square factors all n×n: every order costs the same, so the code does not pay for
+    multi_dot's search at each call."""
+    square = {name: ("n", "n") for name in "ABCD"}
+    d = check_gradient("tr(A*X*B*C*D)", "X", shapes=square,
+                       expected=lambda A, X, B, C, D: A.T @ (B @ C @ D).T)
+    assert "multi_dot" not in d.source
+
+
 ELEMENTWISE_RESULTS = [
     ("sum(log(1 + X.^2))", "X"),               # 2*(X./(1 + X.^2)): the chain is in the denominator
     ("sum(tanh(X).*A)", "X"),                  # A - tanh(X).^2.*A: a - (chain)

@@ -46,11 +46,14 @@ def order_depends_on_sizes(chain: list[Node]) -> bool:
     """Whether the best order of a product of three or more matrices depends on unknown
     dimensions. A chain with a vector is not such a chain: a product ending in a vector is best
     multiplied from that end whatever the sizes (each matrix is touched once, the least possible),
-    and a vector inside a chain makes a rank-one factor the order starts from."""
+    and a vector inside a chain makes a rank-one factor the order starts from. Nor is a chain
+    whose dimensions are all one: every order costs the same (and multi_dot's search at call time,
+    cubic in the length, would cost more than the products of small matrices)."""
     plain = all(f.op not in ("diagm", "fill") and inverse_of(f) is None and not f.is_scalar
                 and not f.is_vector for f in chain)
     dims = [chain[0].shape[0]] + [f.shape[1] for f in chain]
-    return plain and len(chain) >= 3 and any(not isinstance(d, int) for d in dims)
+    return plain and len(chain) >= 3 and len(set(dims)) > 1 \
+        and any(not isinstance(d, int) for d in dims)
 
 
 def cheapest_order(chain: list[Node]) -> object:
