@@ -217,6 +217,7 @@ def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
     """x + 2*x → 3*x, zeros dropped: each monomial once, with the sum of its coefficients."""
     collected: dict[Node, Fraction | float] = {}
     written: dict[Node, Node] = {}      # each monomial as its first term wrote it
+    alone: dict[Node, Node] = {}        # a monomial's term as it stands, while it is the only one
     for t in flat:
         if is_zero(t):
             continue
@@ -230,8 +231,16 @@ def _collect_like_terms(flat: list[Node], shape: Shape) -> list[Node]:
         known = collected.get(key)
         if known is None:
             written[key] = monomial
+            if t.op != "matmul" or (not t.is_scalar and t.memo is not None
+                                    and t.memo.get(CANONICAL_PRODUCT)):
+                alone[key] = t      # scaling its monomial again would give it back (a 1×1
+                                    # chain, c*a'*b, would come back as c*(a'*b))
+        else:
+            alone.pop(key, None)
         collected[key] = coefficient if known is None else known + coefficient
-    return [scale_term(c, written[k]) for k, c in collected.items() if c != 0]
+    # a canonical term whose monomial occurs once is kept as built, not multiplied out again
+    return [alone[k] if k in alone else scale_term(c, written[k])
+            for k, c in collected.items() if c != 0]
 
 
 def _like_key(monomial: Node) -> Node:

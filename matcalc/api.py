@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import algebra, order
+from .collector import paused
 from .derivation import NOT_CHECKED, Derivation, DerivationSet, Label, Step  # noqa: F401 — NOT_CHECKED: the CLI's account of --check
 from .differentiate import Differentiator, LinearFormPass, to_gradient
 from .errors import DifferentiationError, MatcalcError
@@ -175,6 +176,12 @@ def derive(expr: str, wrt: str | Sequence[str], shapes: dict | None = None,
     >>> str(d)
     "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"
     """
+    with paused():
+        return _derive(expr, wrt, shapes, symmetric, verify)
+
+
+def _derive(expr: str, wrt: str | Sequence[str], shapes: dict | None,
+            symmetric: Iterable[str] | None, verify: bool) -> Derivation | DerivationSet:
     problem = _problem(expr, shapes, symmetric)
     wrt = _names(wrt)
     if isinstance(wrt, (list, tuple)):
@@ -226,6 +233,12 @@ def hessian(expr: str, wrt: str, shapes: dict | None = None,
     >>> str(hessian("x'*A*x", wrt="x"))
     "A' + A"
     """
+    with paused():
+        return _hessian(expr, wrt, shapes, symmetric, verify)
+
+
+def _hessian(expr: str, wrt: str, shapes: dict | None, symmetric: Iterable[str] | None,
+             verify: bool) -> Derivation:
     problem, wrt = scalar_problem(expr, wrt, shapes, symmetric, "Hessian")
     run = _Run(problem, wrt)
     try:

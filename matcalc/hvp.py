@@ -16,6 +16,7 @@ from functools import cached_property
 
 from . import algebra
 from .api import _Run, _too_large, _verified, scalar_problem
+from .collector import paused
 from .derivation import Derivation, Label, Step, _replace
 from .errors import DifferentiationError
 from .ops import var
@@ -70,6 +71,12 @@ def hvp(expr: str, wrt: str, shapes: dict | None = None, symmetric: Iterable[str
     >>> str(hvp("x'*A*x", wrt="x"))
     "(A' + A)*v"
     """
+    with paused():
+        return _hvp(expr, wrt, shapes, symmetric, verify, direction)
+
+
+def _hvp(expr: str, wrt: str, shapes: dict | None, symmetric: Iterable[str] | None,
+         verify: bool, direction: str | None) -> HessianVectorProduct:
     problem, wrt = scalar_problem(expr, wrt, shapes, symmetric, "Hessian-vector product")
     taken = set(problem.variables) | set(problem.bindings)
     x = problem.variable(wrt)

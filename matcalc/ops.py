@@ -39,17 +39,18 @@ class Node:
         self.args = args
         self.shape = shape
         self.value = value
+        # (lists, not generators, and the children's own hashes: a long sum is rebuilt often)
         if deps is None:
-            deps = frozenset().union(*(a.deps for a in args)) if args else frozenset()
+            deps = args[0].deps.union(*[a.deps for a in args[1:]]) if args else frozenset()
         self.deps = deps
-        self.has_d = op == "d" or any(a.has_d for a in args)
-        self.size = 1 + sum(a.size for a in args)      # as a tree: what printing it costs
+        self.has_d = op == "d" or (bool(args) and any([a.has_d for a in args]))
+        self.size = 1 + sum([a.size for a in args])    # as a tree: what printing it costs
         self._key: tuple | None = None                 # (table, label) of order.sort_key
         # what the matcher and the constructors derive from this node once and reuse (its size as
         # a reader sees it, the ways to split a long sum or product, its coefficient; see
         # `remember`): a node never changes, so neither do they
         self.memo: dict[object, object] | None = None
-        self._hash = hash((op, value, shape, args))
+        self._hash = hash((op, value, shape, tuple([a._hash for a in args])))
 
     def __hash__(self) -> int:
         return self._hash

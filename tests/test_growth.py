@@ -142,3 +142,28 @@ def test_a_run_of_a_canonical_product_is_its_product(expr, wrt):
                     algebra.mul(*product.args[start:stop]), (product, start, stop)
                 checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_derivation_leaves_the_garbage_collector_as_it_found_it(enabled):
+    """Derivations pause Python's cyclic collector (matcalc/collector.py) and restore its state
+    when they return or raise, nested or not."""
+    import gc
+    from matcalc.collector import paused
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        matcalc.derive("x'*A*x", wrt="x")
+        matcalc.hessian("sum(exp(x))", wrt="x")
+        matcalc.hvp("x'*x", wrt="x")
+        assert gc.isenabled() == enabled
+        with pytest.raises(matcalc.ShapeError):
+            matcalc.derive("x + A", wrt="x", shapes={"x": (2, 1), "A": (3, 3)})
+        assert gc.isenabled() == enabled
+        with paused():
+            with paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
