@@ -209,12 +209,12 @@ class Derivation(GeneratedCode):
         """The user's bindings the result uses, each after the ones it uses — as written, so that
         every name a printed definition shows is defined too."""
         used: set[str] = set()
-        pending = [n for n in self.result.walk() if n.op == "ref"]
+        pending = [n for n in self.result.distinct() if n.op == "ref"]
         while pending:
             node = pending.pop()
             if node.value not in used:
                 used.add(str(node.value))
-                pending.extend(n for n in self.problem.written[str(node.value)].walk()
+                pending.extend(n for n in self.problem.written[str(node.value)].distinct()
                                if n.op == "ref")
         return [n for n in self.problem.binding_order if n in used]
 
@@ -464,10 +464,10 @@ class DerivationSet(GeneratedCode):
         named, definitions = name_shared([d.result for d in derivations],
                                          derivations[0]._taken_names())
         for d, result in zip(derivations, named):
-            used = {str(n.value) for n in result.walk() if n.op == "ref"}
+            used = {str(n.value) for n in result.distinct() if n.op == "ref"}
             for name, body in reversed(definitions):
                 if name in used:
-                    used |= {str(n.value) for n in body.walk() if n.op == "ref"}
+                    used |= {str(n.value) for n in body.distinct() if n.op == "ref"}
             d._naming = (result, [(n, body) for n, body in definitions if n in used])
 
     def __getitem__(self, wrt: str) -> Derivation:

@@ -46,7 +46,7 @@ def check_size(node: Node, what: str) -> Node:
 
 def check_depth(node: Node, what: str) -> Node:
     depths: dict[int, int] = {}
-    for n in node.walk():       # children before parents
+    for n in node.distinct():       # children before parents
         depths[id(n)] = 1 + max((depths[id(a)] for a in n.args), default=0)
         if depths[id(n)] > MAX_DEPTH:
             raise DifferentiationError(

@@ -253,6 +253,8 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
         return node.is_square
     if guard == "symmetric":
         return not node.is_scalar and is_symmetric(node)
+    if guard == "meets":
+        return _meets(node, values[1:])
     value = const_value(node)
     if value is None:
         return False
@@ -263,6 +265,36 @@ def _guard(guard: str, values: list, ctx: Context) -> bool:
     if guard == "negative":
         return value < 0
     raise RuleError(f"unknown guard {guard!r}")
+
+
+def _meets(a: Node, terms: list[Node]) -> bool:
+    """Whether the Hadamard product of `a` with one of `terms` can come out smaller than the two
+    side by side: a factor of one is a power of a factor of the other (x.*x.^2 = x.^3), or one
+    of them is a number or a matrix of one (A.*1 = A). What the `.*` constructor merges; where
+    nothing merges, a distributed product repeats `a` and is larger."""
+    def plain(n: Node) -> bool:
+        return n.is_scalar or n.op in ("fill", "zero", "const")
+
+    terms = [u for t in terms for u in (t.args if t.op == "add" else (t,))]   # C: the rest of a sum
+
+    if plain(a) or any(plain(t) for t in terms):
+        return True
+    mine = _hadamard_bases(a)
+    return any(not mine.isdisjoint(_hadamard_bases(t)) for t in terms)
+
+
+def _hadamard_bases(node: Node) -> set[Node]:
+    """The bases of a Hadamard product's factors, numbers left out: 2*x.*y.^3 → {x, y}."""
+    factors = node.args if node.op == "hadamard" else (node,)
+    bases = set()
+    for f in factors:
+        if f.op == "matmul" and f.args[0].is_scalar:    # (2*A).*B = 2*(A.*B)
+            f = algebra.mul(*(a for a in f.args if not a.is_scalar))
+        if f.op == "hadamard":
+            bases |= _hadamard_bases(f)
+            continue
+        bases.add(f.args[0] if f.op == "power" else f)
+    return bases
 
 
 def cost(node: Node) -> int:

@@ -102,6 +102,21 @@ class Node:
             yield from a.walk()
         yield self
 
+    def distinct(self) -> Iterator[Node]:
+        """Every node of the tree once, children before parents: a subtree met again (the same
+        object, as a derivation shares them) is not walked again, so this costs the size of the
+        expression as a DAG, not as a tree — a Hessian's tree can be 25 times larger."""
+        seen: set[int] = set()
+        stack: list[tuple[Node, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                yield node
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((a, False) for a in reversed(node.args))
+
 
 def const_value(node: Node) -> Fraction | float | None:
     """The number a `const` node holds, else None."""

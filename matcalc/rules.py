@@ -31,7 +31,7 @@ VARIABLE_KINDS = {**{c: ANY for c in "ABCDEFGH"}, "s": SCALAR, "t": SCALAR, "p":
 
 GUARDS = {"const", "has_d", "no_d", "scalar", "not_scalar", "column", "row", "square", "conform",
           "symmetric", "same_shape", "fill", "integer", "positive", "negative", "almost_everywhere",
-          "not_larger"}
+          "not_larger", "meets"}
 
 _GUARD = re.compile(r"[\w']+(?:\([^)]*\))?")   # a guard: name, or name(args); commas between
 

@@ -704,7 +704,7 @@ def build_problem(program: Program, shapes: dict | None = None,
     expr = checker.build(program.body, refs)
     variables = {n: checker.tshape(s) for n, s in checker.var_shapes.items()}
     warnings = _warnings(checker, shapes or {}, ordered, expr, bindings, variables)
-    used = {n.value for tree in [expr, *bindings.values()] for n in tree.walk() if n.op == "ref"}
+    used = {n.value for tree in [expr, *bindings.values()] for n in tree.distinct() if n.op == "ref"}
     used |= {name for name, tree in bindings.items() if tree.op == "zero"}
     unused = {name: checker._snippet(body) for name, body in ordered if name not in used}
     return Problem(expr, bindings, variables, program.text, [n for n, _ in ordered],

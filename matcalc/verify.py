@@ -120,7 +120,7 @@ def variable_domains(function: Node, bindings: dict[str, Node]) -> dict[str, str
     (chol(S): S positive definite; logm(A): no eigenvalue of A on (-inf, 0]), with that domain."""
     found: dict[str, str] = {}
     for body in (function, *bindings.values()):
-        for node in body.walk():
+        for node in body.distinct():
             row = REGISTRY.get(node.op)
             if row is not None and row.domain in SAMPLED_DOMAINS and node.args:
                 operand = node.args[0].args[0] if node.args[0].op == "transpose" \

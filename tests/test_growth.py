@@ -167,3 +167,28 @@ def test_a_derivation_leaves_the_garbage_collector_as_it_found_it(enabled):
         assert gc.isenabled() == enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_distribution_is_tried_only_where_a_factor_can_merge():
+    """hadamard-distribute (`A.*(B + C)`, if meets(A, B, C), not_larger): a product of d sums
+    has d² pairs, and building each distributed pair to find it larger made a 40-deep sigmoid
+    chain quadratic. `meets` is what the `.*` constructor can merge: a common base, or a number."""
+    from matcalc.match import _meets
+    from matcalc.ops import var as variable
+    x, y = variable("x", ("n", 1)), variable("y", ("n", 1))
+    s = algebra.apply("sigmoid", x)
+    one = algebra.fill(number(1), x.shape)
+    assert _meets(x, [algebra.power(x, number(2))])                       # x.*x.^2 = x.^3
+    assert _meets(algebra.hadamard(x, y), [algebra.mul(number(2), y)])    # (x.*y).*(2*y)
+    assert _meets(s, [one])                                               # σ.*1 = σ
+    assert _meets(x, [algebra.add(y, x)])                  # C, the rest of a sum: its terms
+    complement = algebra.sub(s, algebra.power(s, number(2)))
+    t = algebra.apply("sigmoid", s)
+    assert not _meets(complement, [t, algebra.power(t, number(2))])
+    d = check_gradient("sum(" + "sigmoid(" * 5 + "x" + ")" * 5 + ")", "x", seeds=(0,))
+    assert d.error is not None and d.error < 1e-8
+    d = matcalc.derive("sum(" + "sigmoid(" * 40 + "x" + ")" * 40 + ")", "x")  # σ'^40: unresolvable
+    assert d.result.op == "hadamard" and len(d.result.args) == 40
+    d = check_gradient("w'*w where w = sigmoid(X'*a)", "X", seeds=(0,))   # w.*(w - w.^2)
+    assert "hadamard-distribute" in [s.rule for s in d.steps]
+    assert str(d) == "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"

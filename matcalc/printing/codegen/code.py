@@ -532,7 +532,7 @@ def constant_value(node: Node) -> float | None:
     None for a bare number and for anything with a variable or a dimension in it."""
     if node.op == "const" or not node.args or node.deps:
         return None
-    if any(n.op == "ref" or not n.is_scalar for n in node.walk()):
+    if any(n.op == "ref" or not n.is_scalar for n in node.distinct()):
         return None
     with np.errstate(all="ignore"):
         value = float(evaluate(node, {}, {}).reshape(()))

@@ -145,7 +145,7 @@ class _Module:
         used: dict[str, Node] = {}
 
         def visit(node: Node) -> None:
-            for n in node.walk():
+            for n in node.distinct():
                 if n.op == "ref" and n.value not in used:
                     visit(self.bindings[str(n.value)])
                     used[str(n.value)] = self.bindings[str(n.value)]
