@@ -267,6 +267,9 @@ class LinearFormPass:
         self.cols = variable.shape[0] if op == "jac" else dim_product(*variable.shape)
         self.identity = first_match(rules, Context(wrt=str(variable.value),
                                                    on_form=self._marker))
+        # op(E) of each E met: a differential repeats its parts (a deep network's Hessian, Θ(L²)
+        # occurrences of Θ(L) distinct ones), each found and recorded as a step once
+        self._forms: dict[Node, Node] = {}
 
     def _rows(self, node: Node) -> object:
         return node.shape[0] if self.op == "jac" else dim_product(*node.shape)
@@ -277,6 +280,11 @@ class LinearFormPass:
         return Node(self.op, (node,), (self._rows(node), self.cols))
 
     def form(self, expr: Node) -> Node:
+        if expr not in self._forms:
+            self._forms[expr] = self._form(expr)
+        return self._forms[expr]
+
+    def _form(self, expr: Node) -> Node:
         if not expr.has_d:
             return algebra.zero((self._rows(expr), self.cols))
         if expr.is_scalar:

@@ -200,7 +200,10 @@ def innermost(strategy: Strategy) -> Strategy:
 
     `strategy` must depend on the node alone: a subtree where it applies nowhere is remembered
     (`settled`), so that a fixpoint, which starts again from the root after every rewrite, walks
-    only the part the rewrite changed."""
+    only the part the rewrite changed. For the same reason a rewrite applies wherever its
+    subexpression occurs, in one step (`replace_everywhere`): a subexpression a result repeats —
+    the σ'(u) of every term of a deep network's Hessian, whose tree has Θ(L²) nodes and whose DAG
+    Θ(L) — is rewritten once, not once per occurrence."""
     settled: set[Node] = set()
 
     def at(node: Node) -> Rewrite | None:
@@ -216,7 +219,35 @@ def innermost(strategy: Strategy) -> Strategy:
             settled.add(node)
         return found
 
-    return at
+    def everywhere(root: Node) -> Rewrite | None:
+        found = at(root)
+        if found is None or found.site is root:
+            return found
+        # the other occurrences (a pair of a long sum's operands, found by `_first_pair`, is no
+        # subtree of its own: then there are none)
+        after = replace_everywhere(found.after, found.site, found.result)  # type: ignore[arg-type]
+        return Rewrite(found.name, root, after, found.rule, found.note, found.site, found.result)
+
+    return everywhere
+
+
+def replace_everywhere(expr: Node, site: Node, result: Node) -> Node:
+    """`expr` with every occurrence of `site` replaced by `result`, each node that contains one
+    rebuilt (and re-canonicalised) once however often the tree repeats it."""
+    done: dict[int, Node] = {}
+
+    def go(node: Node) -> Node:
+        if node is site or node == site:
+            return result
+        if node.size <= site.size or not site.deps <= node.deps:
+            return node                 # too small to hold it, or without its variables
+        if id(node) not in done:
+            args = tuple(go(a) for a in node.args)
+            changed = any(new is not old for new, old in zip(args, node.args))
+            done[id(node)] = algebra.rebuild(node, args) if changed else node
+        return done[id(node)]
+
+    return go(expr)
 
 
 def fixpoint(strategy: Strategy, expr: Node, on_rewrite: Callable[[Rewrite], None],
@@ -296,11 +327,18 @@ def replace_markers(expr: Node, is_marker: Callable[[Node], bool],
     """`expr` with each marker node (d(·), jac(·), …) replaced by `replace(marker)`, once, the
     tree rebuilt (and re-canonicalised) around the replacements. Markers sit below `has_d` nodes:
     subtrees without a differential are kept as they are."""
-    if is_marker(expr):
-        return replace(expr)
-    if not expr.has_d:
-        return expr
-    return algebra.rebuild(expr, tuple(replace_markers(a, is_marker, replace) for a in expr.args))
+    done: dict[int, Node] = {}          # a subtree the tree repeats: rebuilt once
+
+    def go(node: Node) -> Node:
+        if is_marker(node):
+            return replace(node)
+        if not node.has_d:
+            return node
+        if id(node) not in done:
+            done[id(node)] = algebra.rebuild(node, tuple(go(a) for a in node.args))
+        return done[id(node)]
+
+    return go(expr)
 
 
 algebra.CANONICAL.update(canonical_identities(load_rules().canonical))
@@ -314,5 +352,6 @@ __all__ = [
     "first_match",
     "fixpoint",
     "innermost",
+    "replace_everywhere",
     "replace_markers",
 ]
