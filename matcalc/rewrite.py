@@ -225,22 +225,26 @@ def innermost(strategy: Strategy) -> Strategy:
             return found
         # the other occurrences (a pair of a long sum's operands, found by `_first_pair`, is no
         # subtree of its own: then there are none)
-        after = replace_everywhere(found.after, found.site, found.result)  # type: ignore[arg-type]
+        after = replace_everywhere(found.after, found.site, found.result,  # type: ignore[arg-type]
+                                   settled)
         return Rewrite(found.name, root, after, found.rule, found.note, found.site, found.result)
 
     return everywhere
 
 
-def replace_everywhere(expr: Node, site: Node, result: Node) -> Node:
+def replace_everywhere(expr: Node, site: Node, result: Node,
+                       settled: set[Node] = frozenset()) -> Node:    # type: ignore[assignment]
     """`expr` with every occurrence of `site` replaced by `result`, each node that contains one
-    rebuilt (and re-canonicalised) once however often the tree repeats it."""
+    rebuilt (and re-canonicalised) once however often the tree repeats it. A `settled` node — one
+    where no rewrite applies anywhere — cannot contain `site`, where one does."""
     done: dict[int, Node] = {}
+    key = hash(site)
 
     def go(node: Node) -> Node:
-        if node is site or node == site:
+        if node is site or (hash(node) == key and node == site):
             return result
-        if node.size <= site.size or not site.deps <= node.deps:
-            return node                 # too small to hold it, or without its variables
+        if node.size <= site.size or not site.deps <= node.deps or node in settled:
+            return node                 # too small to hold it, without its variables, or done
         if id(node) not in done:
             args = tuple(go(a) for a in node.args)
             changed = any(new is not old for new, old in zip(args, node.args))
