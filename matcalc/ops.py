@@ -43,7 +43,7 @@ class Node:
         if deps is None:
             deps = args[0].deps.union(*[a.deps for a in args[1:]]) if args else frozenset()
         self.deps = deps
-        self.has_d = op == "d" or (bool(args) and any([a.has_d for a in args]))
+        self.has_d = op == "d" or any(a.has_d for a in args)
         self.size = 1 + sum([a.size for a in args])    # as a tree: what printing it costs
         self._key: tuple | None = None                 # (table, label) of order.sort_key
         # what the matcher and the constructors derive from this node once and reuse (its size as

@@ -6,6 +6,7 @@ say it passed.
 """
 from __future__ import annotations
 
+import gc
 import math
 from fractions import Fraction
 
@@ -15,6 +16,7 @@ from numeric import check_gradient
 
 import matcalc
 from matcalc import algebra, api
+from matcalc.collector import paused
 from matcalc.derivation import NOT_CHECKED
 from matcalc.ops import number
 from matcalc.verify import NEGLIGIBLE, derivative_check
@@ -148,8 +150,6 @@ def test_a_run_of_a_canonical_product_is_its_product(expr, wrt):
 def test_a_derivation_leaves_the_garbage_collector_as_it_found_it(enabled):
     """Derivations pause Python's cyclic collector (matcalc/collector.py) and restore its state
     when they return or raise, nested or not."""
-    import gc
-    from matcalc.collector import paused
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()
     try:

@@ -182,3 +182,39 @@ def test_expressions_compiled_as_one_loop_compute_what_the_interpreter_does(text
     args = {n: (x.item() if n == "c" else x.ravel() if x.shape[1] == 1 else x)
             for n, x in env.items()}
     np.testing.assert_allclose(value(**args), want, rtol=1e-12, atol=1e-12)
+
+
+def test_softmax_along_rows_is_one_loop_with_what_follows():
+    """The batched cross-entropy gradient (softmax(X*W', 2) - Y)'*X: softmax minus Y is one loop
+    over the rows (maximum, exponentials and their sum, then each entry), no NumPy softmax; equal
+    to the NumPy code in float64 and float32, finite at logits of ±1000."""
+    d = matcalc.derive("sum(logsumexp(X*W', 2)) - tr(Y'*X*W')", wrt="W")
+    source = d.code("numba")
+    assert "_softmax_along" not in source and source.count("np.exp(") == 2   # the two twins
+    rng = np.random.default_rng(3)
+    X, W = rng.standard_normal((300, 20)), rng.standard_normal((7, 20))
+    Y = np.eye(7)[rng.integers(0, 7, 300)]
+    assert_agrees(d.numba()(W=W, X=X, Y=Y), d.numpy()(W=W, X=X, Y=Y))
+    got32 = d.numba()(W=W.astype(np.float32), X=X.astype(np.float32), Y=Y.astype(np.float32))
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, d.numpy()(W=W, X=X, Y=Y), rtol=1e-4, atol=1e-4)
+    loud = 1000 * W / np.abs(X @ W.T).max()          # logits of ±1000
+    assert np.all(np.isfinite(d.numba()(W=loud, X=X, Y=Y)))
+    assert_agrees(d.numba()(W=loud, X=X, Y=Y), d.numpy()(W=loud, X=X, Y=Y))
+
+
+def test_log_softmax_along_rows_and_attention_match_numpy():
+    """logsoftmax(S, 2) as a loop entry; single-head attention's three gradients, where the loop
+    of `(T*V').*P` is used twice: computed once into a temporary, `T*V'` once."""
+    rng = np.random.default_rng(4)
+    d = matcalc.derive("sum(Y.*logsoftmax(X*W', 2)) + sum(softmax(2*X*W', 2).^2)", wrt="W")
+    X, W, Y = rng.standard_normal((50, 6)), rng.standard_normal((5, 6)), rng.random((50, 5))
+    assert "_logsoftmax_along" not in d.code("numba")
+    assert_agrees(d.numba()(W=W, X=X, Y=Y), d.numpy()(W=W, X=X, Y=Y))
+    attention = matcalc.derive("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) "
+                               "where Q = X*Wq, K = X*Wk, V = X*Wv", wrt=["Wq", "Wk", "Wv"])
+    assert attention.code("numba").count("T @ V.T") == 1
+    inputs = {"X": rng.standard_normal((40, 8)), "T": rng.standard_normal((40, 4)),
+              **{w: rng.standard_normal((8, 4)) for w in ("Wq", "Wk", "Wv")}}
+    for got, want in zip(attention.numba()(**inputs), attention.numpy()(**inputs)):
+        assert_agrees(got, want)

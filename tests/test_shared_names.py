@@ -51,7 +51,7 @@ def test_named_in_steps_latex_and_json():
 def test_seed_is_unchanged():
     d = matcalc.derive(SEED, wrt="X")
     assert str(d) == "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"
-    assert len(d.steps) == 17 and all(s.rule != "shared" for s in d.steps)
+    assert len(d.steps) == 16 and all(s.rule != "shared" for s in d.steps)
 
 
 def test_user_bindings_are_never_renamed():

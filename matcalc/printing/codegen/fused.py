@@ -21,6 +21,14 @@ is one, never once per entry), scalars and anything that is not entry by entry (
 sum, a solve), printed as NumPy code. A Python wrapper gives each kernel its `out`: the caller's
 buffer, or a new array of the leaves' dtype (float32 in, float32 out). No fastmath: the loop
 computes what NumPy computes, in the same order per entry.
+
+A softmax or log-softmax along the rows of a matrix (`softmax(S, 2)`, `logsoftmax(S, 2)`) is an
+entry of a region too: the loop over rows first finds the row's maximum m and s = Σ_j exp(S_ij - m)
+(keeping the exponentials in the output's row), and the entry is exp(S_ij - m)/s, or
+S_ij - m - log(s) — the same stable form as NumPy's `_softmax_along`, whose five passes over the
+matrix (maximum, difference, exponential, sum, quotient) become one, on every core. (The row sum is added left to
+right where NumPy adds pairwise: the last bits of s can differ.) The batched cross-entropy gradient
+`(softmax(X*W', 2) - Y)'*X` computes softmax(…) - Y as one such loop.
 """
 from __future__ import annotations
 
@@ -57,8 +65,25 @@ class FusedPrinter(CodePrinter):
     # -- regions ------------------------------------------------------------------------------------
     def computed_in_loops(self, node: Node) -> bool:
         """Whether a loop computes `node` wherever it is used: a subexpression it repeats is
-        a local of the loop (computed once per entry), not a temporary array (a pass of its own)."""
-        return self._region_root(node)
+        a local of the loop (computed once per entry), not a temporary array (a pass of its own).
+        Not a region that reads a computed array (a product, a reduction, another region): the
+        loop would be cheap to repeat, that array not — attention's gradient used the region
+        `(T*V').*P` twice and computed `T*V'` four times."""
+        return self._region_root(node) and all(_stored(leaf) for leaf in self._leaves(node))
+
+    def _leaves(self, root: Node) -> list[Node]:
+        """What the region of `root` reads (see _Region), found without printing anything."""
+        leaves, pending, seen = [], [root], set()
+        while pending:
+            node = pending.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node is root or self._entrywise(node, root.shape):
+                pending.extend(node.args[:1] if node.op in ROW_FUNCTIONS else node.args)
+            else:
+                leaves.append(node)
+        return leaves
 
     def _region_root(self, node: Node) -> bool:
         """A matrix computed entry by entry. A vector stays NumPy's: beside the matrices it is
@@ -85,6 +110,10 @@ class FusedPrinter(CodePrinter):
             return node.args[1].is_scalar
         if node.op in self.backend.entries and REGISTRY[node.op].elementwise:
             return True
+        if node.op in ROW_FUNCTIONS:        # its operand an array of its shape, read by row
+            operand = node.args[0]
+            return not node.is_vector and operand.shape == shape and \
+                constant_value(operand) is None and operand.op != "fill"
         if node.op == "matmul":
             chain = [a for a in node.args if not a.is_scalar]
             if len(chain) == 1:
@@ -114,7 +143,7 @@ class FusedPrinter(CodePrinter):
     def _kernel(self, region: _Region, body: str, axes: list[str]) -> str:
         params = list(region.leaf_names)
         lines = region.statements + [f"out[{'i, j' if len(axes) == 2 else 'i'}] = {body}"]
-        key = f"{len(axes)}|{','.join(params)}|{';'.join(lines)}"
+        key = f"{len(axes)}|{','.join(params)}|{';'.join(region.row_statements + lines)}"
         if key in self._by_body:
             return self._by_body[key]
         name = f"_fused{len(self.kernels) + 1}"
@@ -127,7 +156,8 @@ class FusedPrinter(CodePrinter):
                                  ("numba.njit(cache=True)", "range")):
             kind = "parallel" if first != "range" else "serial"
             indent = " " * (4 * (len(axes) + 1))
-            loop = f"    for i in {first}(out.shape[0]):\n" + (
+            loop = f"    for i in {first}(out.shape[0]):\n" + \
+                "".join(f"        {line}\n" for line in region.row_statements) + (
                 "        for j in range(out.shape[1]):\n" if len(axes) == 2 else "") + \
                 "".join(f"{indent}{line}\n" for line in lines)
             loops.append(f"@{decorator}\ndef {name}_{kind}({sig}):\n{loop}    return out\n\n\n")
@@ -161,6 +191,8 @@ class _Region:
         self._count(root)
         self.locals: dict[Node, str] = {}
         self.statements: list[str] = []       # `e0 = …` lines before the entry's assignment
+        self.row_statements: list[str] = []   # per row, before the loop over its entries
+        self._rows: dict[tuple[str, str], tuple[str, str, str]] = {}   # (op, array) → m, s, r
 
     def _inside(self, node: Node) -> bool:
         return node is self.root or self.printer._entrywise(node, self.root.shape)
@@ -169,7 +201,7 @@ class _Region:
         if not self._inside(node):
             return
         self.counts[node] = self.counts.get(node, 0) + 1
-        if self.counts[node] == 1:
+        if self.counts[node] == 1 and node.op not in ROW_FUNCTIONS:   # their operand: a leaf
             for a in node.args:
                 self._count(a)
 
@@ -243,6 +275,12 @@ class _Region:
             return f"({b} ** {self.leaf(exponent)})"
         if node.op in self.printer.backend.entries:
             return self.printer.backend.entries[node.op].format(self.entry(node.args[0]))
+        if node.op in ROW_FUNCTIONS:
+            array = self.leaf(node.args[0])[:-len("[i, j]")]
+            m, total, row = self._row_statistics(node.op, array)
+            if node.op == "softmax2":
+                return f"({row}[j] / {total})"
+            return f"({array}[i, j] - {m} - np.log({total}))"
         # matmul: scalars times a scaling, an outer product or a product with a diagonal
         chain = [a for a in node.args if not a.is_scalar]
         factors = [self.leaf(a) for a in node.args if a.is_scalar]
@@ -258,5 +296,41 @@ class _Region:
                 factors.append(self.leaf(a))
         return "(" + " * ".join(factors) + ")"
 
+    def _row_statistics(self, op: str, array: str) -> tuple[str, str, str]:
+        """The names of row i's maximum, its sum of exp(entry - maximum), and (for a softmax) the
+        row buffer holding those exponentials; the lines computing them, once per array. The first
+        buffer is the output's row itself (entry j of it is read only by entry j, just before it
+        is written); another is allocated per row."""
+        key = (op, array)
+        if key not in self._rows:
+            k = len(self._rows)
+            m, total, row = f"m{k}", f"s{k}", f"r{k}"
+            keep = op == "softmax2"
+            first = keep and not any(o == "softmax2" for o, _ in self._rows)
+            buffer = "out[i]" if first else f"np.empty({array}.shape[1], dtype=out.dtype)"
+            self.row_statements += [
+                f"{m} = {array}[i, 0]",
+                f"for j in range(1, {array}.shape[1]):",
+                f"    {m} = max({m}, {array}[i, j])",
+                f"{total} = 0.0",
+                *([f"{row} = {buffer}"] if keep else []),
+                f"for j in range({array}.shape[1]):",
+                *([f"    {row}[j] = np.exp({array}[i, j] - {m})", f"    {total} += {row}[j]"]
+                  if keep else [f"    {total} += np.exp({array}[i, j] - {m})"]),
+            ]
+            self._rows[key] = (m, total, row)
+        return self._rows[key]
+
+
+def _stored(leaf: Node) -> bool:
+    """A leaf a loop reads as it is stored, computing nothing: a variable, a binding's name, a
+    number, a transpose of one of them."""
+    while leaf.op == "transpose":
+        leaf = leaf.args[0]
+    return leaf.is_scalar or leaf.op in ("var", "ref", "const", "fill", "eye")
+
+
+# Functions along the rows of a matrix that a loop computes entry by entry from row statistics.
+ROW_FUNCTIONS = ("softmax2", "logsoftmax2")
 
 __all__ = ["FusedPrinter"]
