@@ -399,3 +399,19 @@ def test_functions_of_numbers_are_printed_as_their_values():
     body = d.source[d.source.index('"""\n', d.source.index("def grad_x")):]
     assert "np.exp(0.5)" not in body and "np.tanh(2)" not in body and "t1 =" not in body
     assert repr(float(np.tanh(2))) in body
+
+
+@pytest.mark.parametrize("expr, wrt", [
+    ("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv", "Wq"),
+    ("sum(log(x))*sqrt(rows(A)) + sum(x)/log(len(x) + 1)", "x"),
+])
+def test_a_number_made_of_sizes_keeps_float32_results_float32(expr, wrt):
+    """np.sqrt(64) is a float64 scalar, which turns a float32 array into float64: a function of
+    sizes alone is a Python float in the generated code. Checked against float64 inputs too."""
+    d = matcalc.derive(expr, wrt=wrt)
+    rng = np.random.default_rng(5)
+    inputs = {n: rng.random(tuple(6 for _ in shape)) for n, shape in d.problem.variables.items()}
+    want = d.numpy()(**inputs)
+    got = d.numpy()(**{n: v.astype(np.float32) for n, v in inputs.items()})
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

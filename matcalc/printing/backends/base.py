@@ -26,7 +26,9 @@ from ..readers.text import ATOM
 # "solve_triangular" (inv(L)*B for a triangular factor such as chol(S), `{lower}` True or False;
 # without it, a general solve).
 # "gram"/"weighted_gram" (M'*M, and M'*diag(s)*M with s proven >= 0, as one symmetric rank-k
-# update; without them, symmetric_product).
+# update; without them, symmetric_product). "size_scalar" (a function of sizes alone, sqrt(cols(X)),
+# as the library's weakest scalar: NumPy's np.sqrt(64) is a float64 that would turn a float32
+# result into float64; a Python float does not).
 # The operators of the language are spelled by their rows in the registry (operators.py, `code`);
 # these are the operations the printer's lowerings need besides them.
 OPERATIONS = (

@@ -40,6 +40,7 @@ NUMPY = Backend(
         "commutation": "_commutation({0}, {1})",
         # a number made of sizes (sqrt(cols(X))) as a function's argument: a number does
         "size_array": "{0}",
+        "size_scalar": "float({0})",
     },
     # the NumPy helpers are the functions the numeric check evaluates with (kernels.py), copied
     helpers={f.__name__: inspect.getsource(f).rstrip() for f in (

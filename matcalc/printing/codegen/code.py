@@ -475,7 +475,9 @@ class CodePrinter(Printer):
         a number made of sizes alone (sqrt(cols(X))) takes it as an array of the inputs' kind."""
         op = lookup(node.op)
         if op.elementwise and _sizes_only(node.args[0]):
-            return self.spell(self.template(node.op), self.call("size_array", node.args[0]))
+            value = self.spell(self.template(node.op), self.call("size_array", node.args[0]))
+            return self.call("size_scalar", value) if "size_scalar" in self.backend.calls \
+                else value
         if op.matrix_operands:       # 2-D in, and a vector result 1-D again
             text, _ = self.spell(self.template(node.op), *map(self._as_matrix, node.args))
             return self.spell(self.template("vec"), text) if node.is_vector else (text, ATOM)
