@@ -207,13 +207,13 @@ def innermost(strategy: Strategy) -> Strategy:
     settled: set[Node] = set()
 
     def at(node: Node) -> Rewrite | None:
+        """The rewrite at the first node where `strategy` applies, as that node's own."""
         if node in settled:
             return None
-        for i, a in enumerate(node.args):
+        for a in node.args:
             found = at(a)
             if found is not None:
-                args = node.args[:i] + (found.after,) + node.args[i + 1:]
-                return found.lifted(node, algebra.rebuild(node, args))
+                return found
         found = strategy(node)
         if found is None:
             settled.add(node)
@@ -221,12 +221,11 @@ def innermost(strategy: Strategy) -> Strategy:
 
     def everywhere(root: Node) -> Rewrite | None:
         found = at(root)
-        if found is None or found.site is root:
-            return found
-        # the other occurrences (a pair of a long sum's operands, found by `_first_pair`, is no
-        # subtree of its own: then there are none)
-        after = replace_everywhere(found.after, found.site, found.result,  # type: ignore[arg-type]
-                                   settled)
+        if found is None:
+            return None
+        # the enclosing expression rebuilt once, around every occurrence (`before` is the node the
+        # strategy rewrote: a long sum where it rewrote a pair of its operands)
+        after = replace_everywhere(root, found.before, found.after, settled)
         return Rewrite(found.name, root, after, found.rule, found.note, found.site, found.result)
 
     return everywhere
