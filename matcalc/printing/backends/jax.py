@@ -16,8 +16,10 @@ JAX = Backend(
     name="jax",
     imports="import jax\nimport jax.numpy as jnp\nimport jax.scipy.linalg",
     calls={**{op: template.replace("np.", "jnp.") for op, template in NUMPY.calls.items()
-              if op not in ("symmetric_product", "gram", "weighted_gram",
-                            "solve_triangular")},          # XLA schedules the product itself
+              if op not in ("symmetric_product", "gram", "weighted_gram",   # XLA schedules
+                            "solve_triangular", "size_scalar")},   # the product; jnp.sqrt(64)
+                                                    # is weakly typed, and float() of it
+                                                    # fails under jit
            "solve_triangular": "jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower})",
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
