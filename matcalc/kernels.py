@@ -390,3 +390,37 @@ def _scipy_linalg(function):
         raise ImportError(f'{function} needs SciPy: pip install "matcalc-symbolic[scipy]"') \
             from None
     return scipy.linalg
+
+
+def _multi_dot(arrays):
+    """A product of matrices in the cheapest order for their shapes, as np.linalg.multi_dot
+    multiplies it (the same dynamic programme, the same order on ties), the order found once per
+    tuple of shapes and kept: multi_dot searches again at every call, in time cubic in the chain's
+    length (1.6 ms for 32 matrices), where a gradient is called again and again with one shape."""
+    if len(arrays) < 4 or any(np.ndim(a) != 2 for a in arrays):
+        return np.linalg.multi_dot(arrays)
+    dims = (arrays[0].shape[0],) + tuple(a.shape[1] for a in arrays)
+    orders = _multi_dot.__dict__.setdefault("orders", {})
+    split = orders.get(dims)
+    if split is None:
+        n = len(arrays)
+        cost = [[0] * n for _ in range(n)]
+        split = [[0] * n for _ in range(n)]
+        for length in range(1, n):
+            for i in range(n - length):
+                j = i + length
+                cost[i][j] = None
+                for k in range(i, j):
+                    c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                    if cost[i][j] is None or c < cost[i][j]:
+                        cost[i][j], split[i][j] = c, k
+        if len(orders) >= 256:      # shapes that keep changing: a bounded memory
+            orders.clear()
+        orders[dims] = split
+
+    def product(i, j):
+        if i == j:
+            return arrays[i]
+        return np.dot(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    return product(0, len(arrays) - 1)

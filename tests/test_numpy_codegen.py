@@ -314,10 +314,10 @@ def test_out_buffer_for_other_results_and_a_variable_named_out():
 
 def test_chain_order_is_chosen_at_call_time_for_unknown_dimensions():
     """tr(A*X*B*C*D) has the gradient A'*(B*C*D)': with m, n, p, q unknown the best order of
-    B*C*D depends on the arrays, so the code leaves it to np.linalg.multi_dot."""
+    B*C*D depends on the arrays, so the code chooses it when called (_multi_dot)."""
     expected = lambda A, X, B, C, D: A.T @ (B @ C @ D).T
     d = check_gradient("tr(A*X*B*C*D)", "X", expected=expected)
-    assert "np.linalg.multi_dot([B, C, D])" in d.source
+    assert "_multi_dot([B, C, D])" in d.source
     rng = np.random.default_rng(0)
     for p, q, r in [(2, 300, 2), (300, 2, 300)]:     # (B*C)*D best, then B*(C*D) best
         A, X = rng.standard_normal((4, 5)), rng.standard_normal((5, p))
@@ -415,3 +415,22 @@ def test_a_number_made_of_sizes_keeps_float32_results_float32(expr, wrt):
     got = d.numpy()(**{n: v.astype(np.float32) for n, v in inputs.items()})
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_chain_is_multiplied_as_numpys_multi_dot_multiplies_it_its_order_kept():
+    """kernels._multi_dot: bit for bit np.linalg.multi_dot on random chains of 1 to 8 matrices,
+    the order of each chain of four or more searched once per tuple of shapes."""
+    from matcalc.kernels import _multi_dot
+    rng = np.random.default_rng(6)
+    _multi_dot.__dict__.pop("orders", None)
+    shapes = set()
+    for _ in range(120):
+        dims = rng.integers(1, 30, rng.integers(3, 10))
+        arrays = [rng.standard_normal((dims[i], dims[i + 1])) for i in range(len(dims) - 1)]
+        assert np.array_equal(_multi_dot(arrays), np.linalg.multi_dot(arrays))
+        if len(arrays) >= 4:
+            shapes.add(tuple(dims))
+    assert set(_multi_dot.orders) == shapes
+    vector_ends = [rng.standard_normal(4), rng.standard_normal((4, 5)), rng.standard_normal((5, 6)),
+                   rng.standard_normal((6, 3)), rng.standard_normal(3)]
+    assert np.allclose(_multi_dot(vector_ends), np.linalg.multi_dot(vector_ends))

@@ -21,6 +21,7 @@ JAX = Backend(
                                                     # is weakly typed, and float() of it
                                                     # fails under jit
            "solve_triangular": "jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower})",
+           "multi_dot": "jnp.linalg.multi_dot([{0}])",    # under jit the order is chosen once
            "repeat_column": "jnp.broadcast_to({0:atom}[:, None], {1})",
            "repeat_row": "jnp.broadcast_to({0}, {1})"},
     helpers={**scipy_only("JAX"), **spectral_helpers("jnp"), **kronecker_helpers("jnp"),

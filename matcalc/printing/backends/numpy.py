@@ -27,7 +27,8 @@ NUMPY = Backend(
         "solve_triangular": "_solve_triangular({0}, {1}, lower={lower})",
         "dot": "np.dot({0}, {1})",
         # a product of three or more matrices, in the cheapest order for the shapes at call time
-        "multi_dot": "np.linalg.multi_dot([{0}])",
+        # (found once per shape: kernels._multi_dot)
+        "multi_dot": "_multi_dot([{0}])",
         # M'*W known to be symmetric (M'*M, M'*diag(v)*M): one triangle, mirrored
         "symmetric_product": "_symmetric_product({0}, {1})",
         # M'*M and M'*diag(s)*M with s proven >= 0 (codegen/signs.py): BLAS syrk
@@ -54,7 +55,7 @@ NUMPY = Backend(
         kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
         kernels._logm_frechet, kernels._solve_triangular, kernels._finite, kernels._scipy_linalg,
         kernels._khatrirao, kernels._kron_left, kernels._kron_right, kernels._khatrirao_left,
-        kernels._khatrirao_right)},
+        kernels._khatrirao_right, kernels._multi_dot)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={
         "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",
