@@ -26,9 +26,9 @@ A softmax or log-softmax along the rows of a matrix (`softmax(S, 2)`, `logsoftma
 entry of a region too: the loop over rows first finds the row's maximum m and s = Σ_j exp(S_ij - m)
 (keeping the exponentials in the output's row), and the entry is exp(S_ij - m)/s, or
 S_ij - m - log(s) — the same stable form as NumPy's `_softmax_along`, whose five passes over the
-matrix (maximum, difference, exponential, sum, quotient) become one, on every core. (The row sum is added left to
-right where NumPy adds pairwise: the last bits of s can differ.) The batched cross-entropy gradient
-`(softmax(X*W', 2) - Y)'*X` computes softmax(…) - Y as one such loop.
+matrix (maximum, difference, exponential, sum, quotient) become one, on every core. (The row sum
+is added left to right where NumPy adds pairwise: the last bits of s can differ.) The batched
+cross-entropy gradient `(softmax(X*W', 2) - Y)'*X` computes softmax(…) - Y as one such loop.
 """
 from __future__ import annotations
 
