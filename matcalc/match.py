@@ -188,11 +188,25 @@ def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterat
                 yield from _match_args(patterns, (a, _part(node, i)), env)
         return
     last = len(args) - 1
+    # (C*A)*C: the right side a variable the left binds first, so the right run of factors must
+    # occur among the left's — its first factor at least (a product's splits of splits otherwise
+    # cost the square of its length)
+    repeated = right_p.kind == "var" and str(right_p.value) not in env \
+        and str(right_p.value) in _names_in(left_p)
     for i in range(1, len(args)):
         if (i == 1 and not may_match(left_p, args[0], env)) or (
                 i == last and not may_match(right_p, args[last], env)):
             continue
+        if repeated and args[i] not in args[:i]:
+            continue
         yield from _match_args(patterns, (_chain(node, 0, i), _chain(node, i, len(args))), env)
+
+
+@cache
+def _names_in(pattern: Pattern) -> frozenset[str]:
+    """The pattern variables a pattern binds."""
+    own = {str(pattern.value)} if pattern.kind == "var" else set()
+    return frozenset(own.union(*(_names_in(a) for a in pattern.args)))
 
 
 def _part(node: Node, i: int) -> Node:

@@ -192,3 +192,21 @@ def test_distribution_is_tried_only_where_a_factor_can_merge():
     d = check_gradient("w'*w where w = sigmoid(X'*a)", "X", seeds=(0,))   # w.*(w - w.^2)
     assert "hadamard-distribute" in [s.rule for s in d.steps]
     assert str(d) == "2*a*(w.^2 - w.^3)' where w = sigmoid(X'*a)"
+
+
+def test_a_split_whose_repeated_variable_cannot_recur_is_not_built():
+    """(C*A)*C against a long product: C's run on the right must recur on the left, so splits
+    whose right run starts with a factor the left lacks are passed over — and the matches that
+    remain are all of them: C = S*T*S (and C = S) in S*T*S*A*S*T*S."""
+    from matcalc.match import match
+    from matcalc.ops import var as variable
+    from matcalc.rules import load_rules
+    sandwich = next(r for r in load_rules().simplify if r.name == "transpose-sandwich")
+    S, T, A = (variable(n, ("n", "n")) for n in "STA")
+    product = algebra.mul(S, T, S, A, S, T, S)
+    found = {(str(env["C"]), str(env["A"])) for env in match(sandwich.lhs.args[0], product)}
+    assert {c for c, _ in found} == {repr(algebra.mul(S, T, S)), repr(S)}
+    other = algebra.mul(*(variable(f"B{i}", ("n", "n")) for i in range(12)))
+    assert not list(match(sandwich.lhs.args[0], other))      # no factor recurs: nothing built
+    assert not any(key[0] == "chain" and key[1] == 0 and key[2] > 1
+                   for key in (other.memo or {}))
