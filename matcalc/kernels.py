@@ -173,6 +173,18 @@ def _eigvecs(a):
     return np.linalg.eigh((a + a.T) / 2)[1]
 
 
+def _eigh(a):
+    """(eigenvalues ascending, orthonormal eigenvectors as columns) of (A + A')/2: the one
+    factorization generated code computes for all the parts of A it uses (eigvals, eigvecmax…)."""
+    return np.linalg.eigh((a + a.T) / 2)
+
+
+def _svd(a):
+    """(U, s descending, V') of the thin SVD A = U*diag(s)*V': the one factorization generated
+    code computes for all the parts of A it uses (svdu, svdv, svdvals, normop)."""
+    return np.linalg.svd(a, full_matrices=False)
+
+
 def _svdu(a):
     """U of the thin SVD A = U*diag(s)*V', s descending (min(m, n) columns)."""
     return np.linalg.svd(a, full_matrices=False)[0]

@@ -96,6 +96,10 @@ class Operator:
     triangular: str = ""
     # a part of a factorization a result names in its where clause (eigvecs: "U"), shared.py
     part: str = ""
+    # its value read off a factorization's result (a helper of every backend returning a tuple):
+    # ("_eigh", "[1][:, -1]") — generated code computes the factorization once for all the parts
+    # of one operand it uses (printing/codegen/module.py), and calls `code` where it uses one
+    factor: tuple[str, str] | None = None
     # The dimension a row works along, MATLAB's: 1 down the columns, 2 along the rows. Such a row
     # is called with the dimension as a last, literal argument (`sum(A, 2)`), which picks it among
     # the rows of its spelling; the node holds the operand alone. One row per dimension keeps
@@ -915,22 +919,24 @@ _ROWS = [
              lambda args, node, dims: _cell(kernels._lambdamax(args[0])),
              "lambdamax", r"\lambda_{\max}\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="lambdamax",
-             code=_helper("_lambdamax"), domain="symmetric",
+             code=_helper("_lambdamax"), domain="symmetric", factor=("_eigh", "[0][-1]"),
              condition="holds where the largest eigenvalue is simple"),
     Operator("lambdamin", square_matrix_to_scalar,
              lambda args, node, dims: _cell(kernels._lambdamin(args[0])),
              "lambdamin", r"\lambda_{\min}\left({0}\right)",
              lambda S, args, node: S.opaque(node), spelling="lambdamin",
-             code=_helper("_lambdamin"), domain="symmetric",
+             code=_helper("_lambdamin"), domain="symmetric", factor=("_eigh", "[0][0]"),
              condition="holds where the smallest eigenvalue is simple"),
     Operator("eigvecmax", square_to_column,
              lambda args, node, dims: kernels._eigvecmax(args[0]).reshape(-1, 1),
              "eigvecmax", r"u_{\max}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecmax", part="u", code=_helper("_eigvecmax"), domain="symmetric"),
+             spelling="eigvecmax", part="u", code=_helper("_eigvecmax"), domain="symmetric",
+             factor=("_eigh", "[1][:, -1]")),
     Operator("eigvecmin", square_to_column,
              lambda args, node, dims: kernels._eigvecmin(args[0]).reshape(-1, 1),
              "eigvecmin", r"u_{\min}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecmin", part="u", code=_helper("_eigvecmin"), domain="symmetric"),
+             spelling="eigvecmin", part="u", code=_helper("_eigvecmin"), domain="symmetric",
+             factor=("_eigh", "[1][:, 0]")),
     # all the eigenvalues (ascending, as eigvalsh) and their orthonormal eigenvectors U (columns,
     # in the same order), of the symmetric part; the singular values (descending, as NumPy's svd)
     # and U, V of the thin SVD A = U*diag(s)*V', min(m, n) of each
@@ -938,25 +944,27 @@ _ROWS = [
              lambda args, node, dims: kernels._eigvals(args[0]).reshape(-1, 1),
              "eigvals", r"\lambda\left({0}\right)", lambda S, args, node: S.opaque(node),
              spelling="eigvals", part="lambda", code=_helper("_eigvals"), domain="symmetric",
+             factor=("_eigh", "[0]"),
              condition="holds where the eigenvalues are distinct"),
     Operator("eigvecs", square_matrix_to_square,
              lambda args, node, dims: kernels._eigvecs(args[0]),
              "eigvecs", r"U_{\lambda}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="eigvecs", part="U", code=_helper("_eigvecs"), domain="symmetric"),
+             spelling="eigvecs", part="U", code=_helper("_eigvecs"), domain="symmetric",
+             factor=("_eigh", "[1]")),
     Operator("svdvals", svdvals_shape,
              lambda args, node, dims: np.linalg.svd(args[0], compute_uv=False).reshape(-1, 1),
              "svdvals", r"\sigma\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="svdvals", part="sigma",
+             spelling="svdvals", part="sigma", factor=("_svd", "[1]"),
              code={"numpy": "np.linalg.svd({0}, compute_uv=False)",
                    "jax": "jnp.linalg.svd({0}, compute_uv=False)",
                    "torch": "torch.linalg.svdvals({0})", "array-api": "_svdvals({0})"},
              condition="holds where the singular values are distinct and nonzero"),
     Operator("svdu", svdu_shape, lambda args, node, dims: kernels._svdu(args[0]),
              "svdu", r"U_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="svdu", part="U", code=_helper("_svdu")),
+             spelling="svdu", part="U", code=_helper("_svdu"), factor=("_svd", "[0]")),
     Operator("svdv", svdv_shape, lambda args, node, dims: kernels._svdv(args[0]),
              "svdv", r"V_{\sigma}\left({0}\right)", lambda S, args, node: S.opaque(node),
-             spelling="svdv", part="V", code=_helper("_svdv")),
+             spelling="svdv", part="V", code=_helper("_svdv"), factor=("_svd", "[2].T")),
     # the nuclear norm (sum of singular values) and the spectral norm (the largest one)
     Operator("normnuc", matrix_to_scalar,
              lambda args, node, dims: _cell(np.linalg.norm(args[0], "nuc")),
@@ -973,6 +981,7 @@ _ROWS = [
              code={"numpy": "np.linalg.norm({0}, 2)", "jax": "jnp.linalg.norm({0}, 2)",
                    "torch": "torch.linalg.matrix_norm({0}, 2)",
                    "array-api": "xp.linalg.matrix_norm({0}, ord=2)"},
+             factor=("_svd", "[1][0]"),
              condition="holds where the largest singular value is simple"),
     # U*V' of the thin SVD A = U*diag(s)*V' (the polar factor), and u1*v1' of its top pair
     Operator("polar", matrix_only, lambda args, node, dims: kernels._polar(args[0]),

@@ -360,9 +360,12 @@ def test_chol_code_solves_by_substitution():
             assert "_solve_triangular(" in body and "np.linalg.solve(" not in body, (expr, wrt)
 
 
-@pytest.mark.parametrize("expr, wrt, what", [("svdvals(A)'*w", "w", "svdvals"),
-                                             ("sum(eigvals(S).^2)", "S", "eigvalsh")])
-def test_the_array_api_code_refuses_a_missing_linalg_function(expr, wrt, what):
+@pytest.mark.parametrize("expr, wrt, what, helper", [
+    ("svdvals(A)'*w", "w", "svdvals", "_svdvals"),
+    ("eigvals(S)'*w", "w", "eigvalsh", "_eigvals"),
+    ("sum(eigvals(S).^2)", "S", "eigh", "_eigh"),     # U*diag(2*lambda)*U': one eigh for both
+])
+def test_the_array_api_code_refuses_a_missing_linalg_function(expr, wrt, what, helper):
     """A library without the (optional) linalg function: a refusal naming it."""
     import types
     d = matcalc.derive(expr, wrt=wrt)
@@ -370,7 +373,6 @@ def test_the_array_api_code_refuses_a_missing_linalg_function(expr, wrt, what):
     code = d.code("array-api").replace("array_namespace(a)", "_bare")
     scope = {"_bare": namespace}
     exec(compile(code, "<generated>", "exec"), scope)   # noqa: S102 (matcalc's own output)
-    helper = "_svdvals" if what == "svdvals" else "_eigvals"
     with pytest.raises(NotImplementedError, match=f"no linalg.{what}"):
         scope[helper](np.eye(3))
 
@@ -573,3 +575,19 @@ def test_other_backends_compute_what_numpy_computes(expr, wrt, shapes, symmetric
     inputs = {n: v for n, v in inputs.items() if n in d.problem.variables}
     np.testing.assert_allclose(np.asarray(_run(backend, d, inputs), dtype=float),
                                d.numpy()(**inputs), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("expr, wrt, helper, alone", [
+    ("sum(exp(eigvals(S))) + lambdamax(S)^2", "S", "_eigh(", ("_eigvals(", "_eigvecs(",
+                                                                 "_eigvecmax(", "_lambdamax(")),
+    ("sum(svdvals(X).^3)", "X", "_svd(", ("_svdu(", "_svdv(", "np.linalg.svd(X, compute_uv")),
+])
+def test_the_parts_of_one_factorization_share_it(expr, wrt, helper, alone):
+    """U, lambda and u of one matrix are read off one eigh of it (U, sigma, V off one SVD), in
+    every backend; the gradient checked by finite differences."""
+    d = check_gradient(expr, wrt, domain="symmetric" if wrt == "S" else "positive",
+                       symmetric={"S"} if wrt == "S" else frozenset())
+    for backend in ("numpy", "numba", "jax", "torch", "array-api"):
+        body = d.code(backend).split(f"def grad_{wrt}")[1]
+        assert body.count(helper) == 1, (backend, body)
+        assert not any(a in body for a in alone), (backend, body)

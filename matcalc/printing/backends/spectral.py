@@ -43,6 +43,12 @@ _SPECTRAL = {
     """u1*v1' for the top singular pair of A."""
 {ns}    u, _, vt = {xp}.linalg.svd(a, full_matrices=False)
     return u[:, 0:1] @ vt[0:1, :]''',
+    "_eigh": '''def _eigh(a):
+    """(eigenvalues ascending, eigenvectors as columns) of (A + A')/2, for all its parts."""
+{ns}{eigh}    return {xp}.linalg.eigh((a + a.T) / 2)''',
+    "_svd": '''def _svd(a):
+    """(U, s descending, V') of the thin SVD A = U*diag(s)*V', for all its parts."""
+{ns}{svd}    return {xp}.linalg.svd(a, full_matrices=False)''',
     "_chol": '''def _chol(a):
     """The lower Cholesky factor L of (A + A')/2 = L*L'."""
 {ns}    return {xp}.linalg.cholesky((a + a.T) / 2)''',

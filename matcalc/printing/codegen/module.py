@@ -13,6 +13,7 @@ from fractions import Fraction
 from itertools import count
 
 from ... import algebra
+from ...operators import REGISTRY
 from ...ops import Node, const_value, number, var
 from ..backends import BACKENDS
 from ..backends.base import Backend
@@ -130,6 +131,8 @@ class _Module:
         self.lines: list[str] = []
         self.temporaries = count(1)
         self.emitted: set[Node] = set()
+        self.factored = self._shared_factorizations()
+        self.factorizations: set[tuple[str, Node]] = set()     # those emitted
 
     def _dimensions(self) -> dict[object, str]:
         """Each named dimension, read off the first parameter that has it."""
@@ -173,13 +176,41 @@ class _Module:
             count_nodes(body)
         return {n for n, c in counts.items() if c > 1 and _worth_naming(n)}
 
+    def _shared_factorizations(self) -> dict[Node, tuple[str, Node, str]]:
+        """The parts of a factorization the code uses two or more of, for one operand (eigvals(S)
+        and eigvecmax(S): one eigh of S), each → (the factorization's helper, the operand, how
+        the part reads off its result). A part used alone keeps its own helper."""
+        groups: dict[tuple[str, Node], set[Node]] = {}
+        for body in list(self.used.values()) + [o for _, o in self.outputs]:
+            for n in body.distinct():
+                row = REGISTRY.get(n.op)
+                if row is not None and row.factor is not None:
+                    groups.setdefault((row.factor[0], n.args[0]), set()).add(n)
+        return {n: (helper, operand, REGISTRY[n.op].factor[1])  # type: ignore[index]
+                for (helper, operand), parts in groups.items() if len(parts) > 1 for n in parts}
+
+    def _emit_factorization(self, node: Node) -> None:
+        """`tK = _eigh(S)` once, and every part of it the code uses named `tK[…]`."""
+        helper, operand, _ = self.factored[node]
+        if (helper, operand) in self.factorizations:
+            return
+        self.factorizations.add((helper, operand))
+        target = safe_name(f"t{next(self.temporaries)}", self.taken)
+        text, _ = self.printer.spell(f"{helper}({{0}})", operand)
+        self.lines.append(f"    {target} = {text}")
+        for part, (h, o, reads) in self.factored.items():
+            if (h, o) == (helper, operand):
+                self.names[part] = f"{target}{reads}"
+
     def emit(self, node: Node) -> None:
         """Emit assignments for every named subexpression `node` needs, children first."""
         if node in self.emitted:
             return
         for a in node.args:
             self.emit(a)
-        if node.op == "ref":
+        if node in self.factored:
+            self._emit_factorization(node)
+        elif node.op == "ref":
             name = str(node.value)
             self.emit(self.used[name])
             self._assign(safe_name(name, self.taken), self.used[name], node)
