@@ -226,7 +226,9 @@ def _expm_frechet(a, e):
     backward error bounds E's as well as A's: from d4 = ‖T⁴‖^¼ and d6 = ‖T⁶‖^⅙ (bounding its d8 and
     d10 from above), often much smaller than ‖T‖ (θ13 = 4.25, SciPy's more cautious value than the
     paper's 5.37), then the ℓ(T, 13) correction, exact here as the largest column sum of |T|^27.
-    Sums and products go into arrays already touched where they can: fresh ones cost page faults."""
+    The four polynomials of A's powers (and of their derivatives) are one small matrix product
+    each, with the scaling's powers of c in their coefficients (no pass to scale a power); sums
+    and products go into arrays already touched where they can: fresh ones cost page faults."""
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
         return np.full(np.shape(e), np.nan)    # as NumPy's arithmetic would
 
@@ -245,24 +247,18 @@ def _expm_frechet(a, e):
     scale = 2.0 ** np.round(ratio) if abs(ratio) < 600 else 1.0    # E's factor, undone at the end
     scratch, spare = np.empty_like(a), np.empty_like(a)     # every sum below is formed in these
 
-    def accumulate(out, *terms):               # out += Σ coefficient·x, in place
-        for coefficient, x in terms:
-            np.multiply(x, coefficient, out=scratch)
-            out += scratch
-        return out
-
-    def weighted(out, first, *terms):          # out = Σ coefficient·x
-        return accumulate(np.multiply(first[1], first[0], out=out), *terms)
-
-    a2 = a @ a
-    m2 = a @ e
+    n = len(a)
+    powers = np.empty((2, 3, n, n), dtype=np.result_type(a, e))   # A², A⁴, A⁶ and M², M⁴, M⁶
+    (a2, a4, a6), (m2, m4, m6) = powers
+    np.matmul(a, a, out=a2)
+    np.matmul(a, e, out=m2)
     m2 += np.matmul(e, a, out=scratch)
     m2 *= scale                                 # T²'s upper right block, L(x², A, scale·E)
-    a4 = a2 @ a2
-    m4 = a2 @ m2
+    np.matmul(a2, a2, out=a4)
+    np.matmul(a2, m2, out=m4)
     m4 += np.matmul(m2, a2, out=scratch)
-    a6 = a2 @ a4
-    m6 = a4 @ m2
+    np.matmul(a2, a4, out=a6)
+    np.matmul(a4, m2, out=m6)
     m6 += np.matmul(m4, a2, out=scratch)
     t4, t6 = np.max(colsums(a4, m4)), np.max(colsums(a6, m6))
     eta = min(max(t4 ** 0.25, t6 ** (1 / 6)), max(t4 ** 0.25, (t4 * t6) ** 0.1))  # d8, d10 bounds
@@ -280,33 +276,37 @@ def _expm_frechet(a, e):
         s += max(int(np.ceil(np.log2(alpha / 2.0 ** -53) / 26)), 0)
 
     c = 2.0 ** -s                               # T scaled by c: its powers here, A and E below
-    for power, blocks in ((2, (a2, m2)), (4, (a4, m4)), (6, (a6, m6))):
-        for x in blocks:
-            x *= c ** power
     b = (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800.,
          129060195264000., 10559470521600., 670442572800., 33522128640., 1323241920.,
          40840800., 960960., 16380., 182., 1.)
-    diagonal = np.s_[::len(a) + 1]
-    w1 = weighted(np.empty_like(a), (b[13], a6), (b[11], a4), (b[9], a2))
-    z1 = weighted(np.empty_like(a), (b[12], a6), (b[10], a4), (b[8], a2))
-    w = accumulate(a6 @ w1, (b[7], a6), (b[5], a4), (b[3], a2))
+    # W1 = b13 A⁶ + b11 A⁴ + b9 A², W2, Z1, Z2 (Alg. 6.4) of the scaled c·A, all four from one
+    # product with the three powers, c^k folded into the coefficients; the rows of W1 and Z1
+    # carry A⁶'s c⁶ too, so that A⁶·W1 needs the unscaled A⁶ (and M⁶·W1 the unscaled M⁶)
+    c2, c4, c6 = c ** 2, c ** 4, c ** 6
+    weights = np.array([[b[9] * c2 * c6, b[11] * c4 * c6, b[13] * c6 * c6],
+                        [b[3] * c2, b[5] * c4, b[7] * c6],
+                        [b[8] * c2 * c6, b[10] * c4 * c6, b[12] * c6 * c6],
+                        [b[2] * c2, b[4] * c4, b[6] * c6]])
+    w1, w, z1, v = (weights @ powers[0].reshape(3, n * n)).reshape(4, n, n)
+    lw1, lw, lz1, lv = (weights @ powers[1].reshape(3, n * n)).reshape(4, n, n)
+    diagonal = np.s_[::n + 1]
+    w += np.matmul(a6, w1, out=scratch)         # W = c⁶A⁶·W1 + W2
     w.flat[diagonal] += b[1]
     u = a @ w
     u *= c
-    v = accumulate(a6 @ z1, (b[6], a6), (b[4], a4), (b[2], a2))
+    v += np.matmul(a6, z1, out=scratch)
     v.flat[diagonal] += b[0]
-    lw = accumulate(m6 @ w1, (b[7], m6), (b[5], m4), (b[3], m2))
-    lw += np.matmul(a6, weighted(spare, (b[13], m6), (b[11], m4), (b[9], m2)), out=w1)
+    lw += np.matmul(m6, w1, out=scratch)        # Lw = c⁶A⁶·Lw1 + c⁶M⁶·W1 + Lw2
+    lw += np.matmul(a6, lw1, out=scratch)
     lu = np.matmul(e, w, out=w1)
     lu *= scale
-    lu += a @ lw
+    lu += np.matmul(a, lw, out=scratch)
     lu *= c
-    lv = accumulate(m6 @ z1, (b[6], m6), (b[4], m4), (b[2], m2))
-    lv += np.matmul(a6, weighted(spare, (b[12], m6), (b[10], m4), (b[8], m2)), out=z1)
+    lv += np.matmul(m6, z1, out=scratch)
+    lv += np.matmul(a6, lz1, out=scratch)
     # r = q⁻¹p and L = q⁻¹(Lu + Lv) + q⁻¹(Lu - Lv)*r, q = V - U, p = V + U: one solve, three
     # right-hand sides, in NumPy's LAPACK (SciPy's brings its own OpenBLAS, whose threads then
     # compete with NumPy's still spinning after the products: its LU took 4 to 65 ms here)
-    n = len(a)
     rhs = np.empty((n, 3 * n), dtype=np.result_type(a, e))
     np.add(v, u, out=rhs[:, :n])
     np.add(lu, lv, out=rhs[:, n:2 * n])
