@@ -591,3 +591,26 @@ def test_the_parts_of_one_factorization_share_it(expr, wrt, helper, alone):
         body = d.code(backend).split(f"def grad_{wrt}")[1]
         assert body.count(helper) == 1, (backend, body)
         assert not any(a in body for a in alone), (backend, body)
+
+
+@pytest.mark.parametrize("scipy_installed", [True, False])
+def test_an_extreme_eigenpair_is_the_one_of_the_full_decomposition(scipy_installed, monkeypatch):
+    """lambdamax, lambdamin and their eigenvectors take that one pair from SciPy's eigh where SciPy
+    is installed, NumPy's full decomposition where it is not: the same pair either way (each
+    eigenvector up to its sign), for n = 1 to 40, float64 and float32."""
+    import sys
+    from matcalc import kernels
+    if not scipy_installed:
+        monkeypatch.setitem(sys.modules, "scipy.linalg", None)     # `from scipy.linalg …` fails
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 40):
+        for dtype in (np.float64, np.float32):
+            a = rng.standard_normal((n, n)).astype(dtype)
+            values, vectors = np.linalg.eigh(((a + a.T) / 2).astype(np.float64))
+            tol = 1e-10 if dtype == np.float64 else 1e-4
+            assert abs(kernels._lambdamax(a) - values[-1]) < tol
+            assert abs(kernels._lambdamin(a) - values[0]) < tol
+            for got, want in ((kernels._eigvecmax(a), vectors[:, -1]),
+                              (kernels._eigvecmin(a), vectors[:, 0])):
+                assert got.shape == (n,) and got.dtype == dtype
+                assert min(np.max(np.abs(got - want)), np.max(np.abs(got + want))) < tol * 100
