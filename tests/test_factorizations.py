@@ -599,6 +599,7 @@ def test_an_extreme_eigenpair_is_the_one_of_the_full_decomposition(scipy_install
     is installed, NumPy's full decomposition where it is not: the same pair either way (each
     eigenvector up to its sign), for n = 1 to 40, float64 and float32."""
     import sys
+
     from matcalc import kernels
     if not scipy_installed:
         monkeypatch.setitem(sys.modules, "scipy.linalg", None)     # `from scipy.linalg …` fails
