@@ -92,6 +92,12 @@ def test_derivative_check_passes_over_points_where_both_sides_are_negligible():
     assert math.isnan(error) and why == NEGLIGIBLE
 
 
+def _every(d: matcalc.Derivation, op: str) -> set:
+    """The nodes of operator `op` in a derivation's steps and its result."""
+    return {n for tree in [*(s.rhs for s in d.derivation_steps), d.result]
+            for n in tree.distinct() if n.op == op}
+
+
 @pytest.mark.parametrize("expr, wrt", [
     (" + ".join(f"tr(A{i}*X*B{i})" for i in range(6)), "X"),
     ("x'*A*x + 2*b'*x - 3*sum(exp(x)) + alpha*sum(x) + x'*x", "x"),
@@ -102,11 +108,8 @@ def test_a_part_of_a_canonical_sum_is_its_sum(expr, wrt):
     """algebra.without builds the terms of a sum but one as they stand when the sum is canonical
     (the matcher splits long sums this way): it must be what `add` makes of them, for every
     sum in the derivation."""
-    d = matcalc.derive(expr, wrt=wrt)
-    sums = {n for s in d.derivation_steps for n in s.rhs.walk() if n.op == "add"}
-    sums |= {n for n in d.result.walk() if n.op == "add"}
     checked = 0
-    for total in sums:
+    for total in _every(matcalc.derive(expr, wrt=wrt), "add"):
         total = algebra.add(*total.args)    # as `add` makes it (a step may show a raw sum)
         if total.op != "add":
             continue
@@ -129,11 +132,8 @@ def test_a_run_of_a_canonical_product_is_its_product(expr, wrt):
     """algebra.factors builds a run of a canonical product's factors as it stands (the matcher
     splits long products this way): it must be what `mul` makes of them, for every product in
     the derivation and every run of two or more of its factors."""
-    d = matcalc.derive(expr, wrt=wrt)
-    products = {n for s in d.derivation_steps for n in s.rhs.walk() if n.op == "matmul"}
-    products |= {n for n in d.result.walk() if n.op == "matmul"}
     checked = 0
-    for product in products:
+    for product in _every(matcalc.derive(expr, wrt=wrt), "matmul"):
         product = algebra.mul(*product.args)    # as `mul` makes it (a step may show a raw one)
         if product.op != "matmul":
             continue
