@@ -192,7 +192,7 @@ def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterat
     # occur among the left's — its first factor at least (a product's splits of splits otherwise
     # cost the square of its length)
     repeated = right_p.kind == "var" and str(right_p.value) not in env \
-        and str(right_p.value) in _names_in(left_p)
+        and str(right_p.value) in pattern_names(left_p)
     for i in range(1, len(args)):
         if (i == 1 and not may_match(left_p, args[0], env)) or (
                 i == last and not may_match(right_p, args[last], env)):
@@ -203,10 +203,10 @@ def _match_splits(patterns: tuple[Pattern, ...], node: Node, env: Env) -> Iterat
 
 
 @cache
-def _names_in(pattern: Pattern) -> frozenset[str]:
-    """The pattern variables a pattern binds."""
-    own = {str(pattern.value)} if pattern.kind == "var" else set()
-    return frozenset(own.union(*(_names_in(a) for a in pattern.args)))
+def pattern_names(pattern: Pattern) -> frozenset[str]:
+    """The pattern variables (and function variables) a pattern binds."""
+    own = {str(pattern.value)} if pattern.kind in ("var", "call-f") else set()
+    return frozenset(own.union(*(pattern_names(a) for a in pattern.args)))
 
 
 def _part(node: Node, i: int) -> Node:
@@ -452,4 +452,5 @@ __all__ = [
     "instantiate",
     "match",
     "may_match",
+    "pattern_names",
 ]

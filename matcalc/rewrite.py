@@ -32,6 +32,7 @@ from .match import (
     instantiate,
     match,
     may_match,
+    pattern_names,
     sharing_parts,
 )
 from .ops import COMMUTATIVE, NARY, Node, const_value
@@ -154,7 +155,7 @@ def _fitting_pairs(rules: tuple[Rule, ...], operands: tuple[Node, ...]
         p, q = rule.lhs.args
         if rule.lhs.value == "sub":     # P - Q: Q fits the negation of an operand
             q = Pattern("op", "neg", (q,))
-        shared = sorted(_variables(p) & _variables(q))
+        shared = sorted(pattern_names(p) & pattern_names(q))
         on_p = [_solo_values(p, a, shared) for a in operands]
         on_q = [_solo_values(q, a, shared) for a in operands]
         by_value: dict[tuple, list[int]] = {}
@@ -167,12 +168,6 @@ def _fitting_pairs(rules: tuple[Rule, ...], operands: tuple[Node, ...]
                     if i != j:
                         fitting.setdefault((min(i, j), max(i, j)), set()).add(k)
     return [(pair, tuple(rules[k] for k in sorted(fitting[pair]))) for pair in sorted(fitting)]
-
-
-def _variables(pattern: Pattern) -> set[str]:
-    """The pattern variables (and function variables) a pattern binds."""
-    own = {str(pattern.value)} if pattern.kind in ("var", "call-f") else set()
-    return own.union(*(_variables(a) for a in pattern.args))
 
 
 def _solo_values(pattern: Pattern, node: Node, shared: list[str]) -> set[tuple]:
