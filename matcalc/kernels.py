@@ -186,7 +186,7 @@ def _eigvals(a):
 
 def _eigvecs(a):
     """Orthonormal eigenvectors of (A + A')/2, as columns, in the order of _eigvals."""
-    return np.linalg.eigh((a + a.T) / 2)[1]
+    return _eigh(a)[1]
 
 
 def _eigh(a):
@@ -203,23 +203,23 @@ def _svd(a):
 
 def _svdu(a):
     """U of the thin SVD A = U*diag(s)*V', s descending (min(m, n) columns)."""
-    return np.linalg.svd(a, full_matrices=False)[0]
+    return _svd(a)[0]
 
 
 def _svdv(a):
     """V of the thin SVD A = U*diag(s)*V' (the same LAPACK call as _svdu: signs that pair)."""
-    return np.linalg.svd(a, full_matrices=False)[2].T
+    return _svd(a)[2].T
 
 
 def _polar(a):
     """U*V' of the thin SVD A = U*diag(s)*V': the orthogonal factor of the polar decomposition."""
-    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    u, _, vt = _svd(a)
     return u @ vt
 
 
 def _svdtop(a):
     """u1*v1' for the top singular pair of A (the signs of u1 and v1 cancel)."""
-    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    u, _, vt = _svd(a)
     return np.outer(u[:, 0], vt[0])
 
 

@@ -19,29 +19,29 @@ _SPECTRAL = {
 {ns}    return {xp}.linalg.eigvalsh((a + a.T) / 2)[0]''',
     "_eigvecmax": '''def _eigvecmax(a):
     """A unit eigenvector of (A + A')/2 for its largest eigenvalue."""
-{ns}    return {xp}.linalg.eigh((a + a.T) / 2)[1][:, -1]''',
+    return _eigh(a)[1][:, -1]''',
     "_eigvecmin": '''def _eigvecmin(a):
     """A unit eigenvector of (A + A')/2 for its smallest eigenvalue."""
-{ns}    return {xp}.linalg.eigh((a + a.T) / 2)[1][:, 0]''',
+    return _eigh(a)[1][:, 0]''',
     "_eigvals": '''def _eigvals(a):
     """The eigenvalues of (A + A')/2, ascending."""
 {ns}{eigvalsh}    return {xp}.linalg.eigvalsh((a + a.T) / 2)''',
     "_eigvecs": '''def _eigvecs(a):
     """Orthonormal eigenvectors of (A + A')/2, as columns, eigenvalues ascending."""
-{ns}{eigh}    return {xp}.linalg.eigh((a + a.T) / 2)[1]''',
+    return _eigh(a)[1]''',
     "_svdu": '''def _svdu(a):
     """U of the thin SVD A = U*diag(s)*V', s descending."""
-{ns}{svd}    return {xp}.linalg.svd(a, full_matrices=False)[0]''',
+    return _svd(a)[0]''',
     "_svdv": '''def _svdv(a):
     """V of the thin SVD A = U*diag(s)*V' (the same call as _svdu: signs that pair)."""
-{ns}{svd}    return {xp}.linalg.svd(a, full_matrices=False)[2].T''',
+    return _svd(a)[2].T''',
     "_polar": '''def _polar(a):
     """U*V' of the thin SVD A = U*diag(s)*V'."""
-{ns}    u, _, vt = {xp}.linalg.svd(a, full_matrices=False)
+    u, _, vt = _svd(a)
     return u @ vt''',
     "_svdtop": '''def _svdtop(a):
     """u1*v1' for the top singular pair of A."""
-{ns}    u, _, vt = {xp}.linalg.svd(a, full_matrices=False)
+    u, _, vt = _svd(a)
     return u[:, 0:1] @ vt[0:1, :]''',
     "_eigh": '''def _eigh(a):
     """(eigenvalues ascending, eigenvectors as columns) of (A + A')/2, for all its parts."""
