@@ -147,14 +147,12 @@ def attention_row(cfg: dict, fw: dict, rng: np.random.Generator) -> dict:
 
 
 def _fused(derived, **arrays):
-    """matcalc's numba code as a call on `arrays`, or None without numba (compiled here, on a
-    call that is not timed)."""
+    """matcalc's numba code as a call on `arrays`, or None without numba (as run.numba_impl:
+    d.numba() raises ImportError). It compiles on the call that checks its output (_timed)."""
     try:
-        import numba  # noqa: F401
+        f = derived.numba()
     except ImportError:
         return None
-    f = derived.numba()
-    f(**arrays)
     return lambda: f(**arrays)
 
 
