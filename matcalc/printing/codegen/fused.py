@@ -79,8 +79,10 @@ class FusedPrinter(CodePrinter):
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            if node is root or self._entrywise(node, root.shape):
-                pending.extend(node.args[:1] if node.op in ROW_FUNCTIONS else node.args)
+            if node.op in ROW_FUNCTIONS and (node is root or self._entrywise(node, root.shape)):
+                leaves.append(node.args[0])     # read row by row as it stands (_Region._count)
+            elif node is root or self._entrywise(node, root.shape):
+                pending.extend(node.args)
             else:
                 leaves.append(node)
         return leaves
