@@ -18,7 +18,8 @@ derivation's steps are recorded from these reports, never by comparing printed t
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -227,7 +228,7 @@ def innermost(strategy: Strategy) -> Strategy:
 
 
 def replace_everywhere(expr: Node, site: Node, result: Node,
-                       settled: Set[Node] = frozenset()) -> Node:
+                       settled: AbstractSet[Node] = frozenset()) -> Node:
     """`expr` with every occurrence of `site` replaced by `result`, each node that contains one
     rebuilt (and re-canonicalised) once however often the tree repeats it. A `settled` node — one
     where no rewrite applies anywhere — cannot contain `site`, where one does."""
