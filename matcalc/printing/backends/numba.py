@@ -10,6 +10,7 @@ the same derivative compiles nothing.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import os
@@ -21,23 +22,44 @@ from types import ModuleType
 from .base import Backend
 from .numpy import NUMPY
 
+
+def _helper_sources() -> dict[str, str]:
+    """{name: source} of each function of numba_helpers.py, read without importing numba."""
+    path = Path(__file__).with_name("numba_helpers.py")
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    sources = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            sources[node.name] = "\n".join(lines[first - 1:node.end_lineno])
+    return sources
+
+
 NUMBA = Backend(
     name="numba",
-    # a loop over fewer entries than this runs on one thread (printing/codegen/fused.py)
-    imports="import numba\nimport numpy as np\n\nPARALLEL_SIZE = 1 << 15",
+    # OMP_WAIT_POLICY: OpenMP's threads (numba's default layer) sleep between two loops instead of
+    # spinning on the cores the BLAS calls between them need: attention's gradient took 67 ms with
+    # them spinning, 42 ms without. The user's own setting stands; libgomp reads it when numba
+    # starts its threads. PARALLEL_SIZE: a loop over fewer entries runs on one thread (fused.py).
+    imports=("import os\n\nimport numba\nimport numpy as np\nfrom numba.core import types\n"
+             "from numba.extending import intrinsic\n\n"
+             "os.environ.setdefault(\"OMP_WAIT_POLICY\", \"PASSIVE\")   # see matcalc's numba backend\n"
+             "PARALLEL_SIZE = 1 << 15"),
     calls=NUMPY.calls,
-    helpers=NUMPY.helpers,
+    helpers={**NUMPY.helpers, **_helper_sources()},
     multiply_into=NUMPY.multiply_into,
     copy_into=NUMPY.copy_into,
     in_place=NUMPY.in_place,
     spells_as="numpy",
     fuses=True,
     # how a loop computes one entry of an elementwise function of the registry ({0}: the entry);
-    # a function not here is computed by NumPy. Nothing that needs fastmath or changes rounding.
+    # a function not here is computed by NumPy. Nothing that needs fastmath; exp is
+    # numba_helpers._exp, within 3 ulp of NumPy's and vectorised by LLVM where np.exp is not.
     entries={
-        "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
+        "exp": "_exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
         "tan": "np.tan({0})", "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "abs({0})",
-        "sign": "np.sign({0})", "sigmoid": "(1.0 / (1.0 + np.exp(-{0})))",
+        "sign": "np.sign({0})", "sigmoid": "(1.0 / (1.0 + _exp(-{0})))",
         "softplus": "np.logaddexp(0.0, {0})", "relu": "np.maximum({0}, 0.0)",
     },
     doc="Vectors are 1-D arrays, scalars floats; elementwise parts are compiled numba loops.",

@@ -20,14 +20,17 @@ operands of another shape (a vector broadcast into a matrix: computed once, by i
 is one, never once per entry), scalars and anything that is not entry by entry (a matrix product, a
 sum, a solve), printed as NumPy code. A Python wrapper gives each kernel its `out`: the caller's
 buffer, or a new array of the leaves' dtype (float32 in, float32 out). No fastmath: the loop
-computes what NumPy computes, in the same order per entry.
+computes what NumPy computes, in the same order per entry, except exp: the loops call
+numba_helpers' `_exp` (within 3 ulp of NumPy's), which LLVM vectorises where np.exp is a call per
+entry.
 
 A softmax or log-softmax along the rows of a matrix (`softmax(S, 2)`, `logsoftmax(S, 2)`) is an
 entry of a region too: the loop over rows first finds the row's maximum m and s = Σ_j exp(S_ij - m)
 (keeping the exponentials in the output's row), and the entry is exp(S_ij - m)/s, or
 S_ij - m - log(s) — the same stable form as NumPy's `_softmax_along`, whose five passes over the
 matrix (maximum, difference, exponential, sum, quotient) become one, on every core. (The row sum
-is added left to right where NumPy adds pairwise: the last bits of s can differ.) The batched
+is added in four interleaved partial sums where NumPy adds pairwise: the last bits of s can
+differ.) The batched
 cross-entropy gradient `(softmax(X*W', 2) - Y)'*X` computes softmax(…) - Y as one such loop.
 """
 from __future__ import annotations
@@ -150,6 +153,7 @@ class FusedPrinter(CodePrinter):
             return self._by_body[key]
         name = f"_fused{len(self.kernels) + 1}"
         self._by_body[key] = name
+        self.helpers |= self.backend.helpers_in(key)       # _exp, _row_total
         arrays = [p for p, node in zip(params, region.leaves) if not node.is_scalar]
         scalars = [p for p, node in zip(params, region.leaves) if node.is_scalar]
         sig = ", ".join(params + ["out"])
@@ -299,26 +303,25 @@ class _Region:
         return "(" + " * ".join(factors) + ")"
 
     def _row_statistics(self, op: str, array: str) -> tuple[str, str, str]:
-        """The names of row i's maximum, its sum of exp(entry - maximum), and (for a softmax) the
-        row buffer holding those exponentials; the lines computing them, once per array. The first
+        """The names of row i's maximum, its sum of exp(entry - maximum), and the row buffer
+        holding those exponentials (a softmax's entries read them); the lines computing them,
+        once per array. The exponentials are a loop of their own, which LLVM vectorises (a
+        running sum in it would keep it scalar), then summed in four partial sums. The first
         buffer is the output's row itself (entry j of it is read only by entry j, just before it
         is written); another is allocated per row."""
         key = (op, array)
         if key not in self._rows:
             k = len(self._rows)
             m, total, row = f"m{k}", f"s{k}", f"r{k}"
-            keep = op == "softmax2"
-            first = keep and not any(o == "softmax2" for o, _ in self._rows)
-            buffer = "out[i]" if first else f"np.empty({array}.shape[1], dtype=out.dtype)"
+            buffer = "out[i]" if not self._rows else f"np.empty({array}.shape[1], dtype=out.dtype)"
             self.row_statements += [
                 f"{m} = {array}[i, 0]",
                 f"for j in range(1, {array}.shape[1]):",
                 f"    {m} = max({m}, {array}[i, j])",
-                f"{total} = 0.0",
-                *([f"{row} = {buffer}"] if keep else []),
+                f"{row} = {buffer}",
                 f"for j in range({array}.shape[1]):",
-                *([f"    {row}[j] = np.exp({array}[i, j] - {m})", f"    {total} += {row}[j]"]
-                  if keep else [f"    {total} += np.exp({array}[i, j] - {m})"]),
+                f"    {row}[j] = _exp({array}[i, j] - {m})",
+                f"{total} = _row_total({row})",
             ]
             self._rows[key] = (m, total, row)
         return self._rows[key]
