@@ -42,8 +42,7 @@ NUMBA = Backend(
     # spinning on the cores the BLAS calls between them need: attention's gradient took 67 ms with
     # them spinning, 42 ms without. The user's own setting stands; libgomp reads it when numba
     # starts its threads. PARALLEL_SIZE: a loop over fewer entries runs on one thread (fused.py).
-    imports=("import os\n\nimport numba\nimport numpy as np\nfrom numba.core import types\n"
-             "from numba.extending import intrinsic\n\n"
+    imports=("import os\n\nimport numba\nimport numpy as np\n\n"
              "os.environ.setdefault(\"OMP_WAIT_POLICY\", \"PASSIVE\")   # see matcalc's numba backend\n"
              "PARALLEL_SIZE = 1 << 15"),
     calls=NUMPY.calls,
@@ -55,7 +54,7 @@ NUMBA = Backend(
     fuses=True,
     # how a loop computes one entry of an elementwise function of the registry ({0}: the entry);
     # a function not here is computed by NumPy. Nothing that needs fastmath; exp is
-    # numba_helpers._exp, within 3 ulp of NumPy's and vectorised by LLVM where np.exp is not.
+    # numba_helpers._exp, within 1 ulp of NumPy's and vectorised by LLVM where np.exp is not.
     entries={
         "exp": "_exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
         "tan": "np.tan({0})", "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "abs({0})",

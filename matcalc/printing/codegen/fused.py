@@ -21,7 +21,7 @@ is one, never once per entry), scalars and anything that is not entry by entry (
 sum, a solve), printed as NumPy code. A Python wrapper gives each kernel its `out`: the caller's
 buffer, or a new array of the leaves' dtype (float32 in, float32 out). No fastmath: the loop
 computes what NumPy computes, in the same order per entry, except exp: the loops call
-numba_helpers' `_exp` (within 3 ulp of NumPy's), which LLVM vectorises where np.exp is a call per
+numba_helpers' `_exp` (within 1 ulp of NumPy's), which LLVM vectorises where np.exp is a call per
 entry.
 
 A softmax or log-softmax along the rows of a matrix (`softmax(S, 2)`, `logsoftmax(S, 2)`) is an
