@@ -11,6 +11,7 @@ What a derivative is depends on the shapes (README, "Layout of results"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -22,6 +23,7 @@ from .errors import DifferentiationError, MatcalcError
 from .operators import conditions
 from .ops import Node, fmt_shape, number
 from .parse import parse
+from .partial_products import PartialNames
 from .rules import Rule, load_rules
 from .shapes import Problem, build_problem
 from .simplify import simplify
@@ -66,8 +68,11 @@ class _Run:
 
     def __init__(self, problem: Problem, wrt: str):
         order.trim()            # no sort is under way here
-        self.problem = problem
+        # its own copy: the partial products it names become bindings of this derivation only
+        self.problem = replace(problem, bindings=dict(problem.bindings),
+                               written=dict(problem.written), partials=list(problem.partials))
         self.wrt = wrt
+        self.reserved: set[str] = set()     # names a partial product must not take (hvp's v)
         self.rules = load_rules()
         self.steps: list[Step] = []
         self.used: list[Rule] = []
@@ -75,7 +80,8 @@ class _Run:
 
     def differential(self, f: Node) -> Node:
         differentiator = Differentiator(self.rules, self.wrt, self.problem.bindings, self.steps,
-                                        self.problem.written)
+                                        self.problem.written,
+                                        PartialNames(self.problem, self.wrt, self.reserved))
         df = differentiator.d(f)
         self.used += differentiator.used
         self.steps.append(Step("substitute", Label("differential"), df))
@@ -190,7 +196,11 @@ def _derive(expr: str, wrt: str | Sequence[str], shapes: dict | None,
         if not problem.expr.is_scalar:
             raise DifferentiationError("several variables at once are supported for scalar "
                                        "functions (gradients) only")
-        return DerivationSet([_derive_one(problem, w, verify) for w in wrt])
+        derivations = []
+        for w in wrt:       # each continues the last one's problem: its partial products' names
+            derivations.append(_derive_one(problem, w, verify))
+            problem = derivations[-1].problem
+        return DerivationSet(derivations)
     return _derive_one(problem, wrt, verify)
 
 
@@ -245,8 +255,8 @@ def _hessian(expr: str, wrt: str, shapes: dict | None, symmetric: Iterable[str] 
         _, gradient = run.derivative(problem.expr)
     except RecursionError as exc:
         raise _too_large(exc) from None
-    gradient_derivation = Derivation(problem, wrt, gradient, list(run.steps), [], "gradient",
-                                     problem.expr)
+    gradient_derivation = Derivation(run.problem, wrt, gradient, list(run.steps), [],
+                                     "gradient", problem.expr)
     _verified(gradient_derivation, verify)
     x = run.variable
     kind = "hessian" if (x.is_column or x.is_scalar) else "hessian-map"

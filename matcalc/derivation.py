@@ -205,9 +205,8 @@ class Derivation(GeneratedCode):
         return to_sympy(self.result)
 
     @cached_property
-    def binding_names(self) -> list[str]:
-        """The user's bindings the result uses, each after the ones it uses — as written, so that
-        every name a printed definition shows is defined too."""
+    def _names_used(self) -> set[str]:
+        """The bindings the result uses, and the ones their definitions use, as written."""
         used: set[str] = set()
         pending = [n for n in self.result.distinct() if n.op == "ref"]
         while pending:
@@ -216,15 +215,29 @@ class Derivation(GeneratedCode):
                 used.add(str(node.value))
                 pending.extend(n for n in self.problem.written[str(node.value)].distinct()
                                if n.op == "ref")
-        return [n for n in self.problem.binding_order if n in used]
+        return used
+
+    @cached_property
+    def binding_names(self) -> list[str]:
+        """The user's bindings the result uses, each after the ones it uses — as written, so that
+        every name a printed definition shows is defined too."""
+        return [n for n in self.problem.binding_order if n in self._names_used]
+
+    @cached_property
+    def partial_names(self) -> list[str]:
+        """The partial products of a long product the derivation named and the result uses
+        (partial_products.py), each after the ones it uses."""
+        return [n for n in self.problem.partials if n in self._names_used]
 
     @cached_property
     def bindings(self) -> dict[str, Any]:
-        """{name: SymPy expression} for each binding the result uses. Of the engine's form, not
-        the user's (`where()`): SymPy orders sums and scalar products its own way, and a form as
-        written may mix a scalar into a Hadamard product (1./p), which SymPy refuses."""
+        """{name: SymPy expression} for each binding the result uses (and each partial product
+        it names). Of the engine's form, not the user's (`where()`): SymPy orders sums and scalar
+        products its own way, and a form as written may mix a scalar into a Hadamard product
+        (1./p), which SymPy refuses."""
         from .printing.readers.sympy import to_sympy  # SymPy loads only when asked for
-        return {n: to_sympy(self.problem.bindings[n]) for n in self.binding_names}
+        return {n: to_sympy(self.problem.bindings[n])
+                for n in self.binding_names + self.partial_names}
 
     @property
     def shape(self) -> tuple:
@@ -256,9 +269,10 @@ class Derivation(GeneratedCode):
 
     def definitions(self) -> list[tuple[str, Node]]:
         """(name, expression) of each name the printed result uses: the user's bindings as they
-        wrote them (their order of terms and factors, not the engine's), then the repeated
-        subexpressions it names (t1, t2, …)."""
-        return [(n, self.problem.written[n]) for n in self.binding_names] + self._naming[1]
+        wrote them (their order of terms and factors, not the engine's), the partial products
+        the derivation named (L1, R1, …), then the repeated subexpressions it names (t1, t2, …)."""
+        return [(n, self.problem.written[n]) for n in self.binding_names + self.partial_names] \
+            + self._naming[1]
 
     def result_text(self) -> str:
         """The result alone, in the input language."""
@@ -459,7 +473,7 @@ class DerivationSet(GeneratedCode):
 
     def __init__(self, derivations: list[Derivation]):
         self.derivations = derivations
-        self.problem = derivations[0].problem
+        self.problem = derivations[-1].problem      # with every derivation's partial products
         # a subexpression repeated across the gradients is named once, for all of them
         named, definitions = name_shared([d.result for d in derivations],
                                          derivations[0]._taken_names())

@@ -24,6 +24,7 @@ from .derivation import Label, Step
 from .errors import DifferentiationError
 from .match import Context
 from .ops import NARY, SCALAR, Node, const_value, dim_product
+from .partial_products import PartialNames, partial_products
 from .printing.readers.text import to_text
 from .rewrite import Rewrite, Strategy, first_match, fixpoint, replace_markers
 from .rules import Rule, RuleSet
@@ -75,9 +76,12 @@ class Differentiator:
     """d(·) of expressions, with respect to the variable `wrt`, recording every rule applied."""
 
     def __init__(self, rules: RuleSet, wrt: str, bindings: dict[str, Node], steps: list[Step],
-                 written: dict[str, Node] | None = None):
+                 written: dict[str, Node] | None = None, partials: PartialNames | None = None):
         self.wrt = wrt
         self.bindings = bindings
+        # given: a long product's partial products are named (partial_products.py) and defined
+        # there, beside the bindings
+        self.partials = partials
         # the bindings as their user wrote them (Problem.written): what a step's note restates
         self.written = written or bindings
         self.steps = steps
@@ -104,9 +108,9 @@ class Differentiator:
                                    f"{node.value} = {to_text(self.written[str(node.value)])}"))
             result = self.d(body)
         else:
-            rule, expanded = self.expand(node)
+            rule, expanded, note = self.expand(node)
             self.used.append(rule)
-            self.steps.append(Step(rule.name, marker(node), expanded))
+            self.steps.append(Step(rule.name, marker(node), expanded, note))
             result = check_size(replace_markers(expanded, is_marker, self._differential_of),
                                 "differential")
         self.memo[node] = result
@@ -116,21 +120,32 @@ class Differentiator:
         inner = d_node.args[0]
         return d_node if inner.op == "var" else self.d(inner)
 
-    def expand(self, node: Node) -> tuple[Rule, Node]:
-        """Apply the differential rule for `node`'s operator, leaving d(operand) markers.
+    def expand(self, node: Node) -> tuple[Rule, Node, str]:
+        """Apply the differential rule for `node`'s operator, leaving d(operand) markers; with
+        the step's note.
 
         For an associative operator the rule is written for two operands (d(A*B) = d(A)*B + A*d(B));
         a longer chain binds B to the rest, and d(rest) is expanded by the same rule in the same
-        step, so d(A*B*C) reads as one application of `product`.
+        step, so d(A*B*C) reads as one application of `product`. A long matrix product's
+        expansion names its partial products instead (partial_products.py), where asked to.
         """
         found = self.differential(marker(node))
         if found is None or found.rule is None:
             raise DifferentiationError(f"no differential rule applies to {to_text(node)} "
                                        f"(operator {node.op!r})")
+        if node.op in NARY and self.partials is not None:
+            named = partial_products(node, self.wrt, self.partials.is_matrix,
+                                     self.partials.taken(), marker)
+            if named is not None:
+                expanded, definitions = named
+                self.partials.define(definitions)
+                note = "partial products named: " + ", ".join(
+                    f"{name} = {to_text(body)}" for name, body in definitions)
+                return found.rule, expanded, note
         expanded = found.after
         if node.op in NARY:
             expanded = self._expand_nested(expanded, node.op, first_match((found.rule,), self.ctx))
-        return found.rule, expanded
+        return found.rule, expanded, ""
 
     @staticmethod
     def _expand_nested(expr: Node, op: str, same_rule: Strategy) -> Node:

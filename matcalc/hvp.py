@@ -85,6 +85,8 @@ def _hvp(expr: str, wrt: str, shapes: dict | None, symmetric: Iterable[str] | No
         raise DifferentiationError(f"the direction must be a new name, not {v!r} (the "
                                    f"expression's names: {', '.join(sorted(taken))})")
     run = _Run(problem, wrt)
+    run.reserved.add(v)             # not a name for a partial product
+    problem = run.problem           # with the partial products the derivation names
     try:
         _, gradient = run.derivative(problem.expr)
         _verified(Derivation(problem, wrt, gradient, list(run.steps), [], "gradient",

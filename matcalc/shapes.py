@@ -143,6 +143,9 @@ class Problem:
     # name -> body as the user wrote it (as_written.py): what a where-clause shows of a binding,
     # never what the engine computes with
     written: dict[str, Node] = field(default_factory=dict)
+    # names a derivation gave the partial products of a long matrix product (partial_products.py),
+    # in dependency order: bindings (in `bindings` and `written`), never the user's
+    partials: list[str] = field(default_factory=list)
 
     def shape_sources(self) -> dict[str, tuple[Shape, str]]:
         """{name: (shape, "declared" | "default" | "binding")}: variables, then bindings."""
