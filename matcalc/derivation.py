@@ -476,7 +476,7 @@ class DerivationSet(GeneratedCode):
         self.problem = derivations[-1].problem      # with every derivation's partial products
         # a subexpression repeated across the gradients is named once, for all of them
         named, definitions = name_shared([d.result for d in derivations],
-                                         derivations[0]._taken_names())
+                                         derivations[-1]._taken_names())
         for d, result in zip(derivations, named):
             used = {str(n.value) for n in result.distinct() if n.op == "ref"}
             for name, body in reversed(definitions):

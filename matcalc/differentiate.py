@@ -6,7 +6,8 @@ Two phases, each a schedule of rewrite.py over a rules file:
    first differential rule that matches (product, inverse, elementwise-chain, …), with `d(·)` of the
    operands left as markers, and records the step; then it replaces each marker by that operand's
    own differential (`replace_markers`). Bindings are differentiated once and their names kept:
-   d(w) for w = sigmoid(v).
+   d(w) for w = sigmoid(v). A long matrix product's differential names its partial products
+   (partial_products.py) rather than write out Θ(n²) factors.
 2. `to_gradient` writes the scalar differential as 1 : df and applies frobenius.rules to its first
    pending term until every term reads G_i : d(X) (`fixpoint`); the gradient is the sum of the G_i.
    For a vector or matrix function, `LinearFormPass` reads the matrix of the linear map instead: the

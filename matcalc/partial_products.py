@@ -14,10 +14,11 @@ Here the product left of the i-th such factor and the product right of it are na
 
 so that each term has three factors and each definition a few: Θ(n) in all, the prefix and suffix
 products a person computes once when writing the gradient by hand (the gradient of
-tr(A0*X*…*X) reads Σ_i Li'*Ri'). A product or quotient of one factor is not named; neither is
-anything when the written-out terms would hold no more than LONG factors in all (tr(A*X*B*X) keeps
-its A'*X'*B' + B'*X'*A'). The names are bindings of the derivation (Problem.partials), defined in
-the result's where clause; the user's own names are never reused.
+tr(A0*X*…*X) reads Σ_i Li'*Ri'). A partial product of one factor is that factor, not a name;
+and nothing is named where the written-out terms would hold no more than LONG factors in all
+(tr(A*X*B*X) keeps its A'*(B*X)' + B'*X'*A'), or where the variable is a vector (see
+`partial_products`). The names are bindings of the derivation (Problem.partials), defined in the
+result's where clause and in the product step's note; the user's own names are never reused.
 """
 from __future__ import annotations
 
