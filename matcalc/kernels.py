@@ -330,11 +330,11 @@ def _expm_frechet(a, e):
     v += product
     w += other                                  # W = W1·c⁶A⁶ + W2
     np.matmul(two(14), a6, out=two(2))          # LW1·A⁶, LZ1·A⁶
-    lw += product
+    np.add(lw, product, out=lw)                 # (LW is read below as block 12, by two(11))
     lv += other
     np.matmul(two(8), m6, out=two(2))           # Z1·M⁶, W1·M⁶
     lv += product
-    lw += other                                 # LW = LW1·c⁶A⁶ + W1·c⁶M⁶ + LW2
+    np.add(lw, other, out=lw)                   # LW = LW1·c⁶A⁶ + W1·c⁶M⁶ + LW2
     diagonal = np.s_[::n + 1]
     w.flat[diagonal] += b[1]
     v.flat[diagonal] += b[0]
