@@ -34,15 +34,16 @@ class Simplifier:
         # Fold the latest binding first: later bindings contain the earlier ones. A body is also
         # folded in the form the clean-ups give it, since they rewrite its parts before the fold
         # sees the whole (a./(1 + exp(a)) is a.*sigmoid(-a) by then).
-        self.folds = []
+        # body → (its name, the note): the first binding to claim a body keeps it
+        self.folds: dict[Node, tuple[Node, str]] = {}
         for name, body in reversed(list(bindings.items())):
             ref = leaf("ref", body.shape, name, body.deps)
             note = f"{name} = {to_text((written or bindings)[name])}"   # as the user wrote it
-            self.folds.append((body, ref, note))
+            self.folds.setdefault(body, (ref, note))
             cleaned = fixpoint(innermost(cleanups), body, lambda _: None, MAX_REWRITES,
                                "simplification of a binding")
             if cleaned != body:
-                self.folds.append((cleaned, ref, note))
+                self.folds.setdefault(cleaned, (ref, note))
         self.strategy = innermost(choice(self._derivative, self._fold, cleanups))
 
     def run(self, expr: Node) -> Node:
@@ -66,10 +67,8 @@ class Simplifier:
 
     def _fold(self, node: Node) -> Rewrite | None:
         """A subexpression equal to a binding's body → the binding's name."""
-        for body, ref, note in self.folds:
-            if node == body:
-                return Rewrite("binding", node, ref, note=note)
-        return None
+        found = self.folds.get(node)
+        return None if found is None else Rewrite("binding", node, found[0], note=found[1])
 
 
 def simplify(expr: Node, rules: RuleSet, bindings: dict[str, Node], steps: list[Step],
