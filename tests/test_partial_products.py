@@ -114,3 +114,31 @@ def test_the_partial_products_convert_to_sympy():
     d = matcalc.derive(trace_product(6), wrt="X")
     assert set(d.bindings) == set(d.partial_names)
     assert {str(s) for s in d.expr.free_symbols} >= {"L2", "R1"}
+
+
+FACTORS_OF_X = ("X", "X'", "inv(X)", "tanh(X)", "X.^2", "(X + A0)'")
+
+
+def _random_product(rng: np.random.Generator) -> str:
+    """A product of 8 to 18 factors, constant or functions of X, in a random order, traced."""
+    length = int(rng.integers(8, 19))
+    factors = [str(rng.choice(FACTORS_OF_X)) if rng.random() < 0.5 else f"A{i}"
+               for i in range(length)]
+    factors[int(rng.integers(length))] = str(rng.choice(FACTORS_OF_X))   # X at least once
+    return "tr(" + "*".join(factors) + ")"
+
+
+def test_random_long_products_are_right_named_or_not():
+    """Products with X, its transpose, its inverse and elementwise functions of it at random
+    places: each gradient, its partial products named or its terms written out, against central
+    differences of f (X square and diagonally dominant, inv(X) defined); most of them long
+    enough to be named."""
+    rng = np.random.default_rng(17)
+    named = 0
+    for _ in range(30):
+        expr = _random_product(rng)
+        d = check_gradient(expr, "X", shapes={"X": (3, 3)}, domain="positive", seeds=(0,),
+                           rtol=1e-5)
+        named += bool(d.partial_names)
+        assert d.error is not None and d.error < 1e-6, (expr, d.error)
+    assert named >= 15
