@@ -171,3 +171,13 @@ def test_the_issue_examples_compile(tmp_path):
     d = matcalc.derive("norm2(X_data - U*V')^2", wrt="U", shapes={"X_data": ("m", "n")})
     returncode, log = _compile(d.latex(standalone=True), tmp_path, "norm")
     assert returncode == 0, log[-2000:]
+
+
+def test_a_long_product_with_its_partial_products_compiles(tmp_path):
+    """The gradient of a 16-factor product names 30 partial products: its where clause and the
+    product step's note break into lines within the margin."""
+    d = matcalc.derive("tr(" + "*".join(f"A{i}*X" for i in range(16)) + ")", wrt="X")
+    assert len(d.partial_names) == 30
+    returncode, log = _compile(d.latex(standalone=True), tmp_path, "partial")
+    assert returncode == 0, log[-2000:]
+    assert max(_overfull(log), default=0.0) <= MAX_OVERFULL_PT, log[-2000:]
