@@ -238,14 +238,14 @@ def to_latex(node: Node) -> str:
 class BreakableLatexPrinter(LatexPrinter):
     """For running text (the standalone document): plain parentheses instead of \\left…\\right,
     so that TeX may break a long formula after any +, −, ∘ or = inside them, and between the
-    factors of a matrix product (a 32-factor product ran 277 pt into the margin) — where it must:
-    at a penalty of 900, above the 700 of a break after + or −."""
+    factors of a product of more than four (a 32-factor product ran 277 pt into the margin) —
+    where it must: at a penalty of 900, above the 700 of a break after + or −."""
 
     def wrap(self, text: str) -> str:
         return f"({text})"
 
     def _print_matmul(self, node: Node) -> tuple[str, int]:
-        return self._product(node, r" \penalty900 ")
+        return self._product(node, r" \penalty900 " if len(node.args) > 4 else " ")
 
     def fill(self, template: str, operands) -> str:
         for sized, plain in _UNSIZED.items():
