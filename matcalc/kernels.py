@@ -265,7 +265,9 @@ def _expm_frechet(a, e):
     abs_a, abs_e = np.abs(a, out=work[12]), np.abs(se, out=work[13])   # kept for ℓ below
     a_cols, e_cols = np.sum(abs_a, axis=0), np.sum(abs_e, axis=0)
     a_norm, e_norm = np.max(a_cols, initial=0.0), np.max(e_cols, initial=0.0)
-    if not (np.isfinite(a_norm + e_norm) or np.all(np.isfinite(a)) and np.all(np.isfinite(se))):
+    # finite norms mean finite entries; an infinite norm may be a finite sum that overflowed
+    if not np.isfinite(a_norm + e_norm) and not (np.all(np.isfinite(a))
+                                                 and np.all(np.isfinite(se))):
         return np.full(np.shape(e_in), np.nan)    # as NumPy's arithmetic would
     if e_norm == 0:
         return np.zeros_like(e_in)
