@@ -450,7 +450,7 @@ def _multi_dot(arrays):
     multiplies it (the same dynamic programme, the same order on ties), the order found once per
     tuple of shapes and kept: multi_dot searches again at every call, in time cubic in the chain's
     length (1.6 ms for 32 matrices), where a gradient is called again and again with one shape."""
-    if len(arrays) < 4 or any(np.ndim(a) != 2 for a in arrays):
+    if len(arrays) < 3 or any(np.ndim(a) != 2 for a in arrays):
         return np.linalg.multi_dot(arrays)
     dims = (arrays[0].shape[0],) + tuple(a.shape[1] for a in arrays)
     orders = _multi_dot.__dict__.setdefault("orders", {})
@@ -474,6 +474,17 @@ def _multi_dot(arrays):
     def product(i, j):
         if i == j:
             return arrays[i]
-        return np.dot(product(i, split[i][j]), product(split[i][j] + 1, j))
+        return _dot(product(i, split[i][j]), product(split[i][j] + 1, j))
 
     return product(0, len(arrays) - 1)
+
+
+def _dot(a, b):
+    """a @ b for matrices, as (b' @ a')' where a is a transposed view and b has at most an eighth
+    as many columns as a has rows: OpenBLAS multiplies a transposed left operand much slower than
+    the same product transposed (measured on 2 cores: 1024×1024 by 64 columns 3.7 against 2.5 ms,
+    1000×4000 by 50 14.2 against 7.3 ms, 2000×2000 by 100 17.7 against 10.9 ms; a square b
+    gains nothing, so it is left alone). The result is the transposed view of a C-ordered array."""
+    if a.flags.f_contiguous and not a.flags.c_contiguous and 1 < 8 * b.shape[1] <= a.shape[0]:
+        return (b.T @ a.T).T
+    return a @ b

@@ -215,10 +215,27 @@ def test_log_softmax_along_rows_and_attention_match_numpy():
     attention = matcalc.derive("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) "
                                "where Q = X*Wq, K = X*Wk, V = X*Wv", wrt=["Wq", "Wk", "Wv"])
     assert attention.code("numba").count("T @ V.T") == 1
+    assert "_fused1(Q @ K.T, 1.0 / t1, None)" in attention.code("numba")   # scaled in the loop
     inputs = {"X": rng.standard_normal((40, 8)), "T": rng.standard_normal((40, 4)),
               **{w: rng.standard_normal((8, 4)) for w in ("Wq", "Wk", "Wv")}}
     for got, want in zip(attention.numba()(**inputs), attention.numpy()(**inputs)):
         assert_agrees(got, want)
+
+
+def test_a_scaled_operand_of_a_row_function_is_scaled_in_the_loop():
+    """softmax(c*S, 2) and logsoftmax(c*S, 2) read c times S's entries (no pass forming c*S);
+    a negative c (the row's maximum is then of the scaled entries) and a c known only at the
+    call, on both loops (serial and parallel)."""
+    rng = np.random.default_rng(9)
+    d = matcalc.derive("sum(Y.*softmax(-(X*W')/c, 2)) + sum(Y.*logsoftmax(c*X*W', 2))", wrt="W",
+                       shapes={"c": ()})
+    code = d.code("numba")
+    assert "* (X @ W.T)" not in code and "_fused1(X @ W.T, 1.0 / c, None)" in code
+    assert "m0 = max(m0, -1.0 * v1 * v0[i, j])" in code      # the maximum of the scaled entries
+    for n in (50, 3000):                             # 3000×12 entries: the parallel loop
+        X, W, Y = rng.standard_normal((n, 6)), rng.standard_normal((12, 6)), rng.random((n, 12))
+        for c in (0.7, 3.0):
+            assert_agrees(d.numba()(W=W, X=X, Y=Y, c=c), d.numpy()(W=W, X=X, Y=Y, c=c))
 
 
 def test_the_loops_exp_is_within_two_ulp_of_numpys_and_vectorised():

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ... import algebra
 from ...operators import REGISTRY
 from ...ops import Node, const_value
 from ..readers.text import ATOM
@@ -83,7 +84,8 @@ class FusedPrinter(CodePrinter):
                 continue
             seen.add(id(node))
             if node.op in ROW_FUNCTIONS and (node is root or self._entrywise(node, root.shape)):
-                leaves.append(node.args[0])     # read row by row as it stands (_Region._count)
+                scalars, matrix = _scaled(node.args[0])     # read row by row (_Region._count)
+                leaves.extend([*scalars, matrix])
             elif node is root or self._entrywise(node, root.shape):
                 pending.extend(node.args)
             else:
@@ -282,11 +284,13 @@ class _Region:
         if node.op in self.printer.backend.entries:
             return self.printer.backend.entries[node.op].format(self.entry(node.args[0]))
         if node.op in ROW_FUNCTIONS:
-            array = self.leaf(node.args[0])[:-len("[i, j]")]
-            m, total, row = self._row_statistics(node.op, array)
+            scalars, matrix = _scaled(node.args[0])
+            array = self.leaf(matrix)[:-len("[i, j]")]
+            scale = "".join(f"{self.leaf(s)} * " for s in scalars)
+            m, total, row = self._row_statistics(node.op, array, scale)
             if node.op == "softmax2":
                 return f"({row}[j] / {total})"
-            return f"({array}[i, j] - {m} - np.log({total}))"
+            return f"({scale}{array}[i, j] - {m} - np.log({total}))"
         # matmul: scalars times a scaling, an outer product or a product with a diagonal
         chain = [a for a in node.args if not a.is_scalar]
         factors = [self.leaf(a) for a in node.args if a.is_scalar]
@@ -302,29 +306,40 @@ class _Region:
                 factors.append(self.leaf(a))
         return "(" + " * ".join(factors) + ")"
 
-    def _row_statistics(self, op: str, array: str) -> tuple[str, str, str]:
+    def _row_statistics(self, op: str, array: str, scale: str) -> tuple[str, str, str]:
         """The names of row i's maximum, its sum of exp(entry - maximum), and the row buffer
         holding those exponentials (a softmax's entries read them); the lines computing them,
-        once per array. The exponentials are a loop of their own, which LLVM vectorises (a
+        once per array (`scale`: the scalar factors its entries are read times, `c * `). The exponentials are a loop of their own, which LLVM vectorises (a
         running sum in it would keep it scalar), then summed in four partial sums. The first
         buffer is the output's row itself (entry j of it is read only by entry j, just before it
         is written); another is allocated per row."""
-        key = (op, array)
+        key = (op, array, scale)
         if key not in self._rows:
             k = len(self._rows)
             m, total, row = f"m{k}", f"s{k}", f"r{k}"
             buffer = "out[i]" if not self._rows else f"np.empty({array}.shape[1], dtype=out.dtype)"
             self.row_statements += [
-                f"{m} = {array}[i, 0]",
+                f"{m} = {scale}{array}[i, 0]",
                 f"for j in range(1, {array}.shape[1]):",
-                f"    {m} = max({m}, {array}[i, j])",
+                f"    {m} = max({m}, {scale}{array}[i, j])",
                 f"{row} = {buffer}",
                 f"for j in range({array}.shape[1]):",
-                f"    {row}[j] = _exp({array}[i, j] - {m})",
+                f"    {row}[j] = _exp({scale}{array}[i, j] - {m})",
                 f"{total} = _row_total({row})",
             ]
             self._rows[key] = (m, total, row)
         return self._rows[key]
+
+
+def _scaled(operand: Node) -> tuple[list[Node], Node]:
+    """A row function's operand as (its scalar factors, the matrix they scale): the loop reads
+    c*S entry by entry as c times S's entry, where NumPy would form c*S first (attention's
+    softmax(Q*K'/sqrt(k), 2): a pass over the N×N scores and a temporary the size of them)."""
+    scalars = [a for a in operand.args if a.is_scalar] if operand.op == "matmul" else []
+    if not scalars:
+        return [], operand
+    chain = [a for a in operand.args if not a.is_scalar]
+    return scalars, chain[0] if len(chain) == 1 else algebra.mul(*chain)
 
 
 def _stored(leaf: Node) -> bool:
