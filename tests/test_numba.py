@@ -223,9 +223,9 @@ def test_log_softmax_along_rows_and_attention_match_numpy():
 
 
 def test_a_scaled_operand_of_a_row_function_is_scaled_in_the_loop():
-    """softmax(c*S, 2) and logsoftmax(c*S, 2) read c times S's entries (no pass forming c*S);
-    a negative c (the row's maximum is then of the scaled entries) and a c known only at the
-    call, on both loops (serial and parallel)."""
+    """softmax(c*S, 2) and logsoftmax(c*S, 2) read c times S's entries (no pass forming c*S):
+    a negative scale -1/c (the row's maximum is then of the scaled entries), a c known only at
+    the call, on both loops (serial and parallel)."""
     rng = np.random.default_rng(9)
     d = matcalc.derive("sum(Y.*softmax(-(X*W')/c, 2)) + sum(Y.*logsoftmax(c*X*W', 2))", wrt="W",
                        shapes={"c": ()})

@@ -55,7 +55,8 @@ NUMPY = Backend(
         kernels._chol, kernels._trilhalf, kernels._sqrtm, kernels._sqrtm_frechet, kernels._logm,
         kernels._logm_frechet, kernels._solve_triangular, kernels._finite, kernels._scipy_linalg,
         kernels._khatrirao, kernels._kron_left, kernels._kron_right, kernels._khatrirao_left,
-        kernels._khatrirao_right, kernels._multi_dot, kernels._dot, kernels._eigh, kernels._svd, kernels._extreme_eigenpair)},
+        kernels._khatrirao_right, kernels._multi_dot, kernels._dot, kernels._eigh, kernels._svd,
+        kernels._extreme_eigenpair)},
     multiply_into="np.multiply({0:atom}[:, None], {1:atom}[None, :], out={2})",
     in_place={
         "add": "{0} += {1}", "subtract": "{0} -= {1}", "multiply": "{0} *= {1}",

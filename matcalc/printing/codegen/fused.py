@@ -309,7 +309,8 @@ class _Region:
     def _row_statistics(self, op: str, array: str, scale: str) -> tuple[str, str, str]:
         """The names of row i's maximum, its sum of exp(entry - maximum), and the row buffer
         holding those exponentials (a softmax's entries read them); the lines computing them,
-        once per array (`scale`: the scalar factors its entries are read times, `c * `). The exponentials are a loop of their own, which LLVM vectorises (a
+        once per array and scale (`scale`: the text `c * ` of the scalar factors each entry is
+        read times, or ""). The exponentials are a loop of their own, which LLVM vectorises (a
         running sum in it would keep it scalar), then summed in four partial sums. The first
         buffer is the output's row itself (entry j of it is read only by entry j, just before it
         is written); another is allocated per row."""
