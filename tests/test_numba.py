@@ -214,12 +214,70 @@ def test_log_softmax_along_rows_and_attention_match_numpy():
     assert_agrees(d.numba()(W=W, X=X, Y=Y), d.numpy()(W=W, X=X, Y=Y))
     attention = matcalc.derive("sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) "
                                "where Q = X*Wq, K = X*Wk, V = X*Wv", wrt=["Wq", "Wk", "Wv"])
-    assert attention.code("numba").count("T @ V.T") == 1
-    assert "_fused1(Q @ K.T, 1.0 / t1, None)" in attention.code("numba")   # scaled in the loop
+    assert attention.code("numba").count("_scratch_product(T, V.T, ") == 1
+    assert "_fused1(_scratch_product(Q, K.T, " in attention.code("numba")   # scaled in the loop
     inputs = {"X": rng.standard_normal((40, 8)), "T": rng.standard_normal((40, 4)),
               **{w: rng.standard_normal((8, 4)) for w in ("Wq", "Wk", "Wv")}}
     for got, want in zip(attention.numba()(**inputs), attention.numpy()(**inputs)):
         assert_agrees(got, want)
+
+
+ATTENTION = "sum(T.*(softmax(Q*K'/sqrt(cols(Wq)), 2)*V)) where Q = X*Wq, K = X*Wk, V = X*Wv"
+
+
+def _attention_inputs(seed: int, n: int = 200) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"X": rng.standard_normal((n, 8)), "T": rng.standard_normal((n, 4)),
+            **{w: rng.standard_normal((8, 4)) for w in ("Wq", "Wk", "Wv")}}
+
+
+def test_large_intermediates_are_scratch_buffers_that_no_result_shares():
+    """At N = 200 attention's five N×N intermediates (40,000 entries, over PARALLEL_SIZE) are
+    written into this thread's scratch buffers, kept from call to call. The gradients agree with
+    the NumPy code's; a second call with other inputs leaves the first call's results as they
+    were; a buffer is remade when the shape changes; a view of a buffer is copied before it is
+    returned; arrays under PARALLEL_SIZE entries are never kept."""
+    d = matcalc.derive(ATTENTION, wrt=["Wq", "Wk", "Wv"])
+    f = d.numba()
+    space = f.__wrapped__.__globals__
+    first = f(**_attention_inputs(0))
+    kept = [g.copy() for g in first]
+    for got, want in zip(first, d.numpy()(**_attention_inputs(0))):
+        assert_agrees(got, want)
+    buffers = space["_SCRATCH"].__dict__
+    assert sorted(b.shape for b in buffers.values()) == [(200, 200)] * 5
+    again = f(**_attention_inputs(1))
+    for got, was in zip(first, kept):
+        np.testing.assert_array_equal(got, was)
+    for got, want in zip(again, d.numpy()(**_attention_inputs(1))):
+        assert_agrees(got, want)
+    assert not any(np.may_share_memory(g, b) for g in first + again for b in buffers.values())
+    bigger = f(**_attention_inputs(2, n=250))            # new shapes: new buffers
+    assert sorted(b.shape for b in buffers.values()) == [(250, 250)] * 5
+    for got, want in zip(bigger, d.numpy()(**_attention_inputs(2, n=250))):
+        assert_agrees(got, want)
+    site = next(iter(buffers))
+    assert space["_scratch"](site, (250, 250), np.dtype(np.float64)) is buffers[site]
+    view = space["_owned"](buffers[site].T)
+    assert not np.may_share_memory(view, buffers[site])
+    np.testing.assert_array_equal(view, buffers[site].T)
+    space["_scratch"]("small", (100, 100), np.dtype(np.float64))
+    assert "small" not in buffers
+
+
+def test_threads_calling_at_once_each_have_their_own_scratch_buffers():
+    """Eight calls on four threads at once, each with its own inputs: each gets what one call
+    alone gets (the buffers are per thread; shared ones would mix the calls' intermediates)."""
+    from concurrent.futures import ThreadPoolExecutor
+    f = matcalc.derive(ATTENTION, wrt=["Wq", "Wk", "Wv"]).numba()
+    alone = [f(**_attention_inputs(seed)) for seed in range(8)]
+    if numba.threading_layer() == "workqueue":    # known once a parallel loop has run
+        pytest.skip("numba's workqueue layer does not run parallel loops from two threads")
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda seed: f(**_attention_inputs(seed)), range(8)))
+    for one, other in zip(alone, together):
+        for a, b in zip(one, other):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 def test_a_scaled_operand_of_a_row_function_is_scaled_in_the_loop():
@@ -230,7 +288,7 @@ def test_a_scaled_operand_of_a_row_function_is_scaled_in_the_loop():
     d = matcalc.derive("sum(Y.*softmax(-(X*W')/c, 2)) + sum(Y.*logsoftmax(c*X*W', 2))", wrt="W",
                        shapes={"c": ()})
     code = d.code("numba")
-    assert "* (X @ W.T)" not in code and "_fused1(X @ W.T, 1.0 / c, None)" in code
+    assert "* (X @ W.T)" not in code and "_fused1(_scratch_product(X, W.T, " in code
     assert "m0 = max(m0, -1.0 * v1 * v0[i, j])" in code      # the maximum of the scaled entries
     for n in (50, 3000):                             # 3000×12 entries: the parallel loop
         X, W, Y = rng.standard_normal((n, 6)), rng.standard_normal((12, 6)), rng.random((n, 12))

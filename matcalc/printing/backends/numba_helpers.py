@@ -92,3 +92,38 @@ def _row_total(row):
         a += row[j]
         j += 1
     return (a + b) + (c + d)
+
+
+def _scratch(key, shape, dtype):
+    """A new array of `shape` and `dtype` for key None; for the key of a call site whose array is
+    an intermediate (fused.py), this thread's buffer for that site, made on its first use and
+    again when the shape or dtype changes. An array under PARALLEL_SIZE entries is always new:
+    the allocator has such blocks at hand, where a fresh large one costs a page fault per page.
+    The buffers are per thread (two threads may call the function at once) and live as long as
+    the thread; the next call overwrites them, so no result is one of them (_owned)."""
+    size = 1
+    for n in shape:
+        size *= n
+    if key is None or size < PARALLEL_SIZE:
+        return np.empty(shape, dtype=dtype)
+    buffers = _SCRATCH.__dict__
+    buffer = buffers.get(key)
+    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+        buffer = buffers[key] = np.empty(shape, dtype=dtype)
+    return buffer
+
+
+def _scratch_product(a, b, key):
+    """a @ b for matrices, into this thread's scratch buffer for the call site `key`."""
+    out = _scratch(key, (a.shape[0], b.shape[1]), np.result_type(a, b))
+    return np.matmul(a, b, out=out)
+
+
+def _owned(result):
+    """A result as the caller may keep it: a copy if it shares memory with a scratch buffer (a
+    view of an intermediate returned as it is, which the next call would overwrite)."""
+    if isinstance(result, np.ndarray):
+        for buffer in _SCRATCH.__dict__.values():
+            if np.may_share_memory(result, buffer):
+                return result.copy()
+    return result

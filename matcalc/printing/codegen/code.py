@@ -90,6 +90,10 @@ class CodePrinter(Printer):
         self.helpers |= self.backend.helpers_in(text)
         return text, ATOM
 
+    def print_result(self, node: Node) -> str:
+        """A result of the generated function, as its return statement prints it."""
+        return self.doprint(node)
+
     def print_with(self, node: Node) -> tuple[str, int]:
         if node in self.names:
             return self.names[node], ATOM

@@ -226,7 +226,7 @@ class _Module:
         returns = []
         for _, out in self.outputs:
             self.emit(out)
-            text = self.printer.doprint(out)
+            text = self.printer.print_result(out)
             if out.op == "fill":
                 text = self.printer._print_fill(out)[0]
             returns.append(text)
@@ -258,6 +258,10 @@ class _Module:
                                              if n in self.names})
         into = "".join(f"        {line}\n" for line in into_lines)
         into = f"    if out is not None:\n{into}        return out\n" if into_lines else ""
+        if getattr(self.printer, "scratch_sites", 0):
+            # intermediates in scratch buffers (fused.py): none is returned, a copy if one would be
+            self.printer.helpers.add("_owned")
+            returns = [f"_owned({text})" for text in returns]
         helpers = "\n\n\n".join([self.backend.helpers[h] for h in sorted(self.printer.helpers)]
                                  + list(self.printer.kernels.values()))
         result = returns[0] if len(returns) == 1 else "(" + ", ".join(returns) + ")"
