@@ -104,9 +104,9 @@ def _scratch(key, shape, dtype):
     size = 1
     for n in shape:
         size *= n
-    if key is None or size < PARALLEL_SIZE:
+    if key is None or size < PARALLEL_SIZE:     # noqa: F821 (globals of the generated module:
         return np.empty(shape, dtype=dtype)
-    buffers = _SCRATCH.__dict__
+    buffers = _SCRATCH.__dict__                 # noqa: F821  NUMBA.imports defines them)
     buffer = buffers.get(key)
     if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
         buffer = buffers[key] = np.empty(shape, dtype=dtype)
@@ -123,7 +123,7 @@ def _owned(result):
     """A result as the caller may keep it: a copy if it shares memory with a scratch buffer (a
     view of an intermediate returned as it is, which the next call would overwrite)."""
     if isinstance(result, np.ndarray):
-        for buffer in _SCRATCH.__dict__.values():
+        for buffer in _SCRATCH.__dict__.values():   # noqa: F821 (a global of the module)
             if np.may_share_memory(result, buffer):
                 return result.copy()
     return result
