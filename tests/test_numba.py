@@ -289,7 +289,7 @@ def test_a_scaled_operand_of_a_row_function_is_scaled_in_the_loop():
                        shapes={"c": ()})
     code = d.code("numba")
     assert "* (X @ W.T)" not in code and "_fused1(_scratch_product(X, W.T, " in code
-    assert "m0 = max(m0, -1.0 * v1 * v0[i, j])" in code      # the maximum of the scaled entries
+    assert "m0 = _row_maximum(v0[i], -1.0 * v1)" in code      # the maximum of the scaled entries
     for n in (50, 3000):                             # 3000×12 entries: the parallel loop
         X, W, Y = rng.standard_normal((n, 6)), rng.standard_normal((12, 6)), rng.random((n, 12))
         for c in (0.7, 3.0):
@@ -330,3 +330,24 @@ def test_the_loops_exp_is_within_two_ulp_of_numpys_and_vectorised():
     np.testing.assert_array_equal(loop(x32, np.empty_like(x32)),
                                   np.exp(x32.astype(np.float64)).astype(np.float32))
     assert any("x double>" in ir for ir in loop.inspect_llvm().values())
+
+
+def test_the_row_maximum_in_four_running_maxima_is_the_maximum():
+    """numba_helpers._row_maximum, the maximum pass of every row-wise softmax and log-softmax
+    loop: rows of every length modulo 4 (the remainder loop), -inf entries, a negative scale."""
+    from matcalc.printing.backends import numba_helpers
+
+    @numba.njit(cache=False)
+    def loop(rows, scale, out):
+        for i in range(rows.shape[0]):
+            out[i] = numba_helpers._row_maximum(rows[i], scale)
+        return out
+
+    rng = np.random.default_rng(12)
+    for n in range(1, 11):
+        rows = rng.standard_normal((60, n))
+        rows[::7, 0] = -np.inf
+        for scale in (1.0, -0.3):
+            with np.errstate(invalid="ignore"):
+                want = (scale * rows).max(axis=1)
+            np.testing.assert_array_equal(loop(rows, scale, np.empty(60)), want)

@@ -14,7 +14,9 @@ Manual for the Elementary Functions, ch. 6; Tang 1989, ACM TOMS 15:144):
 - r = (x − k·ln2_hi) − k·ln2_lo, ln 2 split so that k·ln2_hi is exact (ln2_hi has 32 significant
   bits, |k| ≤ 1077), |r| ≤ ln(2)/2 + 2⁻³⁰;
 - exp(r) by its Taylor polynomial of degree 13 in Horner's form: the remainder is below
-  |r|¹⁴/14!·e^|r| < 7·10⁻¹⁸, a sixteenth of an ulp of exp(r) ≥ 0.7;
+  |r|¹⁴/14!·e^|r| < 7·10⁻¹⁸, a sixteenth of an ulp of exp(r) ≥ 0.7. Each Horner step is one
+  fused multiply-add where the CPU has it (`_mul_add`, LLVM's fmuladd): on a Xeon with AVX-512,
+  10⁶ entries on one core took 3.40 ms as products and sums, 2.17 ms fused;
 - exp(x) = exp(r)·2^k1·2^k2, k1 = round(k/2), k2 = k − k1: each power a normal number built from
   its bits, so that an underflowing result (x < −708.4) is rounded once, as a subnormal.
 
@@ -22,6 +24,7 @@ x is clamped to [−746, 710] first (exp rounds to 0 below −745.14 and overflo
 NaN passes through. Within 1 ulp of NumPy's exp at 2·10⁷ random points of [−745.5, 709.8] and of
 [−1, 1] (tests/test_numba.py checks 2 ulp); float32 entries are computed in float64 and rounded once.
 """
+import llvmlite.ir
 import numba
 import numpy as np
 
@@ -42,6 +45,20 @@ def _bits_float(typingctx, bits):
     return numba.core.types.float64(numba.core.types.int64), codegen
 
 
+@numba.extending.intrinsic
+def _mul_add(typingctx, a, b, c):
+    """a*b + c as LLVM's fmuladd: one fused multiply-add, rounded once, where the CPU has one
+    (numba compiles for the host), else a product and a sum. Not fastmath: nothing is
+    reordered and no NaN or infinity is assumed away; a fused step is at least as accurate."""
+    f64 = numba.core.types.float64
+
+    def codegen(context, builder, signature, args):
+        double = context.get_value_type(f64)
+        fnty = llvmlite.ir.FunctionType(double, [double, double, double])
+        return builder.call(builder.module.declare_intrinsic("llvm.fmuladd", [double], fnty), args)
+    return f64(f64, f64, f64), codegen
+
+
 @numba.njit(inline="always", cache=True)
 def _power_of_two(k):
     """2^k for an integer-valued float64 k in [-1022, 1023]: its biased exponent, shifted into
@@ -57,22 +74,47 @@ def _exp(x):
     k = (clamped * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
     r = (clamped - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10
     p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = _mul_add(p, r, 1.0 / 479001600.0)
+    p = _mul_add(p, r, 1.0 / 39916800.0)
+    p = _mul_add(p, r, 1.0 / 3628800.0)
+    p = _mul_add(p, r, 1.0 / 362880.0)
+    p = _mul_add(p, r, 1.0 / 40320.0)
+    p = _mul_add(p, r, 1.0 / 5040.0)
+    p = _mul_add(p, r, 1.0 / 720.0)
+    p = _mul_add(p, r, 1.0 / 120.0)
+    p = _mul_add(p, r, 1.0 / 24.0)
+    p = _mul_add(p, r, 1.0 / 6.0)
+    p = _mul_add(p, r, 0.5)
+    p = _mul_add(p, r, 1.0)
+    p = _mul_add(p, r, 1.0)
     half = (k * 0.5 + 6755399441055744.0) - 6755399441055744.0
     result = p * _power_of_two(half) * _power_of_two(k - half)
     return x if np.isnan(x) else result
+
+
+@numba.njit(inline="always", cache=True)
+def _row_maximum(row, scale):
+    """The largest of scale*row[j], in four interleaved running maxima compared at the end (one
+    running maximum waits on each comparison: a softmax's maximum pass over 1024×1024 took
+    1.76 ms on one core, 0.48 ms in four). Where a NaN ends up in the maximum depends on its
+    place; a softmax's row is NaN wherever it is (exp(NaN - m) enters the row's sum)."""
+    n = row.shape[0]
+    a = b = c = d = scale * row[0]
+    j = 0
+    while j + 4 <= n:
+        x0, x1, x2, x3 = scale * row[j], scale * row[j + 1], scale * row[j + 2], scale * row[j + 3]
+        a = max(a, x0)
+        b = max(b, x1)
+        c = max(c, x2)
+        d = max(d, x3)
+        j += 4
+    while j < n:
+        x = scale * row[j]
+        a = max(a, x)
+        j += 1
+    a = max(a, b)
+    c = max(c, d)
+    return max(a, c)
 
 
 @numba.njit(inline="always", cache=True)

@@ -185,7 +185,7 @@ class FusedPrinter(CodePrinter):
             return self._by_body[key]
         name = f"_fused{len(self.kernels) + 1}"
         self._by_body[key] = name
-        self.helpers |= self.backend.helpers_in(key) | {"_scratch"}   # _exp, _row_total
+        self.helpers |= self.backend.helpers_in(key) | {"_scratch"}   # _exp, _row_total, …
         arrays = [p for p, node in zip(params, region.leaves) if not node.is_scalar]
         scalars = [p for p, node in zip(params, region.leaves) if node.is_scalar]
         sig = ", ".join(params + ["out"])
@@ -340,8 +340,9 @@ class _Region:
         """The names of row i's maximum, its sum of exp(entry - maximum), and the row buffer
         holding those exponentials (a softmax's entries read them); the lines computing them,
         once per array and scale (`scale`: the text `c * ` of the scalar factors each entry is
-        read times, or ""). The exponentials are a loop of their own, which LLVM vectorises (a
-        running sum in it would keep it scalar), then summed in four partial sums. The first
+        read times, or ""). The maximum is found in four running maxima (_row_maximum); the
+        exponentials are a loop of their own, which LLVM vectorises (a running sum in it would
+        keep it scalar), then summed in four partial sums. The first
         buffer is the output's row itself (entry j of it is read only by entry j, just before it
         is written); another is allocated per row."""
         key = (op, array, scale)
@@ -349,10 +350,11 @@ class _Region:
             k = len(self._rows)
             m, total, row = f"m{k}", f"s{k}", f"r{k}"
             buffer = "out[i]" if not self._rows else f"np.empty({array}.shape[1], dtype=out.dtype)"
+            # the product c of the scalars (1.0 for none): c*x is, bit for bit, the entry the
+            # exponentials below read as `v1 * v2 * x`
+            factor = scale[:-len(" * ")] if scale else "1.0"
             self.row_statements += [
-                f"{m} = {scale}{array}[i, 0]",
-                f"for j in range(1, {array}.shape[1]):",
-                f"    {m} = max({m}, {scale}{array}[i, j])",
+                f"{m} = _row_maximum({array}[i], {factor})",
                 f"{row} = {buffer}",
                 f"for j in range({array}.shape[1]):",
                 f"    {row}[j] = _exp({scale}{array}[i, j] - {m})",
