@@ -9,6 +9,7 @@ tests and 120 random expressions as well (about a quarter of them have a loop).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,6 +113,37 @@ def test_a_second_process_loads_the_compiled_loops_from_disk(tmp_path, monkeypat
     assert values == str(f(X=x).tolist())
     hits, misses = map(int, counts.split())
     assert hits >= 1 and misses == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_openmp_loaded_before_the_first_module_is_a_warning_once(tmp_path):
+    """GNU OpenMP loaded before the first numba module (as `import torch` does) has read
+    OMP_WAIT_POLICY already: d.numba() says so, once, naming the variable to set. Without
+    OpenMP loaded, or with the variable set, nothing is said."""
+    import ctypes.util
+    gomp = ctypes.util.find_library("gomp")
+    if gomp is None:
+        pytest.skip("no libgomp on this machine")
+    script = ("import ctypes, json, sys, warnings, matcalc\n"
+              "warnings.simplefilter('always')\n"
+              f"if sys.argv[1] == 'loaded': ctypes.CDLL({gomp!r})\n"
+              "with warnings.catch_warnings(record=True) as seen:\n"
+              "    matcalc.derive('sum(exp(X).*X)', wrt='X').numba()\n"
+              "    matcalc.derive('sum(tanh(X))', wrt='X').numba()\n"
+              "print(json.dumps([str(w.message) for w in seen"
+              " if issubclass(w.category, RuntimeWarning)]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["MATCALC_CACHE_DIR"] = str(tmp_path)
+
+    def said(case: str, **extra: str) -> list[str]:
+        run = subprocess.run([sys.executable, "-c", script, case], capture_output=True,
+                             text=True, check=True, env={**env, **extra})
+        return json.loads(run.stdout)
+
+    warned = said("loaded")
+    assert len(warned) == 1 and "OMP_WAIT_POLICY=PASSIVE" in warned[0]
+    assert said("not loaded") == []
+    assert said("loaded", OMP_WAIT_POLICY="PASSIVE") == []
 
 
 def test_without_numba_the_error_names_the_extra(monkeypatch):

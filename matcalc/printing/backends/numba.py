@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -84,10 +85,31 @@ def cache_directory() -> Path:
     return Path(base) / "matcalc"
 
 
+def _openmp_loaded() -> bool:
+    """Whether GNU OpenMP is in this process already (read off /proc/self/maps; False where
+    there is none). PyTorch loads it when imported; NumPy, SciPy, JAX and numba do not."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            return any("libgomp" in line for line in maps)
+    except OSError:
+        return False
+
+
+SPINNING = ("OpenMP was loaded (by PyTorch, for one) before matcalc's numba code could ask its "
+            "threads to sleep between loops (OMP_WAIT_POLICY=PASSIVE, read once, when OpenMP "
+            "loads): they will spin on the cores the matrix products between the loops need "
+            "(attention's gradient at N = 1024 took 31-34 ms against 22-26 ms). Set "
+            "OMP_WAIT_POLICY=PASSIVE in the environment before Python starts.")
+
+
 def load(source: str, function_name: str) -> ModuleType:
     """The generated module, imported from a file named by the hash of its source (written once:
-    an unchanged file keeps the timestamp numba's cache index is keyed on)."""
+    an unchanged file keeps the timestamp numba's cache index is keyed on). The first one warns
+    if OpenMP is loaded already and OMP_WAIT_POLICY is not set: the module's own setting
+    (NUMBA.imports) comes too late, and sets it, so that the warning comes once."""
     require_numba()
+    if "OMP_WAIT_POLICY" not in os.environ and _openmp_loaded():
+        warnings.warn(SPINNING, RuntimeWarning, stacklevel=3)
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
     name = f"matcalc_{function_name}_{digest}"
     if name in sys.modules:

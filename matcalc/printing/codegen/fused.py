@@ -118,6 +118,8 @@ class FusedPrinter(CodePrinter):
                 leaves.extend([*scalars, matrix])
             elif node is root or self._entrywise(node, root.shape):
                 pending.extend(node.args)
+            elif (summed := _row_sum(node, root)) is not None:    # read row by row (_Region)
+                leaves.extend([*summed[0], summed[1]])
             else:
                 leaves.append(node)
         return leaves
@@ -268,6 +270,9 @@ class _Region:
             return repr(float(value if value is not None else number))
         if node.op == "fill":
             return self.leaf(node.args[0])
+        summed = _row_sum(node, self.root)
+        if summed is not None:
+            return self._row_sum_entry(*summed)
         if node not in self._names:
             name = f"v{len(self._names)}"
             self._names[node] = name
@@ -336,6 +341,21 @@ class _Region:
                 factors.append(self.leaf(a))
         return "(" + " * ".join(factors) + ")"
 
+    def _row_sum_entry(self, scalars: list[Node], matrix: Node) -> str:
+        """Entry i of c*sum(M, 2), M a matrix with the region's rows: a statistic of row i,
+        summed by the thread that then computes the row's entries (M's row is in its cache),
+        where NumPy would sum every row on one core first — attention's
+        `t3 - sum(t3, 2).*P`."""
+        array = self.leaf(matrix)[:-len("[i, j]")]
+        factors = [self.leaf(s) for s in scalars]
+        key = ("sum", array, "")
+        if key not in self._rows:
+            total = f"q{len(self._rows)}"
+            self.row_statements.append(f"{total} = _row_total({array}[i])")
+            self._rows[key] = (total, total, total)
+        return "(" + " * ".join([*factors, self._rows[key][0]]) + ")" if factors else \
+            self._rows[key][0]
+
     def _row_statistics(self, op: str, array: str, scale: str) -> tuple[str, str, str]:
         """The names of row i's maximum, its sum of exp(entry - maximum), and the row buffer
         holding those exponentials (a softmax's entries read them); the lines computing them,
@@ -373,6 +393,23 @@ def _scaled(operand: Node) -> tuple[list[Node], Node]:
         return [], operand
     chain = [a for a in operand.args if not a.is_scalar]
     return scalars, chain[0] if len(chain) == 1 else algebra.mul(*chain)
+
+
+def _row_sum(node: Node, root: Node) -> tuple[list[Node], Node] | None:
+    """(the scalar factors c, M) for M's row sums — sum(M, 2), or a column c*M*ones — whose M
+    is a matrix with the rows of the matrix region `root`, else None."""
+    if not node.is_column or node.is_scalar or root.is_vector:
+        return None
+    if node.op == "sum2":
+        scalars, matrix = [], node.args[0]
+    elif node.op == "matmul" and len(chain := [a for a in node.args if not a.is_scalar]) == 2 \
+            and chain[1].op == "fill" and chain[1].is_column:
+        scalars, matrix = [a for a in node.args if a.is_scalar] + [chain[1].args[0]], chain[0]
+    else:
+        return None
+    if matrix.is_vector or matrix.shape[0] != root.shape[0] or matrix.op == "fill":
+        return None
+    return scalars, matrix
 
 
 def _two_matrices(node: Node) -> bool:
