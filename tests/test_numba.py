@@ -76,8 +76,9 @@ def test_the_seed_is_one_loop_over_the_matrix():
     source = matcalc.derive(SEED, wrt="X").code("numba")
     body = source[source.index("def grad_X"):]
     assert "np.outer" not in body and "np.multiply" not in body
-    assert "out[i, j] = (2.0 * v0[i] * v1[j])" in source and source.count("numba.prange") == 1
-    assert source.count("@numba.njit") == 2         # the loop and its serial twin
+    assert "out[i, j] = (2.0 * v0[i] * v1[j])" in source and source.count("numba.prange") == 2
+    # the loop and its serial twin; X'*a's parallel blocks (_transposed_matvec_parts)
+    assert source.count("@numba.njit") == 3
 
 
 def test_a_repeated_subexpression_is_a_local_of_the_loop():
@@ -383,3 +384,28 @@ def test_the_row_maximum_in_four_running_maxima_is_the_maximum():
             with np.errstate(invalid="ignore"):
                 want = (scale * rows).max(axis=1)
             np.testing.assert_array_equal(loop(rows, scale, np.empty(60)), want)
+
+
+def test_a_tall_transposed_matrix_times_a_vector_is_summed_in_parallel_blocks():
+    """_transposed_matvec(M, v) = M.T @ v: for a tall C-ordered M (20000×60, over 2²⁰ entries)
+    the parallel loop over 16 blocks of rows, in float64 and float32; a strided M, a wide one and
+    a small one go to BLAS. The seed's numba code calls it for X'*a and agrees with the NumPy
+    code (which the backend tests check against finite differences)."""
+    d = matcalc.derive(SEED, wrt="X")
+    code = d.code("numba")
+    assert "_transposed_matvec(X, a)" in code
+    space = d.numba().__wrapped__.__globals__
+    matvec = space["_transposed_matvec"]
+    rng = np.random.default_rng(13)
+    M, v = rng.standard_normal((20000, 60)), rng.standard_normal(20000)
+    np.testing.assert_allclose(matvec(M, v), M.T @ v, rtol=1e-12, atol=1e-12)
+    got32 = matvec(M.astype(np.float32), v.astype(np.float32))
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, M.T @ v, rtol=1e-4, atol=1e-3)
+    for m, u in ((M[::2], v[::2]), (M[:50], v[:50]), (M[:60].T.copy(), v[:60])):
+        np.testing.assert_allclose(matvec(m, u), m.T @ u, rtol=1e-12, atol=1e-12)
+    a = rng.standard_normal(20000) / np.sqrt(20000)
+    out = np.empty_like(M)
+    assert d.numba()(X=M, a=a, out=out) is out
+    assert_agrees(out, d.numpy()(X=M, a=a))
+    assert_agrees(d.numba()(X=M, a=a), d.numpy()(X=M, a=a))

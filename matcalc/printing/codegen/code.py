@@ -273,7 +273,7 @@ class CodePrinter(Printer):
             return (*self.print_with(chain[tree]), False)
         product = _Product(tree, chain)      # type: ignore[arg-type]
         for name, _, method in LOWERINGS:
-            code = method(self, product, scale)
+            code = getattr(self, method.__name__)(product, scale)     # a subclass may refine it
             if code is not None:
                 self.lowerings.add(name)
                 return code
