@@ -12,6 +12,10 @@ are (issue 17, item 5; `python tests/result_sizes.py path` summarises it).
 import json
 import os
 
+# before any test module imports PyTorch, which loads OpenMP: the numba modules' own setting would
+# come too late (d.numba() warns then; tests/test_numba.py checks that warning in subprocesses)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 
 from matcalc import api

@@ -1,7 +1,9 @@
 """The fused backend (`d.numba()`, `--format numba`): NumPy code whose elementwise regions are
 parallel loops compiled by numba (printing/codegen/fused.py), BLAS through NumPy for the products.
 
-Same signature and `out=` contract as the NumPy code; float32 and float64. The kernels are compiled
+Same signature and `out=` contract as the NumPy code; float32 and float64. Large intermediate
+arrays live in per-thread buffers the module keeps between calls (fused.py's scratch call sites,
+numba_helpers._scratch); no result is one of them. The kernels are compiled
 with `cache=True`, which needs them in a file: `load` writes the module once, under a name that is
 the hash of its source, in the cache directory (`MATCALC_CACHE_DIR`, else
 `$XDG_CACHE_HOME/matcalc`, else `~/.cache/matcalc`; a directory under the system's temporary one

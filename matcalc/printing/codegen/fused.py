@@ -19,7 +19,10 @@ only). What a region reads are its *leaves*: names (bindings, temporaries, input
 operands of another shape (a vector broadcast into a matrix: computed once, by its own region if it
 is one, never once per entry), scalars and anything that is not entry by entry (a matrix product, a
 sum, a solve), printed as NumPy code. A Python wrapper gives each kernel its `out`: the caller's
-buffer, or a new array of the leaves' dtype (float32 in, float32 out). No fastmath: the loop
+buffer; for a result, a new array of the leaves' dtype (float32 in, float32 out); for an
+intermediate, this thread's scratch buffer for the call site, kept from call to call (as is a
+product of two matrices a loop reads: `_scratch_product`), so that a large array is not faulted
+in page by page on every call. No fastmath: the loop
 computes what NumPy computes, in the same order per entry, except exp: the loops call
 numba_helpers' `_exp` (within 1 ulp of NumPy's), which LLVM vectorises where np.exp is a call per
 entry.
