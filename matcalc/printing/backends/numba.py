@@ -46,8 +46,10 @@ NUMBA = Backend(
     # them spinning, 42 ms without. The user's own setting stands; libgomp reads it when numba
     # starts its threads. PARALLEL_SIZE: a loop over fewer entries runs on one thread (fused.py).
     # _SCRATCH: this thread's buffers for intermediate arrays (numba_helpers._scratch).
-    imports=("import os\nimport threading\n\nimport llvmlite.ir\nimport numba\nimport numpy as np\n\n"
-             "os.environ.setdefault(\"OMP_WAIT_POLICY\", \"PASSIVE\")   # see matcalc's numba backend\n"
+    imports=("import os\nimport threading\n\n"
+             "import llvmlite.ir\nimport numba\nimport numpy as np\n\n"
+             "os.environ.setdefault(\"OMP_WAIT_POLICY\", \"PASSIVE\")"
+             "   # see matcalc's numba backend\n"
              "PARALLEL_SIZE = 1 << 15\n_SCRATCH = threading.local()"),
     calls=NUMPY.calls,
     helpers={**NUMPY.helpers, **_helper_sources()},

@@ -249,6 +249,7 @@ class _Region:
         self.statements: list[str] = []       # `e0 = …` lines before the entry's assignment
         self.row_statements: list[str] = []   # per row, before the loop over its entries
         self._rows: dict[tuple[str, str], tuple[str, str, str]] = {}   # (op, array) → m, s, r
+        self._sums: dict[str, str] = {}       # array → the local holding row i's sum
 
     def _inside(self, node: Node) -> bool:
         return node is self.root or self.printer._entrywise(node, self.root.shape)
@@ -364,13 +365,11 @@ class _Region:
         `t3 - sum(t3, 2).*P`."""
         array = self.leaf(matrix)[:-len("[i, j]")]
         factors = [self.leaf(s) for s in scalars]
-        key = ("sum", array, "")
-        if key not in self._rows:
-            total = f"q{len(self._rows)}"
-            self.row_statements.append(f"{total} = _row_total({array}[i])")
-            self._rows[key] = (total, total, total)
-        return "(" + " * ".join([*factors, self._rows[key][0]]) + ")" if factors else \
-            self._rows[key][0]
+        if array not in self._sums:
+            self._sums[array] = f"q{len(self._sums)}"
+            self.row_statements.append(f"{self._sums[array]} = _row_total({array}[i])")
+        total = self._sums[array]
+        return "(" + " * ".join([*factors, total]) + ")" if factors else total
 
     def _row_statistics(self, op: str, array: str, scale: str) -> tuple[str, str, str]:
         """The names of row i's maximum, its sum of exp(entry - maximum), and the row buffer

@@ -25,7 +25,8 @@ from .fused import FusedPrinter
 
 # names generated code uses for itself, in any backend (so a user's name means the same in each)
 RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"np", "jnp", "jax", "torch", "xp", "out",
-                                                        "array_namespace", "numba", "os", "threading", "llvmlite"}
+                                                        "array_namespace", "numba", "os",
+                                                        "threading", "llvmlite"}
 
 def safe_name(name: str, taken: set[str]) -> str:
     """A Python identifier for a user's name: keywords, builtins, `np` and `_…` get a suffix."""
