@@ -221,7 +221,8 @@ def test_unknown_backend_is_a_clear_error():
 # -- names: a user's variable never shadows what the generated code calls -------------------------
 
 CALL_ROOTS = {"numpy": {"np"}, "jax": {"jnp", "jax"}, "torch": {"torch"},
-              "array-api": {"xp", "array_namespace", "_device"}, "numba": {"np", "numba", "os", "threading", "llvmlite"}}
+              "array-api": {"xp", "array_namespace", "_device"},
+              "numba": {"np", "numba", "os", "threading", "llvmlite"}}
 
 
 def _calls_only(source: str, roots: set[str]) -> None:

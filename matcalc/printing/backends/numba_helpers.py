@@ -146,9 +146,9 @@ def _scratch(key, shape, dtype):
     size = 1
     for n in shape:
         size *= n
-    if key is None or size < PARALLEL_SIZE:     # noqa: F821 (globals of the generated module:
+    if key is None or size < PARALLEL_SIZE:  # noqa: F821 (a global of the generated module)
         return np.empty(shape, dtype=dtype)
-    buffers = _SCRATCH.__dict__                 # noqa: F821  NUMBA.imports defines them)
+    buffers = _SCRATCH.__dict__  # noqa: F821 (a global of the generated module: NUMBA.imports)
     buffer = buffers.get(key)
     if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
         buffer = buffers[key] = np.empty(shape, dtype=dtype)
@@ -165,7 +165,7 @@ def _owned(result):
     """A result as the caller may keep it: a copy if it shares memory with a scratch buffer (a
     view of an intermediate returned as it is, which the next call would overwrite)."""
     if isinstance(result, np.ndarray):
-        for buffer in _SCRATCH.__dict__.values():   # noqa: F821 (a global of the module)
+        for buffer in _SCRATCH.__dict__.values():  # noqa: F821 (as in _scratch)
             if np.may_share_memory(result, buffer):
                 return result.copy()
     return result
