@@ -296,6 +296,11 @@ def test_large_intermediates_are_scratch_buffers_that_no_result_shares():
     np.testing.assert_array_equal(view, buffers[site].T)
     space["_scratch"]("small", (100, 100), np.dtype(np.float64))
     assert "small" not in buffers
+    # a result that is the transpose of a loop's output: the loop writes a new array
+    d = matcalc.derive("tr(expm(S')*S)", wrt="S")
+    assert "None).T)" in d.code("numba")
+    S = np.random.default_rng(5).standard_normal((4, 4)) / 2
+    assert_agrees(d.numba()(S=S), d.numpy()(S=S))
 
 
 def test_threads_calling_at_once_each_have_their_own_scratch_buffers():

@@ -65,12 +65,14 @@ class FusedPrinter(CodePrinter):
         return super().print_with(node)
 
     def print_result(self, node: Node) -> str:
-        """A result's own kernel writes a new array (the caller keeps it); what it reads is
-        computed into scratch buffers as anywhere else."""
-        if node not in self.names and self._region_root(node):
-            call = self._fused(node, None)
+        """A result's own kernel writes a new array (the caller keeps it), as does the kernel of a
+        result that is its transpose; what they read is computed into scratch buffers as
+        anywhere else."""
+        inner = node.args[0] if node.op == "transpose" else node
+        if inner not in self.names and self._region_root(inner):
+            call = self._fused(inner, None)
             if call is not None:
-                return call
+                return f"{call}.T" if inner is not node else call
         return super().print_result(node)
 
     def _scratch_site(self) -> str:
