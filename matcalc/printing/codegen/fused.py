@@ -93,18 +93,18 @@ class FusedPrinter(CodePrinter):
                 p.right.is_row or p.factor("right", "fill") is not None:
             return super()._matrix_product(p, scale)
         vector, _ = self._sub(p.right_tree, p.chain)
-        self.helpers.add("_transposed_matvec")
-        self.helpers |= self.backend.helpers_in(self.backend.helpers["_transposed_matvec"])
-        return f"_transposed_matvec({self.print_with(transposed.args[0])[0]}, {vector})", \
-            ATOM, False
+        text = f"_transposed_matvec({self.print_with(transposed.args[0])[0]}, {vector})"
+        self.helpers |= self.backend.helpers_in(text)
+        return text, ATOM, False
 
     def _leaf_text(self, node: Node) -> tuple[str, int]:
         """A region's leaf as printed; a product of two matrices is computed into a scratch
         buffer (BLAS writes it there: np.matmul(a, b, out=…)), the loop being its only reader."""
         if _two_matrices(node):
-            self.helpers.add("_scratch_product")
             left, right = (self.print_with(a)[0] for a in node.args)
-            return f"_scratch_product({left}, {right}, {self._scratch_site()})", ATOM
+            text = f"_scratch_product({left}, {right}, {self._scratch_site()})"
+            self.helpers |= self.backend.helpers_in(text)
+            return text, ATOM
         return self.print_with(node)
 
     def print_into(self, node: Node, target: str) -> list[str]:
@@ -339,7 +339,7 @@ class _Region:
             return self.printer.backend.entries[node.op].format(self.entry(node.args[0]))
         if node.op in ROW_FUNCTIONS:
             scalars, matrix = _scaled(node.args[0])
-            array = self.leaf(matrix)[:-len("[i, j]")]
+            array = self._row_array(matrix)
             scale = "".join(f"{self.leaf(s)} * " for s in scalars)
             m, total, row = self._row_statistics(node.op, array, scale)
             if node.op == "softmax2":
@@ -360,12 +360,17 @@ class _Region:
                 factors.append(self.leaf(a))
         return "(" + " * ".join(factors) + ")"
 
+    def _row_array(self, matrix: Node) -> str:
+        """The name of a matrix leaf that a row statistic reads row by row (`v0`, whose entry
+        is `v0[i, j]`)."""
+        return self.leaf(matrix)[:-len("[i, j]")]
+
     def _row_sum_entry(self, scalars: list[Node], matrix: Node) -> str:
         """Entry i of c*sum(M, 2), M a matrix with the region's rows: a statistic of row i,
         summed by the thread that then computes the row's entries (M's row is in its cache),
         where NumPy would sum every row on one core first — attention's
         `t3 - sum(t3, 2).*P`."""
-        array = self.leaf(matrix)[:-len("[i, j]")]
+        array = self._row_array(matrix)
         factors = [self.leaf(s) for s in scalars]
         if array not in self._sums:
             self._sums[array] = f"q{len(self._sums)}"
