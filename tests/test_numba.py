@@ -70,6 +70,21 @@ def test_seed_in_float32_and_into_a_buffer():
     np.testing.assert_array_equal(out32, got32)
 
 
+def test_a_product_with_a_loop_operand_is_written_into_the_buffer_by_blas():
+    """(A' + A)*X into `out`: the loop's sum goes to a scratch buffer and BLAS writes the
+    product into `out` (no copy); the same bits as NumPy's code, with and without `out`."""
+    d = matcalc.derive("tr(X'*A*X)", wrt="X")
+    assert d.check() < 1e-6
+    assert "np.matmul(_fused1(A.T, A, 's2'), X, out=out)" in d.code("numba")
+    rng = np.random.default_rng(5)
+    X, A = rng.standard_normal((300, 300)), rng.standard_normal((300, 300))
+    want = d.numpy()(X=X, A=A)
+    out = np.full_like(X, np.nan)
+    assert d.numba()(X=X, A=A, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(d.numba()(X=X, A=A), want)
+
+
 def test_the_seed_is_one_loop_over_the_matrix():
     """The m×n result is one pass: the outer product's two vectors are computed first (once
     each, by NumPy), and no NumPy operation touches the matrix."""

