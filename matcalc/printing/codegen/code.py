@@ -520,9 +520,6 @@ class _Product:
         return None
 
 
-# How generated code spells a product L*R of two sub-chains: the first lowering that applies, in
-# this order. (name, the identity it uses, the CodePrinter method); tests/test_lowerings.py checks
-# each numerically on problems that use it.
 def two_matrices(node: Node) -> bool:
     """A product A*B of two matrices as they are stored or computed (no scalar, vector, diagonal,
     inverse or constant factor: those are printed as scalings, solves and sums)."""
@@ -531,6 +528,9 @@ def two_matrices(node: Node) -> bool:
         and a.op not in ("diagm", "fill", "eye", "zero") for a in node.args)
 
 
+# How generated code spells a product L*R of two sub-chains: the first lowering that applies, in
+# this order. (name, the identity it uses, the CodePrinter method); tests/test_lowerings.py checks
+# each numerically on problems that use it.
 LOWERINGS = (
     ("diagonal-scaling-left", "diag(v)*M = v[:, None] * M (diag(v)*ones = v)",
      CodePrinter._diagonal_left),
