@@ -113,30 +113,36 @@ def _khatrirao_right(g, a):
     return np.einsum("ijr,ir->jr", g.reshape(a.shape[0], -1, a.shape[1]), a)
 
 
-def _symmetric_product(m, w):
-    """m.T @ w, known to be symmetric: the upper triangle in row blocks, then mirrored."""
+def _symmetric_product(m, w, out=None):
+    """m.T @ w, known to be symmetric: the upper triangle in row blocks, then mirrored. Into
+    `out` when it has the product's dtype (else computed, then copied in: the diagonal blocks
+    are averaged in the product's precision)."""
     d = m.shape[1]
     blocks = max(1, min(4, d // 50))        # about 5/8 of the multiplications with four blocks
-    out = np.empty((d, d), dtype=np.result_type(m, w))
+    dtype = np.result_type(m, w)
+    into = out if out is not None and out.dtype == dtype else np.empty((d, d), dtype=dtype)
     edges = [d * i // blocks for i in range(blocks + 1)]
     for lo, hi in zip(edges, edges[1:]):
-        out[lo:hi, lo:] = m[:, lo:hi].T @ w[:, lo:]
-        out[hi:, lo:hi] = out[lo:hi, hi:].T          # below the diagonal block: mirrored
-        block = out[lo:hi, lo:hi]
-        out[lo:hi, lo:hi] = (block + block.T) / 2    # the diagonal block made exactly symmetric
-    return out
+        into[lo:hi, lo:] = m[:, lo:hi].T @ w[:, lo:]
+        into[hi:, lo:hi] = into[lo:hi, hi:].T          # below the diagonal block: mirrored
+        block = into[lo:hi, lo:hi]
+        into[lo:hi, lo:hi] = (block + block.T) / 2    # the diagonal block made exactly symmetric
+    if out is not None and into is not out:
+        np.copyto(out, into)
+        return out
+    return into
 
 
-def _gram(m):
+def _gram(m, out=None):
     """m.T @ m: NumPy sees one array and its transpose and calls BLAS syrk (one triangle, half
-    the multiplications of a general product), exactly symmetric."""
-    return m.T @ m
+    the multiplications of a general product), exactly symmetric; into `out` if given."""
+    return np.matmul(m.T, m, out=out)
 
 
-def _weighted_gram(m, s):
+def _weighted_gram(m, s, out=None):
     """m.T @ diag(s) @ m for weights s proven >= 0, as w.T @ w with w = sqrt(s)[:, None] * m: one
     syrk. max(s, 0) only undoes rounding (s - s**2 may round to -1e-17 where it is 0)."""
-    return _gram(np.sqrt(np.maximum(s, 0))[:, None] * m)
+    return _gram(np.sqrt(np.maximum(s, 0))[:, None] * m, out)
 
 
 # -- factorizations, spectral functions and matrix functions -------------------------------------
@@ -450,13 +456,18 @@ def _scipy_linalg(function):
     return scipy.linalg
 
 
-def _multi_dot(arrays):
+def _multi_dot(arrays, out=None):
     """A product of matrices in the cheapest order for their shapes, as np.linalg.multi_dot
     multiplies it (the same dynamic programme, the same order on ties), the order found once per
     tuple of shapes and kept: multi_dot searches again at every call, in time cubic in the chain's
-    length (1.6 ms for 32 matrices), where a gradient is called again and again with one shape."""
+    length (1.6 ms for 32 matrices), where a gradient is called again and again with one shape.
+    The last product is written into `out` if given."""
     if len(arrays) < 3 or any(np.ndim(a) != 2 for a in arrays):
-        return np.linalg.multi_dot(arrays)
+        result = np.linalg.multi_dot(arrays)     # (its out= takes only an exact C-ordered array)
+        if out is None:
+            return result
+        np.copyto(out, result)
+        return out
     dims = (arrays[0].shape[0],) + tuple(a.shape[1] for a in arrays)
     orders = _multi_dot.__dict__.setdefault("orders", {})
     split = orders.get(dims)
@@ -476,21 +487,25 @@ def _multi_dot(arrays):
             orders.clear()
         orders[dims] = split
 
-    def product(i, j):
+    def product(i, j, into=None):
         if i == j:
             return arrays[i]
-        return _dot(product(i, split[i][j]), product(split[i][j] + 1, j))
+        return _dot(product(i, split[i][j]), product(split[i][j] + 1, j), into)
 
-    return product(0, len(arrays) - 1)
+    return product(0, len(arrays) - 1, out)
 
 
-def _dot(a, b):
+def _dot(a, b, out=None):
     """a @ b for matrices, as (b' @ a')' where a is a transposed view and b has two or more
     columns but at most an eighth as many as a has rows: OpenBLAS multiplies a transposed left
     operand much slower than the same product transposed (measured on a 2-core Xeon with AVX-512:
     1024×1024 by 64 columns 3.7 against 2.5 ms, 1000×4000 by 50 14.2 against 7.3 ms, 2000×2000 by
     100 17.7 against 10.9 ms; a square b gains nothing, one column neither, so they are left
-    alone). The result is then the transposed view of a C-ordered array."""
+    alone). The result is then the transposed view of a C-ordered array; into `out` if given
+    (its transpose takes the transposed product)."""
     if a.flags.f_contiguous and not a.flags.c_contiguous and 1 < b.shape[1] <= a.shape[0] // 8:
-        return (b.T @ a.T).T
-    return a @ b
+        if out is None:
+            return (b.T @ a.T).T
+        np.matmul(b.T, a.T, out=out.T)
+        return out
+    return np.matmul(a, b, out=out)

@@ -342,46 +342,65 @@ def test_a_chain_of_one_unknown_size_is_multiplied_as_written():
     assert "multi_dot" not in d.source
 
 
-PRODUCT_RESULTS = [
-    ("tr(X'*A*X)", lambda X, A: (A + A.T) @ X),                # (A' + A)*X
-    ("tr(X*A*X')", lambda X, A: X @ (A + A.T)),                # X*(A' + A)
-    ("tr(A*X*B)", lambda A, X, B: A.T @ B.T),                  # A'*B': two transposes
-    ("sum(tanh(A*X))", lambda A, X: A.T @ (1 - np.tanh(A @ X) ** 2)),
+PRODUCT_RESULTS = [        # (kind, f, wrt, the kernel writing into out)
+    ("derive", "tr(X'*A*X)", "X", "np.matmul(A.T + A, X, out=out)"),
+    ("derive", "tr(X*A*X')", "X", "np.matmul(X, A.T + A, out=out)"),
+    ("derive", "tr(A*X*B)", "X", "np.matmul(A.T, B.T, out=out)"),
+    ("derive", "sum(tanh(A*X))", "X", "np.matmul(A.T, 1 - np.tanh(A @ X) ** 2, out=out)"),
+    ("derive", "tr(A*B*X*C)", "X", "_multi_dot([B.T, A.T, C.T], out=out)"),
+    ("hessian", "sum((X*w).^2)/2", "w", "_gram(X, out=out)"),
+    ("hessian", "sum(softplus(-y.*(X*w)))", "w", "_weighted_gram(X, "),
+    ("hessian", "sum(sin(X*w))", "w", "_symmetric_product(X, "),
 ]
 
 
-@pytest.mark.parametrize("expr, expected", PRODUCT_RESULTS)
-def test_out_buffer_takes_a_product_of_two_matrices_from_blas(expr, expected):
-    """BLAS writes the product into `out` itself (np.matmul(..., out=out)): no new array, no
-    copy. The same call as without `out`, so the same bits, also into an F-ordered buffer; a
-    float32 buffer takes the float64 product rounded, as np.copyto would give it."""
-    d = check_gradient(expr, "X", expected=expected)
-    into = d.source[d.source.index("if out is not None:"):d.source.index("return out")]
-    assert "np.matmul(" in into and "out=out" in into and "np.copyto" not in into
+@pytest.mark.parametrize("kind, expr, wrt, kernel", PRODUCT_RESULTS)
+def test_out_buffer_takes_a_product_of_matrices_from_its_kernel(kind, expr, wrt, kernel):
+    """The kernel of a product writes into `out` itself — BLAS's product or syrk, a chain's
+    last product, the one-triangle product — where it would return a new array: no copy. Into
+    a C-ordered buffer the same computation as without `out`, so the same bits; into an
+    F-ordered one the same to rounding (BLAS is asked for the transposed product); a float32
+    buffer takes the float64 result rounded, as np.copyto would give it."""
+    d = getattr(matcalc, kind)(expr, wrt)
+    assert d.check() < 1e-6                                   # central differences
+    into = d.source[d.source.rindex("if out is not None:"):]
+    assert kernel in into.splitlines()[1] and "out=out" in into and "np.copyto" not in into
     rng = np.random.default_rng(3)
-    args = {n: rng.standard_normal((7, 7)) for n in d.problem.variables}
+    args = {n: rng.standard_normal((70, 7) if kind == "hessian" and n == "X" else
+                                   70 if n == "y" else 7 if n == "w" else (7, 7))
+            for n in d.problem.variables}
     fresh = d.numpy()(**args)
     for order in "CF":
         buf = np.full(fresh.shape, np.nan, order=order)
         assert d.numpy()(**args, out=buf) is buf
-        np.testing.assert_array_equal(buf, fresh)
+        np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
     buf32 = np.empty(fresh.shape, dtype=np.float32)
     d.numpy()(**args, out=buf32)
     np.testing.assert_array_equal(buf32, fresh.astype(np.float32))
 
 
-def test_a_gram_product_into_out_stays_one_syrk():
-    """X'*X, a product of two matrices, into `out`: the Gram form keeps its own kernel (BLAS
-    syrk, exactly symmetric), copied in."""
-    h = matcalc.hessian("sum((X*w).^2)/2", "w")
-    assert h.result_text() == "X'*X" and h.check() < 1e-6
-    into = h.source[h.source.index("if out is not None:"):]
-    assert "_gram(X)" in into and "np.matmul(" not in into
-    X = np.random.default_rng(4).standard_normal((9, 5))
-    buf = np.full((5, 5), np.nan)
-    assert h.numpy()(X=X, w=np.ones(5), out=buf) is buf
-    np.testing.assert_array_equal(buf, buf.T)
-    np.testing.assert_allclose(buf, X.T @ X, rtol=1e-13)
+def test_the_kernels_write_their_last_product_into_out():
+    """_dot's transposed route writes the transposed product into out's transpose; _multi_dot
+    of two arrays or of vectors (np.linalg.multi_dot's own route) copies in. The same bits as
+    without `out` in a C-ordered buffer, the same to rounding in an F-ordered one."""
+    from matcalc.kernels import _dot, _multi_dot
+    rng = np.random.default_rng(8)
+    A, B = rng.standard_normal((96, 80)), rng.standard_normal((96, 10))
+    for arrays in ([A.T, B], [A.T, B[:, :1]], [A, rng.standard_normal((80, 3))]):
+        fresh = _dot(*arrays)
+        for order in "CF":
+            buf = np.full(fresh.shape, np.nan, order=order)
+            assert _dot(*arrays, out=buf) is buf
+            np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
+    chains = ([rng.standard_normal((5, 6)), rng.standard_normal((6, 3))],
+              [rng.standard_normal(4), rng.standard_normal((4, 5)), rng.standard_normal((5, 2))],
+              [A.T, B, B.T], [B.T, A, A.T])
+    for chain in chains:
+        fresh = _multi_dot(chain)
+        for order in "CF":
+            buf = np.full(fresh.shape, np.nan, order=order)
+            assert _multi_dot(chain, out=buf) is buf
+            np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
 
 
 ELEMENTWISE_RESULTS = [

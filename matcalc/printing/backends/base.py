@@ -26,7 +26,10 @@ from ..readers.text import ATOM
 # "solve_triangular" (inv(L)*B for a triangular factor such as chol(S), `{lower}` True or False;
 # without it, a general solve).
 # "gram"/"weighted_gram" (M'*M, and M'*diag(s)*M with s proven >= 0, as one symmetric rank-k
-# update; without them, symmetric_product). "size_scalar" (a function of sizes alone, sqrt(cols(X)),
+# update; without them, symmetric_product). "matmul_into", "multi_dot_into", "gram_into",
+# "weighted_gram_into", "symmetric_product_into": the same products written into the caller's
+# buffer (the last operand), for a backend that takes `out=` (without them, copied in).
+# "size_scalar" (a function of sizes alone, sqrt(cols(X)),
 # as the library's weakest scalar: NumPy's np.sqrt(64) is a float64 that would turn a float32
 # result into float64; a Python float does not).
 # The operators of the language are spelled by their rows in the registry (operators.py, `code`);
@@ -66,10 +69,9 @@ class Backend:
     scalar_input: str = ""
     scalar_only_input: str = ""
     # writing into a caller's buffer: an outer product in place, an elementwise expression one
-    # operation at a time (inplace.py: statement templates, {0} the buffer), a product of two
-    # matrices by BLAS, anything else copied in
+    # operation at a time (inplace.py: statement templates, {0} the buffer), a product by the
+    # `*_into` calls, anything else copied in
     multiply_into: str = ""
-    matmul_into: str = ""       # a product of two matrices into the buffer ({2})
     copy_into: str = ""
     in_place: dict[str, str] = field(default_factory=dict)
     doc: str = "Vectors are 1-D arrays, scalars floats."

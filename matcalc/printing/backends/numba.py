@@ -54,7 +54,6 @@ NUMBA = Backend(
     calls=NUMPY.calls,
     helpers={**NUMPY.helpers, **_helper_sources()},
     multiply_into=NUMPY.multiply_into,
-    matmul_into=NUMPY.matmul_into,
     copy_into=NUMPY.copy_into,
     in_place=NUMPY.in_place,
     spells_as="numpy",

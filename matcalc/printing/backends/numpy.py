@@ -34,6 +34,12 @@ NUMPY = Backend(
         # M'*M and M'*diag(s)*M with s proven >= 0 (codegen/signs.py): BLAS syrk
         "gram": "_gram({0})",
         "weighted_gram": "_weighted_gram({0}, {1})",
+        # the same products written into a caller's buffer (out=): BLAS writes the last product
+        "matmul_into": "np.matmul({0}, {1}, out={2})",
+        "multi_dot_into": "_multi_dot([{0}], out={1})",
+        "symmetric_product_into": "_symmetric_product({0}, {1}, out={2})",
+        "gram_into": "_gram({0}, out={1})",
+        "weighted_gram_into": "_weighted_gram({0}, {1}, out={2})",
         "trace_product": 'np.einsum("ij,ji->", {0}, {1})',    # tr(A*B) without forming A*B
         "trace": "np.trace({0})",
         "diag": "np.diag({0})",
@@ -69,6 +75,5 @@ NUMPY = Backend(
         "square": "np.square({1}, out={0})", "sqrt": "np.sqrt({1}, out={0})",
         "power": "np.power({1}, {2}, out={0})", "function": "np.{name}({1}, out={0})",
     },
-    matmul_into="np.matmul({0}, {1}, out={2})",
     copy_into="np.copyto({1}, {0})",
 )

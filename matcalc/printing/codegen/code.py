@@ -249,20 +249,29 @@ class CodePrinter(Printer):
         repeated `node` needs no temporary array."""
         return False
 
-    def _gram_call(self, m: Node, diagonal: Node | None) -> tuple[str, int] | None:
+    def _gram_call(self, m: Node, diagonal: Node | None,
+                   into: str | None = None) -> tuple[str, int] | None:
         """M'*M or M'*diag(v)*M, symmetric: one symmetric rank-k update (syrk) where the weights
         are provably non-negative (M'*diag(v)*M = W'*W with W = diag(sqrt(v))*M; signs.py), one
-        triangle of the product elsewhere; None where the backend has neither."""
-        calls = self.backend.calls
+        triangle of the product elsewhere; written into the array `into` if given. None where
+        the backend has neither (or no spelling writing into an array)."""
         if diagonal is None:
-            return self.call("gram", m) if calls.get("gram") else \
-                self.call("symmetric_product", m, m) if calls.get("symmetric_product") else None
+            return self._call_into("gram", into, m) or \
+                self._call_into("symmetric_product", into, m, m)
         v = diagonal.args[0]
-        if calls.get("weighted_gram") and nonnegative(v, self.bindings):
-            return self.call("weighted_gram", m, v)
-        if calls.get("symmetric_product"):
-            return self.call("symmetric_product", m, algebra.mul(diagonal, m))
-        return None
+        if nonnegative(v, self.bindings):
+            code = self._call_into("weighted_gram", into, m, v)
+            if code is not None:
+                return code
+        return self._call_into("symmetric_product", into, m, algebra.mul(diagonal, m))
+
+    def _call_into(self, op: str, into: str | None, *args: Node) -> tuple[str, int] | None:
+        """The backend's call `op` of `args`, or its `op_into` spelling writing into the array
+        `into`; None where the backend has no such spelling."""
+        name = f"{op}_into" if into is not None else op
+        if not self.backend.calls.get(name):
+            return None
+        return self.call(name, *args, *([into] if into is not None else []))
 
     def _emit(self, tree: object, chain: list[Node], scale: Node | None) -> tuple[str, int, bool]:
         """Code for a subtree of the chain order: (code, precedence, scale absorbed?).
@@ -404,13 +413,12 @@ class CodePrinter(Printer):
 
     def print_into(self, node: Node, target: str) -> list[str]:
         """Statements writing `node` into the array `target`: an outer product (the gradient of
-        the seed) by one multiplication, a product of two matrices by BLAS into the buffer (no
-        new array, no copy: (A' + A)*X took 0.72× the time of the copied-in form at 500×500 and
-        0.88× at 2000×2000, medians of interleaved calls), an elementwise expression one
-        operation at a time (inplace.py); anything else is computed, then copied in. A Gram
-        product X'*X keeps its own kernel (syrk, exactly symmetric) and is copied in."""
-        if two_matrices(node) and self.backend.matmul_into and gram_form(list(node.args)) is None:
-            return [self.spell(self.backend.matmul_into, *node.args, target)[0]]
+        the seed) by one multiplication, a product of matrices by its kernel (_product_into),
+        an elementwise expression one operation at a time (inplace.py); anything else is
+        computed, then copied in."""
+        product = self._product_into(node, target)
+        if product is not None:
+            return [product]
         k = next((i for i, a in enumerate(node.args) if not a.is_scalar), len(node.args))
         chain = node.args[k:] if node.op == "matmul" else ()
         if len(chain) == 2 and chain[0].is_column and chain[1].is_row and \
@@ -420,6 +428,27 @@ class CodePrinter(Printer):
             return [self.spell(self.backend.multiply_into, chain[0], row, target)[0]]
         return in_place_lines(self, node, target) or \
             [self.spell(self.backend.copy_into, node, target)[0]]
+
+    def _product_into(self, node: Node, target: str) -> str | None:
+        """A product of matrices (no scalar factor) whose kernel writes its last product into
+        `target` — a Gram product's syrk, a chain ordered at call time, a product of two — as
+        `_chain` would compute it: no new array, no copy ((A' + A)*X took 0.72× the time of the
+        copied-in form at 500×500 and 0.88× at 2000×2000, medians of interleaved calls). None
+        where the backend has no such spelling or the product is printed otherwise."""
+        calls = self.backend.calls
+        if node.op != "matmul" or any(a.is_scalar for a in node.args):
+            return None
+        chain = list(node.args)
+        gram = gram_form(chain)
+        if gram is not None:
+            code = self._gram_call(*gram, into=target)
+            return code[0] if code is not None else None
+        if calls.get("multi_dot_into") and order_depends_on_sizes(chain):
+            factors = ", ".join(self.doprint(f) for f in chain)
+            return self.call("multi_dot_into", factors, target)[0]
+        if calls.get("matmul_into") and two_matrices(node):
+            return self.call("matmul_into", *chain, target)[0]
+        return None
 
     def _times(self, factor: Node | None, text: str, prec: int) -> tuple[str, int]:
         """`factor * text`, leaving out a factor of 1 and writing -1 as a sign."""

@@ -147,14 +147,15 @@ class FusedPrinter(CodePrinter):
         return not node.is_scalar and not node.is_vector and constant_value(node) is None and \
             self._entrywise(node, node.shape)
 
-    def _gram_call(self, m: Node, diagonal: Node | None) -> tuple[str, int] | None:
+    def _gram_call(self, m: Node, diagonal: Node | None,
+                   into: str | None = None) -> tuple[str, int] | None:
         """M'*diag(s)*M with s proven >= 0 as W'*W, W = diag(sqrt(max(s, 0)))*M one loop."""
         if diagonal is None or not nonnegative(diagonal.args[0], self.bindings):
-            return super()._gram_call(m, diagonal)
+            return super()._gram_call(m, diagonal, into)
         s = diagonal.args[0]
         root = Node("sqrt", (Node("relu", (s,), s.shape),), s.shape)
         scaled = Node("matmul", (Node("diagm", (root,), diagonal.shape), m), m.shape)
-        return self.call("gram", scaled)
+        return self._call_into("gram", into, scaled)
 
     def _entrywise(self, node: Node, shape: tuple) -> bool:
         """Whether `node` is computed entry by entry inside a region of `shape` (not a leaf)."""
