@@ -342,6 +342,15 @@ def test_a_chain_of_one_unknown_size_is_multiplied_as_written():
     assert "multi_dot" not in d.source
 
 
+def _assert_written_into_buffers(write, fresh):
+    """write(buf) fills and returns buf: into a C-ordered buffer the bits of `fresh` (the same
+    computation), into an F-ordered one the same to rounding (BLAS asked for the transpose)."""
+    for order in "CF":
+        buf = np.full(fresh.shape, np.nan, order=order)
+        assert write(buf) is buf
+        np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
+
+
 PRODUCT_RESULTS = [        # (kind, f, wrt, the kernel writing into out)
     ("derive", "tr(X'*A*X)", "X", "np.matmul(A.T + A, X, out=out)"),
     ("derive", "tr(X*A*X')", "X", "np.matmul(X, A.T + A, out=out)"),
@@ -370,10 +379,7 @@ def test_out_buffer_takes_a_product_of_matrices_from_its_kernel(kind, expr, wrt,
                                    70 if n == "y" else 7 if n == "w" else (7, 7))
             for n in d.problem.variables}
     fresh = d.numpy()(**args)
-    for order in "CF":
-        buf = np.full(fresh.shape, np.nan, order=order)
-        assert d.numpy()(**args, out=buf) is buf
-        np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
+    _assert_written_into_buffers(lambda buf: d.numpy()(**args, out=buf), fresh)
     buf32 = np.empty(fresh.shape, dtype=np.float32)
     d.numpy()(**args, out=buf32)
     np.testing.assert_array_equal(buf32, fresh.astype(np.float32))
@@ -387,20 +393,14 @@ def test_the_kernels_write_their_last_product_into_out():
     rng = np.random.default_rng(8)
     A, B = rng.standard_normal((96, 80)), rng.standard_normal((96, 10))
     for arrays in ([A.T, B], [A.T, B[:, :1]], [A, rng.standard_normal((80, 3))]):
-        fresh = _dot(*arrays)
-        for order in "CF":
-            buf = np.full(fresh.shape, np.nan, order=order)
-            assert _dot(*arrays, out=buf) is buf
-            np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
+        _assert_written_into_buffers(lambda buf, arrays=arrays: _dot(*arrays, out=buf),
+                                     _dot(*arrays))
     chains = ([rng.standard_normal((5, 6)), rng.standard_normal((6, 3))],
               [rng.standard_normal(4), rng.standard_normal((4, 5)), rng.standard_normal((5, 2))],
               [A.T, B, B.T], [B.T, A, A.T])
     for chain in chains:
-        fresh = _multi_dot(chain)
-        for order in "CF":
-            buf = np.full(fresh.shape, np.nan, order=order)
-            assert _multi_dot(chain, out=buf) is buf
-            np.testing.assert_allclose(buf, fresh, rtol=0 if order == "C" else 1e-13, atol=0)
+        _assert_written_into_buffers(lambda buf, chain=chain: _multi_dot(chain, out=buf),
+                                     _multi_dot(chain))
 
 
 ELEMENTWISE_RESULTS = [
